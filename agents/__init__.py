@@ -1,0 +1,1 @@
+"""The LangGraph graph: router, specialist agents, policy gate, executor, responder."""

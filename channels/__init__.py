@@ -1,0 +1,1 @@
+"""Where people talk to warroom: terminal, Slack, Teams, meeting notes, HTTP."""

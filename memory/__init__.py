@@ -1,0 +1,1 @@
+"""Knowledge base, per-account memory and the LangGraph checkpointer factory."""

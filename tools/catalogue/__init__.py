@@ -1,0 +1,1 @@
+"""warroom tools/catalogue."""

