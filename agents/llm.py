@@ -1,0 +1,136 @@
+"""The LLM layer's public face: import everything the graph needs from here.
+
+    from agents.llm import Budget, ChatModel, build_chat_model
+
+`build_chat_model(settings)` picks the endpoint: a configured OpenAI-compatible one, or the
+embedded local model (served by llama.cpp in a child process).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from agents.llm_budget import AgentUsage, Budget, estimate_tokens
+from agents.llm_errors import (
+    BadApiKey,
+    BudgetExhausted,
+    ContextTooLong,
+    EndpointFailing,
+    EndpointUnreachable,
+    GarbageOutput,
+    LLMError,
+    LLMRequestFailed,
+    LocalModelFetchFailed,
+    LocalModelNotFetched,
+    LocalRuntimeMissing,
+    LocalServerFailed,
+    MalformedToolCall,
+    ModelHashMismatch,
+    ModelNotFound,
+    RateLimited,
+    ScriptExhausted,
+    ScriptMismatch,
+    StructuredOutputInvalid,
+)
+from agents.llm_openai import OpenAIChatModel
+from agents.llm_retry import RetryPolicy
+from agents.llm_scripted import ScriptedChatModel, ScriptStep
+from agents.llm_types import ChatModel, ChatResult, Message, TokenUsage, ToolCall, ToolChoice
+from warroom.settings import Settings
+
+__all__ = [
+    "AgentUsage",
+    "BadApiKey",
+    "Budget",
+    "BudgetExhausted",
+    "ChatModel",
+    "ChatResult",
+    "ContextTooLong",
+    "EndpointFailing",
+    "EndpointUnreachable",
+    "GarbageOutput",
+    "LLMError",
+    "LLMRequestFailed",
+    "LocalModelFetchFailed",
+    "LocalModelNotFetched",
+    "LocalRuntimeMissing",
+    "LocalServerFailed",
+    "MalformedToolCall",
+    "Message",
+    "ModelHashMismatch",
+    "ModelNotFound",
+    "OpenAIChatModel",
+    "RateLimited",
+    "RetryPolicy",
+    "ScriptExhausted",
+    "ScriptMismatch",
+    "ScriptStep",
+    "ScriptedChatModel",
+    "StructuredOutputInvalid",
+    "TokenUsage",
+    "ToolCall",
+    "ToolChoice",
+    "build_chat_model",
+    "estimate_tokens",
+    "uses_external_endpoint",
+]
+
+_announced_local = False
+
+
+def uses_external_endpoint(settings: Settings) -> bool:
+    """True when requests leave the machine's embedded model (e.g. for PII masking)."""
+    return bool(settings.llm_base_url or settings.llm_api_key or os.environ.get("OPENAI_API_KEY"))
+
+
+def build_chat_model(settings: Settings) -> OpenAIChatModel:
+    """The configured model, with the settings' per-turn budget as its template.
+
+    Blocks while the embedded server starts (a few seconds), so call it at start-up, before
+    the event loop gets busy. Raises an `LLMError` with a full sentence when it cannot work.
+    """
+    budget = Budget(settings.llm_budget_tokens, settings.llm_budget_calls)
+    retry = RetryPolicy(settings.llm_max_retries)
+    if uses_external_endpoint(settings):
+        return OpenAIChatModel(
+            base_url=settings.llm_base_url,  # None means OpenAI's own API
+            api_key=settings.llm_api_key or os.environ.get("OPENAI_API_KEY"),
+            model=settings.llm_model,
+            models=settings.llm_models,
+            timeout=settings.llm_timeout_seconds,
+            retry=retry,
+            budget=budget,
+        )
+    # Imported here: the local-model modules are only needed without an endpoint.
+    from agents.local_model import default_cache_dir, resolve_local_model
+    from agents.local_model_server import LOCAL_MODEL_ALIAS, LocalModelServer, check_local_runtime
+
+    check_local_runtime()
+    path = resolve_local_model(settings.local_model, default_cache_dir(settings.model_cache_dir))
+    server = LocalModelServer(path).start()
+    _announce_local(
+        server.base_url,
+        "Qwen2.5-Coder-1.5B-Instruct" if settings.local_model is None else path.name,
+    )
+    return OpenAIChatModel(
+        base_url=server.base_url,
+        api_key=server.api_key,
+        # One model serves every role, whatever names the settings give them.
+        model=LOCAL_MODEL_ALIAS,
+        timeout=settings.llm_timeout_seconds,
+        retry=retry,
+        budget=budget,
+        owned_server=server,
+    )
+
+
+def _announce_local(base_url: str, model: str) -> None:
+    global _announced_local
+    if not _announced_local:
+        _announced_local = True
+        print(
+            f"Using the embedded local model ({model}) at {base_url}; "
+            "set WARROOM_LLM_BASE_URL to use another endpoint.",
+            file=sys.stderr,
+        )

@@ -1,0 +1,216 @@
+"""`OpenAIChatModel`: every real model (OpenAI, Azure, vLLM, Ollama, the embedded llama.cpp
+server) is reached through the openai SDK over HTTP, so one code path is tested and recorded."""
+
+from __future__ import annotations
+
+import copy
+import re
+import time
+from collections.abc import Mapping
+from typing import Any, Protocol
+
+import httpx2
+import openai
+from openai import AsyncOpenAI
+from openai.types.chat import ChatCompletion
+from pydantic import ValidationError
+
+from agents.llm_budget import Budget, estimate_tokens
+from agents.llm_errors import (
+    BadApiKey,
+    ContextTooLong,
+    EndpointFailing,
+    EndpointUnreachable,
+    LLMError,
+    LLMRequestFailed,
+    ModelNotFound,
+    RateLimited,
+    StructuredOutputInvalid,
+)
+from agents.llm_retry import RetriesExhausted, RetryPolicy
+from agents.llm_structured import (
+    parse_structured,
+    parse_tool_call,
+    repair_message,
+    response_format_for,
+)
+from agents.llm_types import ChatResult, Message, SchemaT, TokenUsage, ToolChoice
+
+__all__ = ["OpenAIChatModel"]
+
+# Servers word this differently: OpenAI uses the code, llama.cpp and vLLM only the message.
+_CONTEXT_TOO_LONG = re.compile(
+    r"context[_ ](length|window)|maximum context|too many tokens|prompt is too long", re.I
+)
+
+
+class _Closeable(Protocol):
+    def stop(self) -> None: ...
+
+
+class OpenAIChatModel:
+    """A `ChatModel` over any OpenAI-compatible chat-completions endpoint."""
+
+    def __init__(
+        self,
+        *,
+        base_url: str | None,
+        api_key: str | None,
+        model: str,
+        models: Mapping[str, str] | None = None,
+        timeout: float = 300.0,
+        retry: RetryPolicy | None = None,
+        budget: Budget | None = None,
+        strict_schemas: bool = True,
+        http_client: httpx2.AsyncClient | None = None,
+        owned_server: _Closeable | None = None,
+    ) -> None:
+        self.default_model = model
+        self.models = dict(models or {})
+        self.retry = retry or RetryPolicy()
+        self.budget = budget or Budget.unlimited()
+        self.strict_schemas = strict_schemas
+        self.owned_server = owned_server
+        self._client = AsyncOpenAI(
+            base_url=base_url,
+            # Local servers take any key; the SDK insists on one being present.
+            api_key=api_key or "unused",
+            timeout=timeout,
+            max_retries=0,  # RetryPolicy is the one place that retries
+            http_client=http_client,
+        )
+        self.base_url = str(self._client.base_url).rstrip("/")
+
+    # --- ChatModel ----------------------------------------------------------------------
+
+    def model_for(self, agent: str) -> str:
+        return self.models.get(agent, self.default_model)
+
+    def for_turn(self, budget: Budget | None = None) -> OpenAIChatModel:
+        turn = copy.copy(self)  # shares the HTTP client and its connection pool
+        turn.budget = budget or self.budget.fresh()
+        return turn
+
+    async def chat(
+        self,
+        *,
+        agent: str,
+        messages: list[Message],
+        tools: list[dict[str, Any]] | None = None,
+        tool_choice: ToolChoice = None,
+    ) -> ChatResult:
+        params: dict[str, Any] = {"messages": messages}
+        if tools:
+            params["tools"] = tools
+            if tool_choice is not None:
+                params["tool_choice"] = tool_choice
+        completion = await self._complete(agent, params)
+        choice = completion.choices[0]
+        message = choice.message
+        calls = [
+            parse_tool_call(agent, call.id, call.function.name, call.function.arguments)
+            for call in (message.tool_calls or [])
+            if call.type == "function"
+        ]
+        return ChatResult(
+            text=message.content,
+            tool_calls=calls,
+            usage=_usage_of(completion, messages),
+            model=completion.model,
+            finish_reason=choice.finish_reason,
+        )
+
+    async def structured(
+        self, *, agent: str, messages: list[Message], schema: type[SchemaT]
+    ) -> SchemaT:
+        response_format = response_format_for(schema, strict=self.strict_schemas)
+        history = list(messages)
+        raw, error = "", ""
+        # The schema constrains conforming servers; the single repair turn is for servers
+        # that ignore it (or small models that still slip), telling the model what was wrong.
+        for attempt in range(2):
+            completion = await self._complete(
+                agent, {"messages": history, "response_format": response_format}
+            )
+            raw = completion.choices[0].message.content or ""
+            try:
+                return parse_structured(raw, schema)
+            except (ValueError, ValidationError) as exc:
+                error = str(exc)
+            if attempt == 0:
+                history += [{"role": "assistant", "content": raw}, repair_message(error)]
+        raise StructuredOutputInvalid(agent, schema.__name__, error, raw)
+
+    async def aclose(self) -> None:
+        await self._client.close()
+        if self.owned_server is not None:
+            self.owned_server.stop()
+
+    # --- one request ------------------------------------------------------------------
+
+    async def _complete(self, agent: str, params: dict[str, Any]) -> ChatCompletion:
+        model = self.model_for(agent)
+        self.budget.check(agent, estimate_tokens(params["messages"]))
+        started = time.perf_counter()
+        usage = TokenUsage()
+        try:
+            completion: ChatCompletion = await self.retry.call(
+                lambda: self._client.chat.completions.create(model=model, **params)
+            )
+            usage = _usage_of(completion, params["messages"])
+            return completion
+        except RetriesExhausted as exc:
+            raise self._translate(exc.last, agent, model, exc.attempts) from exc
+        except openai.OpenAIError as exc:
+            raise self._translate(exc, agent, model, 1) from exc
+        finally:
+            # Failed calls count too: they cost time and a loop of them must hit the limit.
+            self.budget.charge(agent, usage, time.perf_counter() - started)
+
+    def _translate(self, exc: BaseException, agent: str, model: str, attempts: int) -> LLMError:
+        url = self.base_url
+        if isinstance(exc, openai.APITimeoutError):
+            return EndpointFailing(url, None, attempts)
+        if isinstance(exc, openai.APIConnectionError):
+            cause = exc.__cause__ or exc
+            return EndpointUnreachable(url, str(cause) or type(cause).__name__)
+        if isinstance(exc, openai.APIStatusError):
+            detail = _error_detail(exc)
+            if exc.status_code == 401:
+                return BadApiKey(url)
+            if exc.status_code == 404 and _mentions_model(exc, detail):
+                return ModelNotFound(model, url)
+            if exc.status_code == 429:
+                return RateLimited(url, attempts)
+            if _CONTEXT_TOO_LONG.search(detail) or _code_of(exc) == "context_length_exceeded":
+                return ContextTooLong(model, agent, detail)
+            if exc.status_code >= 500 or exc.status_code in (408, 409):
+                return EndpointFailing(url, exc.status_code, attempts)
+            return LLMRequestFailed(url, exc.status_code, detail)
+        return LLMRequestFailed(url, 0, repr(exc))
+
+
+def _usage_of(completion: ChatCompletion, messages: list[Message]) -> TokenUsage:
+    if completion.usage is not None:
+        return TokenUsage(completion.usage.prompt_tokens, completion.usage.completion_tokens)
+    # Some servers omit usage; an estimate keeps the budget meaningful.
+    text = completion.choices[0].message.content if completion.choices else ""
+    return TokenUsage(estimate_tokens(messages), estimate_tokens(text))
+
+
+def _error_detail(exc: openai.APIStatusError) -> str:
+    body = exc.body
+    if isinstance(body, dict):
+        message = body.get("message") or (body.get("error") or {}).get("message")
+        if message:
+            return str(message)
+    return exc.message or exc.response.text
+
+
+def _code_of(exc: openai.APIStatusError) -> str | None:
+    return getattr(exc, "code", None)
+
+
+def _mentions_model(exc: openai.APIStatusError, detail: str) -> bool:
+    """A 404 from a wrong base URL should not be blamed on the model name."""
+    return _code_of(exc) == "model_not_found" or "model" in detail.lower()

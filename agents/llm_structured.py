@@ -1,0 +1,91 @@
+"""Structured output: the JSON-schema `response_format`, parsing with pydantic, and the
+wording of the one repair turn."""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from typing import Any
+
+from pydantic import BaseModel
+
+from agents.llm_errors import MalformedToolCall
+from agents.llm_types import Message, SchemaT, ToolCall
+
+__all__ = [
+    "parse_structured",
+    "parse_tool_call",
+    "repair_message",
+    "response_format_for",
+    "schema_for",
+]
+
+_FENCE = re.compile(r"^```[a-zA-Z]*\s*|\s*```$")
+_NAME_UNSAFE = re.compile(r"[^a-zA-Z0-9_-]")
+
+
+def schema_for(schema: type[BaseModel], *, strict: bool) -> dict[str, Any]:
+    if strict:
+        try:
+            # The SDK's own strict-mode conversion (every field required, no extra keys),
+            # exactly what OpenAI's strict structured outputs accept.
+            from openai.lib._pydantic import to_strict_json_schema
+
+            return to_strict_json_schema(schema)
+        except ImportError:  # pragma: no cover - only if the SDK moves it
+            pass
+    return schema.model_json_schema()
+
+
+def response_format_for(schema: type[BaseModel], *, strict: bool) -> dict[str, Any]:
+    return {
+        "type": "json_schema",
+        "json_schema": {
+            "name": _NAME_UNSAFE.sub("_", schema.__name__)[:64],
+            "schema": schema_for(schema, strict=strict),
+            "strict": strict,
+        },
+    }
+
+
+def parse_structured(raw: str, schema: type[SchemaT]) -> SchemaT:
+    """Validate the model's text against the schema, forgiving a Markdown fence or prose
+    around the object, which small models add even when asked not to."""
+    text = _FENCE.sub("", raw.strip())
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError:
+        start, end = text.find("{"), text.rfind("}")
+        if start < 0 or end <= start:
+            raise ValueError(f"the answer is not JSON: {raw[:80]!r}") from None
+        try:
+            data = json.loads(text[start : end + 1])
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"the answer is not valid JSON ({exc.msg})") from None
+    return schema.model_validate(data)
+
+
+def repair_message(error: str) -> Message:
+    return {
+        "role": "user",
+        "content": (
+            "Your previous answer did not match the required JSON schema:\n"
+            f"{error}\n"
+            "Answer again with only the corrected JSON object, nothing else."
+        ),
+    }
+
+
+def parse_tool_call(agent: str, call_id: str | None, name: str, raw: str | None) -> ToolCall:
+    """Parse a tool call's JSON arguments; garbage becomes `MalformedToolCall`."""
+    text = (raw or "").strip() or "{}"
+    try:
+        arguments = json.loads(text)
+        if isinstance(arguments, str):  # some servers encode the object twice
+            arguments = json.loads(arguments)
+    except json.JSONDecodeError as exc:
+        raise MalformedToolCall(agent, name, text, exc.msg) from exc
+    if not isinstance(arguments, dict):
+        raise MalformedToolCall(agent, name, text, f"a JSON {type(arguments).__name__}")
+    return ToolCall(id=call_id or f"call_{uuid.uuid4().hex[:12]}", name=name, arguments=arguments)

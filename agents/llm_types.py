@@ -1,0 +1,95 @@
+"""The model-facing types the graph depends on: results, tool calls and the ChatModel protocol.
+
+Messages and tool definitions stay in the OpenAI chat format (plain dicts), the lingua franca
+of every endpoint warroom talks to, so nothing needs translating at the edges.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, runtime_checkable
+
+from pydantic import BaseModel
+
+if TYPE_CHECKING:
+    from agents.llm_budget import Budget
+
+__all__ = ["ChatModel", "ChatResult", "Message", "TokenUsage", "ToolCall", "ToolChoice"]
+
+Message = dict[str, Any]
+# "auto" | "none" | "required" | {"type": "function", "function": {"name": ...}}
+ToolChoice = str | dict[str, Any] | None
+SchemaT = TypeVar("SchemaT", bound=BaseModel)
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCall:
+    """One tool call the model asked for, its arguments already parsed from JSON."""
+
+    id: str
+    name: str
+    arguments: dict[str, Any]
+
+    def to_message_part(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "type": "function",
+            "function": {"name": self.name, "arguments": json.dumps(self.arguments)},
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class TokenUsage:
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+    @property
+    def total_tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+
+@dataclass(frozen=True, slots=True)
+class ChatResult:
+    """The assistant's answer to one chat call."""
+
+    text: str | None
+    tool_calls: list[ToolCall] = field(default_factory=list)
+    usage: TokenUsage = field(default_factory=TokenUsage)
+    model: str = ""
+    finish_reason: str | None = None
+
+    def assistant_message(self) -> Message:
+        """The answer as a message to append to the history before the tool results."""
+        message: Message = {"role": "assistant", "content": self.text}
+        if self.tool_calls:
+            message["tool_calls"] = [call.to_message_part() for call in self.tool_calls]
+        return message
+
+
+@runtime_checkable
+class ChatModel(Protocol):
+    """What the graph needs from a language model; real and scripted models both fit.
+
+    `agent` names the asking role (router, sales, service, delivery, ...): it picks the model
+    for that role and is the key of the usage accounting in `budget`.
+    """
+
+    budget: Budget
+
+    async def chat(
+        self,
+        *,
+        agent: str,
+        messages: list[Message],
+        tools: list[dict[str, Any]] | None = None,
+        tool_choice: ToolChoice = None,
+    ) -> ChatResult: ...
+
+    async def structured(
+        self, *, agent: str, messages: list[Message], schema: type[SchemaT]
+    ) -> SchemaT: ...
+
+    def for_turn(self, budget: Budget | None = None) -> ChatModel:
+        """The same model with a fresh budget (same limits unless one is given)."""
+        ...

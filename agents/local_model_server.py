@@ -1,0 +1,207 @@
+"""`LocalModelServer`: llama-cpp-python's OpenAI-compatible server as a child process.
+
+A separate process keeps the 1 GB model and its C threads out of the application, and lets
+the client code stay identical for the local model and any remote endpoint.
+"""
+
+from __future__ import annotations
+
+import atexit
+import ctypes
+import importlib.util
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from types import TracebackType
+from typing import IO, Self
+
+import httpx2
+
+from agents.llm_errors import LocalRuntimeMissing, LocalServerFailed
+
+__all__ = ["LOCAL_MODEL_ALIAS", "LocalModelServer", "check_local_runtime", "free_port"]
+
+# The name the server answers to; responses carry it instead of the model file's path.
+LOCAL_MODEL_ALIAS = "local"
+_RUNTIME_MODULES = ("llama_cpp", "uvicorn", "fastapi", "sse_starlette", "starlette_context")
+
+
+def check_local_runtime() -> None:
+    """Raise `LocalRuntimeMissing` unless llama-cpp-python's server extra is importable."""
+    for module in _RUNTIME_MODULES:
+        if importlib.util.find_spec(module) is None:
+            raise LocalRuntimeMissing(module)
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind((host, 0))
+        return int(probe.getsockname()[1])
+
+
+def _die_with_parent() -> None:  # pragma: no cover - runs in the child before exec
+    """Linux: the server gets SIGTERM if warroom dies without cleaning up (e.g. SIGKILL),
+    so no orphan keeps a gigabyte of memory and two cores busy."""
+    try:
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except OSError:
+        pass
+
+
+class LocalModelServer:
+    """Start with `start()` or `with LocalModelServer(path) as server:`; `base_url` is the
+    OpenAI-compatible address and `api_key` the per-process key that guards it."""
+
+    def __init__(
+        self,
+        model_path: Path,
+        *,
+        port: int | None = None,
+        n_ctx: int = 8192,
+        n_threads: int | None = None,
+        chat_format: str = "chatml-function-calling",
+        start_timeout: float = 180.0,
+        log_path: Path | None = None,
+        inherit_output: bool = False,
+        extra_args: tuple[str, ...] = (),
+    ) -> None:
+        self.model_path = model_path
+        self.host = "127.0.0.1"  # loopback only: the server has no TLS
+        self.port = port or free_port(self.host)
+        self.n_ctx = n_ctx
+        self.n_threads = n_threads or os.cpu_count() or 1
+        self.chat_format = chat_format
+        self.start_timeout = start_timeout
+        self.inherit_output = inherit_output
+        self.extra_args = extra_args
+        self.api_key = secrets.token_urlsafe(24)
+        self.startup_seconds: float | None = None
+        self._log_path = log_path
+        self._log: IO[bytes] | None = None
+        self._process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{self.host}:{self.port}/v1"
+
+    @property
+    def running(self) -> bool:
+        return self._process is not None and self._process.poll() is None
+
+    def command(self) -> list[str]:
+        return [
+            sys.executable, "-m", "llama_cpp.server",
+            "--model", str(self.model_path),
+            "--model_alias", LOCAL_MODEL_ALIAS,
+            "--host", self.host,
+            "--port", str(self.port),
+            "--chat_format", self.chat_format,
+            "--n_ctx", str(self.n_ctx),
+            # llama-cpp-python defaults to half the cores for generation; on small machines
+            # that halves the speed, and the server is the only heavy work while it runs.
+            "--n_threads", str(self.n_threads),
+            "--n_threads_batch", str(self.n_threads),
+            # By default a new request cancels the running one; agents that ask in parallel
+            # (negotiation) need their requests queued instead.
+            "--interrupt_requests", "false",
+            "--verbose", "false",
+            *self.extra_args,
+        ]  # fmt: skip
+
+    def start(self) -> Self:
+        """Launch the server and block until it answers (bounded by `start_timeout`)."""
+        if self.running:
+            return self
+        check_local_runtime()
+        if self.inherit_output:
+            output: IO[bytes] | int | None = None
+        else:
+            if self._log_path is None:
+                handle, name = tempfile.mkstemp(prefix="warroom-llm-", suffix=".log")
+                os.close(handle)
+                self._log_path = Path(name)
+            self._log = self._log_path.open("wb")
+            output = self._log
+        started = time.perf_counter()
+        self._process = subprocess.Popen(
+            self.command(),
+            stdin=subprocess.DEVNULL,
+            stdout=output,
+            stderr=subprocess.STDOUT if output is not None else None,
+            # The key travels in the environment, not argv, so `ps` does not show it.
+            env={**os.environ, "API_KEY": self.api_key},
+            preexec_fn=_die_with_parent if sys.platform == "linux" else None,
+        )
+        atexit.register(self.stop)
+        try:
+            self._wait_until_ready()
+        except BaseException:
+            self.stop()
+            raise
+        self.startup_seconds = time.perf_counter() - started
+        return self
+
+    def _wait_until_ready(self) -> None:
+        deadline = time.monotonic() + self.start_timeout
+        headers = {"Authorization": f"Bearer {self.api_key}"}
+        with httpx2.Client(timeout=2.0) as probe:
+            while time.monotonic() < deadline:
+                assert self._process is not None
+                if (code := self._process.poll()) is not None:
+                    raise LocalServerFailed(
+                        f"exited with code {code} while starting", self.log_tail()
+                    )
+                try:
+                    if probe.get(f"{self.base_url}/models", headers=headers).status_code == 200:
+                        return
+                except httpx2.TransportError:
+                    pass  # not listening yet
+                time.sleep(0.25)
+        raise LocalServerFailed(
+            f"did not answer at {self.base_url} within {self.start_timeout:.0f} seconds",
+            self.log_tail(),
+        )
+
+    def log_tail(self, lines: int = 8) -> str:
+        if self._log_path is None or not self._log_path.exists():
+            return ""
+        text = self._log_path.read_text(errors="replace").strip().splitlines()
+        return " | ".join(text[-lines:])
+
+    def wait(self) -> int:
+        """Block until the server exits (foreground `warroom model serve`)."""
+        assert self._process is not None, "start() first"
+        return self._process.wait()
+
+    def stop(self, grace: float = 10.0) -> None:
+        """Terminate, then kill if it has not exited within `grace` seconds."""
+        process, self._process = self._process, None
+        atexit.unregister(self.stop)
+        if process is not None and process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(timeout=grace)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
