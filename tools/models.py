@@ -1,0 +1,306 @@
+"""SQLAlchemy 2 models of every record in spec/crm-contract.md, plus the bookkeeping tables
+(approvals, audit events, idempotent executions, outbox, consent changes).
+
+Records that both people and agents edit carry a `version` column used for optimistic locking.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    Numeric,
+    String,
+    Text,
+    TypeDecorator,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware timestamps on every backend: stored as UTC, returned aware.
+
+    SQLite has no time zone type, so without this a round trip would hand back naive values.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r} given to a timezone-aware column")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+Money = Numeric(14, 2, asdecimal=True)
+Percent = Numeric(5, 2, asdecimal=True)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {datetime: UTCDateTime(), Decimal: Money, dict[str, Any]: JSON}
+
+
+class User(Base):
+    __tablename__ = "users"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str | None] = mapped_column(String(320), unique=True)
+    roles: Mapped[list[str]] = mapped_column(JSON, default=list)
+    team: Mapped[str | None] = mapped_column(String(64))
+    manager_id: Mapped[str | None] = mapped_column(ForeignKey("users.id"))
+
+
+class Account(Base):
+    __tablename__ = "accounts"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), index=True)
+    domain: Mapped[str | None] = mapped_column(String(255), index=True)
+    industry: Mapped[str | None] = mapped_column(String(100))
+    tier: Mapped[str] = mapped_column(String(16), default="standard")
+    owner_id: Mapped[str | None] = mapped_column(ForeignKey("users.id"), index=True)
+    team: Mapped[str | None] = mapped_column(String(64), index=True)
+    region: Mapped[str | None] = mapped_column(String(64))
+    version: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
+    __mapper_args__ = {"version_id_col": version}
+
+
+class Contact(Base):
+    __tablename__ = "contacts"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str | None] = mapped_column(String(320), index=True)
+    phone: Mapped[str | None] = mapped_column(String(64))
+    title: Mapped[str | None] = mapped_column(String(200))
+    consent_email: Mapped[bool] = mapped_column(Boolean, default=False)
+    consent_phone: Mapped[bool] = mapped_column(Boolean, default=False)
+    consent_marketing: Mapped[bool] = mapped_column(Boolean, default=False)
+    erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    version: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
+    __mapper_args__ = {"version_id_col": version}
+
+
+class Opportunity(Base):
+    __tablename__ = "opportunities"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    stage: Mapped[str] = mapped_column(String(32), default="prospecting")
+    amount: Mapped[Decimal] = mapped_column(Money, default=Decimal(0))
+    currency: Mapped[str] = mapped_column(String(3), default="USD")
+    discount_percent: Mapped[Decimal] = mapped_column(Percent, default=Decimal(0))
+    close_date: Mapped[date | None] = mapped_column(Date)
+    probability: Mapped[int | None] = mapped_column(Integer)
+    owner_id: Mapped[str | None] = mapped_column(ForeignKey("users.id"))
+    next_step: Mapped[str | None] = mapped_column(String(500))
+    seats: Mapped[int | None] = mapped_column(Integer)
+    # Hidden from everyone but managers and admins (field-level permission).
+    cost: Mapped[Decimal | None] = mapped_column(Money)
+    margin_percent: Mapped[Decimal | None] = mapped_column(Percent)
+    version: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
+    __mapper_args__ = {"version_id_col": version}
+    __table_args__ = (Index("ix_opportunities_owner_stage", "owner_id", "stage"),)
+
+
+class Activity(Base):
+    __tablename__ = "activities"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id"))
+    opportunity_id: Mapped[str | None] = mapped_column(ForeignKey("opportunities.id"))
+    contact_ids: Mapped[list[str]] = mapped_column(JSON, default=list)
+    kind: Mapped[str] = mapped_column(String(16))
+    subject: Mapped[str] = mapped_column(String(200))
+    summary: Mapped[str] = mapped_column(Text, default="")
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    author_id: Mapped[str | None] = mapped_column(ForeignKey("users.id"))
+    __table_args__ = (Index("ix_activities_account_occurred", "account_id", "occurred_at"),)
+
+
+class Task(Base):
+    __tablename__ = "tasks"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    subject: Mapped[str] = mapped_column(String(200))
+    due_date: Mapped[date] = mapped_column(Date)
+    owner_id: Mapped[str | None] = mapped_column(ForeignKey("users.id"), index=True)
+    account_id: Mapped[str | None] = mapped_column(ForeignKey("accounts.id"), index=True)
+    opportunity_id: Mapped[str | None] = mapped_column(ForeignKey("opportunities.id"))
+    status: Mapped[str] = mapped_column(String(16), default="open")
+    version: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
+    __mapper_args__ = {"version_id_col": version}
+
+
+class Ticket(Base):
+    __tablename__ = "tickets"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id"))
+    subject: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, default="")
+    priority: Mapped[str] = mapped_column(String(4), default="p3")
+    status: Mapped[str] = mapped_column(String(16), default="open")
+    assignee_id: Mapped[str | None] = mapped_column(ForeignKey("users.id"))
+    opened_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    sla_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    escalated: Mapped[bool] = mapped_column(Boolean, default=False)
+    escalation_reason: Mapped[str | None] = mapped_column(String(1000))
+    version: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
+    __mapper_args__ = {"version_id_col": version}
+    __table_args__ = (
+        Index("ix_tickets_account_status", "account_id", "status"),
+        Index("ix_tickets_status_priority", "status", "priority"),
+    )
+
+
+class Project(Base):
+    __tablename__ = "projects"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id"), index=True)
+    opportunity_id: Mapped[str | None] = mapped_column(ForeignKey("opportunities.id"))
+    name: Mapped[str] = mapped_column(String(200))
+    seats: Mapped[int] = mapped_column(Integer, default=0)
+    status: Mapped[str] = mapped_column(String(16), default="planned")
+    start_date: Mapped[date | None] = mapped_column(Date)
+    go_live_date: Mapped[date | None] = mapped_column(Date)
+    lead_id: Mapped[str | None] = mapped_column(ForeignKey("users.id"))
+    effort_days: Mapped[int | None] = mapped_column(Integer)
+    version: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
+    __mapper_args__ = {"version_id_col": version}
+
+
+class Capacity(Base):
+    """Delivery capacity of a team for the week starting on `week_start` (a Monday)."""
+
+    __tablename__ = "capacity"
+    team: Mapped[str] = mapped_column(String(64), primary_key=True)
+    week_start: Mapped[date] = mapped_column(Date, primary_key=True)
+    available_days: Mapped[Decimal] = mapped_column(Numeric(6, 1))
+    booked_days: Mapped[Decimal] = mapped_column(Numeric(6, 1), default=Decimal(0))
+
+
+class Product(Base):
+    """The price book."""
+
+    __tablename__ = "products"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    family: Mapped[str | None] = mapped_column(String(64))
+    unit: Mapped[str] = mapped_column(String(32), default="seat/year")
+    list_price: Mapped[Decimal] = mapped_column(Money)
+    currency: Mapped[str] = mapped_column(String(3))
+    unit_cost: Mapped[Decimal | None] = mapped_column(Money)  # managers and admins only
+
+
+class SlaCredit(Base):
+    __tablename__ = "sla_credits"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id"), index=True)
+    amount: Mapped[Decimal] = mapped_column(Money)
+    currency: Mapped[str] = mapped_column(String(3))
+    reason: Mapped[str] = mapped_column(String(1000))
+    granted_by: Mapped[str | None] = mapped_column(ForeignKey("users.id"))
+    granted_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class OutboxMessage(Base):
+    """Outbound customer e-mail. Nothing leaves the machine until a transport drains this."""
+
+    __tablename__ = "outbox"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    contact_id: Mapped[str] = mapped_column(ForeignKey("contacts.id"), index=True)
+    to_email: Mapped[str] = mapped_column(String(320))
+    subject: Mapped[str] = mapped_column(String(200))
+    body: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default="queued")
+    created_by: Mapped[str | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class ConsentChange(Base):
+    __tablename__ = "consent_changes"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    contact_id: Mapped[str] = mapped_column(ForeignKey("contacts.id"), index=True)
+    channel: Mapped[str] = mapped_column(String(16))  # email | phone | marketing
+    old_value: Mapped[bool] = mapped_column(Boolean)
+    new_value: Mapped[bool] = mapped_column(Boolean)
+    changed_by: Mapped[str | None] = mapped_column(String(64))
+    changed_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    reason: Mapped[str | None] = mapped_column(String(1000))
+
+
+class Approval(Base):
+    """A review request for a proposal the policy marked high-risk."""
+
+    __tablename__ = "approvals"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    proposal_id: Mapped[str] = mapped_column(String(64), index=True)
+    thread_id: Mapped[str | None] = mapped_column(String(128), index=True)
+    tool: Mapped[str] = mapped_column(String(64))
+    arguments: Mapped[dict[str, Any]] = mapped_column(JSON)
+    requested_by: Mapped[str] = mapped_column(String(64), index=True)
+    reviewer_role: Mapped[str] = mapped_column(String(32))
+    reviewer_ids: Mapped[list[str]] = mapped_column(JSON, default=list)
+    rule_ids: Mapped[list[str]] = mapped_column(JSON, default=list)
+    reasons: Mapped[list[str]] = mapped_column(JSON, default=list)
+    context: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    status: Mapped[str] = mapped_column(String(16), default="pending", index=True)
+    decided_by: Mapped[str | None] = mapped_column(String(64))
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    comment: Mapped[str | None] = mapped_column(String(2000))
+    edited_arguments: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    version: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
+    __mapper_args__ = {"version_id_col": version}
+
+
+class AuditEvent(Base):
+    __tablename__ = "audit_events"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    actor_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    action: Mapped[str] = mapped_column(String(64))  # tool name or a system action
+    outcome: Mapped[str] = mapped_column(String(16))  # committed | refused | erased | ...
+    record_type: Mapped[str | None] = mapped_column(String(32))
+    record_id: Mapped[str | None] = mapped_column(String(64))
+    arguments: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    before: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    after: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    reason: Mapped[str | None] = mapped_column(Text)
+    proposal_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    approval_id: Mapped[str | None] = mapped_column(String(64))
+    idempotency_key: Mapped[str | None] = mapped_column(String(200))
+    thread_id: Mapped[str | None] = mapped_column(String(128))
+    __table_args__ = (Index("ix_audit_record", "record_type", "record_id"),)
+
+
+class ToolExecution(Base):
+    """One committed write per idempotency key: a repeated key returns the stored result."""
+
+    __tablename__ = "tool_executions"
+    idempotency_key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    tool: Mapped[str] = mapped_column(String(64))
+    arguments_hash: Mapped[str] = mapped_column(String(64))
+    actor_id: Mapped[str | None] = mapped_column(String(64))
+    result: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)

@@ -1,0 +1,249 @@
+"""The policy engine: deterministic rules from a YAML file decide which proposed writes commit at
+once and which wait for a human reviewer.
+
+An LLM may raise a proposal's risk (`Gate.raise_risk`), never lower it: nothing here reads model
+output except to add review.
+"""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+ReviewerRole = Literal["sales_manager", "support_lead", "delivery_lead", "admin", "manager"]
+
+DOMAIN_REVIEWER: dict[str, ReviewerRole] = {
+    "sales": "sales_manager",
+    "service": "support_lead",
+    "delivery": "delivery_lead",
+    "all": "admin",
+}
+
+
+class PolicyError(Exception):
+    """A policy file that cannot be used; the message names the file, line and reason."""
+
+
+class Condition(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    eq: Any = None
+    ne: Any = None
+    gt: float | None = None
+    gte: float | None = None
+    lt: float | None = None
+    lte: float | None = None
+    in_: list[Any] | None = Field(default=None, alias="in")
+    not_in: list[Any] | None = None
+
+    def holds(self, value: Any) -> bool:
+        checks: list[tuple[Any, Callable[[Any, Any], bool]]] = [
+            (self.gt, operator.gt),
+            (self.gte, operator.ge),
+            (self.lt, operator.lt),
+            (self.lte, operator.le),
+        ]
+        for bound, compare in checks:
+            if bound is None:
+                continue
+            if value is None or isinstance(value, bool) or not isinstance(value, int | float):
+                try:
+                    value = float(value)
+                except (TypeError, ValueError):
+                    return False
+            if not compare(value, bound):
+                return False
+        fields = self.model_fields_set
+        if "eq" in fields and value != self.eq:
+            return False
+        if "ne" in fields and value == self.ne:
+            return False
+        if self.in_ is not None and value not in self.in_:
+            return False
+        return not (self.not_in is not None and value in self.not_in)
+
+
+class Rule(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    id: str = Field(min_length=1, pattern=r"^[a-z0-9][a-z0-9-]*$")
+    tool: str | list[str]
+    when: dict[str, Condition] = {}
+    reviewer: ReviewerRole
+    reason: str = Field(min_length=1)
+
+    @field_validator("tool")
+    @classmethod
+    def _known_write_tools(cls, value: str | list[str]) -> str | list[str]:
+        from tools.catalogue import REGISTRY
+
+        for name in [value] if isinstance(value, str) else value:
+            spec = REGISTRY.get(name)
+            if spec is None:
+                raise ValueError(f"unknown tool '{name}'")
+            if spec.kind != "write":
+                raise ValueError(f"'{name}' is a read tool; policy rules apply to writes")
+        return value
+
+    @property
+    def tools(self) -> list[str]:
+        return [self.tool] if isinstance(self.tool, str) else list(self.tool)
+
+    def matches(self, tool: str, facts: dict[str, Any]) -> bool:
+        return tool in self.tools and all(
+            cond.holds(facts.get(name)) for name, cond in self.when.items()
+        )
+
+
+class PlanRule(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    max_writes: int = Field(ge=1)
+    reviewer: ReviewerRole = "manager"
+    reason: str = "Too many writes in one plan"
+
+
+class PolicyFile(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    version: Literal[1]
+    rules: list[Rule]
+    plan: PlanRule
+
+    @field_validator("rules")
+    @classmethod
+    def _unique_ids(cls, rules: list[Rule]) -> list[Rule]:
+        seen: set[str] = set()
+        for rule in rules:
+            if rule.id in seen:
+                raise ValueError(f"rule id '{rule.id}' is used twice")
+            seen.add(rule.id)
+        return rules
+
+
+@dataclass(frozen=True)
+class RuleHit:
+    rule_id: str
+    reviewer: ReviewerRole
+    reason: str
+
+
+@dataclass(frozen=True)
+class WriteToClassify:
+    tool: str
+    facts: dict[str, Any]
+
+
+class Policy:
+    def __init__(self, document: PolicyFile, *, source: str = "<policy>") -> None:
+        self.document = document
+        self.source = source
+
+    @classmethod
+    def load(cls, path: Path | str) -> Policy:
+        path = Path(path)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise PolicyError(f"{path}: cannot read the policy file ({exc.strerror}).") from exc
+        return cls.from_yaml(text, source=str(path))
+
+    @classmethod
+    def from_yaml(cls, text: str, *, source: str = "<policy>") -> Policy:
+        data, lines = _load_with_lines(text, source)
+        return cls.from_data(data, source=source, lines=lines)
+
+    @classmethod
+    def from_data(
+        cls,
+        data: Any,
+        *,
+        source: str = "<policy>",
+        lines: dict[tuple[Any, ...], int] | None = None,
+    ) -> Policy:
+        try:
+            return cls(PolicyFile.model_validate(data), source=source)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            loc = tuple(first["loc"])
+            line = _line_for(loc, lines or {})
+            where = f"{source}, line {line}" if line else source
+            path = ".".join(str(p) for p in loc) or "(top level)"
+            raise PolicyError(f"{where}: {path}: {first['msg']}.") from exc
+
+    def with_overrides(self, overrides: dict[str, Any]) -> Policy:
+        """A copy with scenario-style overrides merged in (rules replaced by id, plan merged)."""
+        data = self.document.model_dump(by_alias=True, exclude_unset=True)
+        rules = {r["id"]: r for r in data["rules"]}
+        for rule in overrides.get("rules", []):
+            if rule.get("disabled"):
+                rules.pop(rule["id"], None)
+            else:
+                rules[rule["id"]] = {**rules.get(rule["id"], {}), **rule}
+        data["rules"] = list(rules.values())
+        data["plan"] = {**data["plan"], **overrides.get("plan", {})}
+        unknown = set(overrides) - {"rules", "plan"}
+        if unknown:
+            raise PolicyError(f"{self.source}: unknown policy override key(s): {sorted(unknown)}.")
+        return Policy.from_data(data, source=self.source + " (with overrides)")
+
+    def classify(self, tool: str, facts: dict[str, Any]) -> list[RuleHit]:
+        return [
+            RuleHit(rule.id, rule.reviewer, rule.reason)
+            for rule in self.document.rules
+            if rule.matches(tool, facts)
+        ]
+
+    def classify_plan(self, writes: Sequence[WriteToClassify]) -> list[list[RuleHit]]:
+        """Hits per write; a plan over the size limit sends every write in it to review."""
+        hits = [self.classify(w.tool, w.facts) for w in writes]
+        plan = self.document.plan
+        if len(writes) > plan.max_writes:
+            plan_hit = RuleHit("plan-size", plan.reviewer, plan.reason)
+            hits = [h + [plan_hit] for h in hits]
+        return hits
+
+    @staticmethod
+    def raise_risk(hits: list[RuleHit], domain: str, reason: str) -> list[RuleHit]:
+        """Add review on a model's say-so. There is deliberately no way to remove a hit."""
+        return [*hits, RuleHit("model-flagged", DOMAIN_REVIEWER.get(domain, "admin"), reason)]
+
+
+def _load_with_lines(text: str, source: str) -> tuple[Any, dict[tuple[Any, ...], int]]:
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = f", line {mark.line + 1}" if mark else ""
+        raise PolicyError(f"{source}{line}: not valid YAML ({exc.problem}).") from exc
+    except yaml.YAMLError as exc:
+        raise PolicyError(f"{source}: not valid YAML ({exc}).") from exc
+    if data is None:
+        raise PolicyError(f"{source}: the policy file is empty.")
+    lines: dict[tuple[Any, ...], int] = {}
+
+    def walk(n: yaml.Node, path: tuple[Any, ...]) -> None:
+        lines[path] = n.start_mark.line + 1
+        if isinstance(n, yaml.MappingNode):
+            for key, value in n.value:
+                lines[(*path, key.value)] = key.start_mark.line + 1
+                walk(value, (*path, key.value))
+        elif isinstance(n, yaml.SequenceNode):
+            for index, item in enumerate(n.value):
+                walk(item, (*path, index))
+
+    if node is not None:
+        walk(node, ())
+    return data, lines
+
+
+def _line_for(loc: tuple[Any, ...], lines: dict[tuple[Any, ...], int]) -> int | None:
+    # pydantic may name a key by alias ("in") or add union branch names; walk back to a known path.
+    normalised = tuple("in" if part == "in_" else part for part in loc)
+    for end in range(len(normalised), -1, -1):
+        if normalised[:end] in lines:
+            return lines[normalised[:end]]
+    return None

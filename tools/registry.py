@@ -1,0 +1,150 @@
+"""The tool registry: plain typed functions, registered with their domain, kind and risk hints.
+
+A read tool is `fn(ctx, args) -> Result`. A write tool is `fn(ctx, args) -> WritePlan`: it loads
+what it touches, checks permission, and describes the change (before, after, the facts the policy
+decides on) without changing anything; `WritePlan.apply()` makes the change. The service runs
+`apply` inside the transaction that also records the audit event and the idempotency key.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any, Literal, get_type_hints
+
+from pydantic import BaseModel
+
+from tools.context import ToolContext
+from tools.types import Args, WriteResult
+
+Domain = Literal["sales", "service", "delivery", "all"]
+Kind = Literal["read", "write"]
+
+
+@dataclass
+class WritePlan:
+    record_type: str
+    record_id: str
+    account_id: str | None
+    before: dict[str, Any] | None
+    after: dict[str, Any]
+    apply: Callable[[], WriteResult]
+    facts: dict[str, Any] = field(default_factory=dict)
+    expected_version: int | None = None
+    summary: str = ""
+
+
+@dataclass(frozen=True)
+class ToolSpec:
+    name: str
+    domain: Domain
+    kind: Kind
+    description: str
+    args_model: type[Args]
+    fn: Callable[..., Any]
+    risk_hints: tuple[str, ...] = ()
+
+    def openai_schema(self) -> dict[str, Any]:
+        schema = self.args_model.model_json_schema()
+        schema.pop("title", None)
+        for prop in schema.get("properties", {}).values():
+            prop.pop("title", None)
+        return {
+            "type": "function",
+            "function": {"name": self.name, "description": self.description, "parameters": schema},
+        }
+
+
+class ToolRegistry:
+    def __init__(self) -> None:
+        self._tools: dict[str, ToolSpec] = {}
+
+    def register(self, spec: ToolSpec) -> None:
+        if spec.name in self._tools:
+            raise ValueError(f"tool {spec.name} registered twice")
+        self._tools[spec.name] = spec
+
+    def __contains__(self, name: str) -> bool:
+        return name in self._tools
+
+    def __getitem__(self, name: str) -> ToolSpec:
+        return self._tools[name]
+
+    def get(self, name: str) -> ToolSpec | None:
+        return self._tools.get(name)
+
+    def names(self) -> list[str]:
+        return list(self._tools)
+
+    def select(
+        self,
+        *,
+        domain: Domain | Iterable[Domain] | None = None,
+        kind: Kind | None = None,
+        names: Iterable[str] | None = None,
+    ) -> list[ToolSpec]:
+        """Tools of the given domain(s) and kind; `all`-domain tools belong to every domain."""
+        domains = {domain} if isinstance(domain, str) else set(domain) if domain else None
+        wanted = set(names) if names is not None else None
+        chosen = []
+        for spec in self._tools.values():
+            if domains is not None and spec.domain not in domains and spec.domain != "all":
+                continue
+            if kind is not None and spec.kind != kind:
+                continue
+            if wanted is not None and spec.name not in wanted:
+                continue
+            chosen.append(spec)
+        return chosen
+
+    def openai_schemas(self, **selector: Any) -> list[dict[str, Any]]:
+        return [spec.openai_schema() for spec in self.select(**selector)]
+
+
+REGISTRY = ToolRegistry()
+
+
+def _args_model(fn: Callable[..., Any]) -> type[Args]:
+    hints = get_type_hints(fn)
+    params = list(inspect.signature(fn).parameters)
+    if len(params) != 2 or hints.get(params[0]) is not ToolContext:
+        raise TypeError(f"tool {fn.__name__} must take (ctx: ToolContext, args: <Args model>)")
+    model = hints[params[1]]
+    if not (isinstance(model, type) and issubclass(model, Args)):
+        raise TypeError(f"tool {fn.__name__}: second parameter must be an Args model")
+    return model
+
+
+def _register(domain: Domain, kind: Kind, risk_hints: tuple[str, ...]) -> Callable[[Any], Any]:
+    def decorator(fn: Callable[..., Any]) -> Callable[..., Any]:
+        description = inspect.cleandoc(fn.__doc__ or "").strip()
+        if not description:
+            raise TypeError(f"tool {fn.__name__} needs a docstring: it is the description")
+        REGISTRY.register(
+            ToolSpec(
+                name=fn.__name__,
+                domain=domain,
+                kind=kind,
+                description=description,
+                args_model=_args_model(fn),
+                fn=fn,
+                risk_hints=risk_hints,
+            )
+        )
+        return fn
+
+    return decorator
+
+
+def read_tool(*, domain: Domain) -> Callable[[Any], Any]:
+    return _register(domain, "read", ())
+
+
+def write_tool(*, domain: Domain, risk_hints: tuple[str, ...] = ()) -> Callable[[Any], Any]:
+    return _register(domain, "write", risk_hints)
+
+
+def result_model_of(spec: ToolSpec) -> type[BaseModel] | None:
+    ret = get_type_hints(spec.fn).get("return")
+    return ret if isinstance(ret, type) and issubclass(ret, BaseModel) else None
