@@ -155,9 +155,7 @@ class CRMService:
 
     def gate(self, proposals: Sequence[Proposal], actor: Actor) -> list[GateDecision]:
         """Classify a plan's proposals: commit now, or review by whom."""
-        hits_per = self.policy.classify_plan(
-            [WriteToClassify(p.tool, p.facts) for p in proposals]
-        )
+        hits_per = self.policy.classify_plan([WriteToClassify(p.tool, p.facts) for p in proposals])
         return [self.decision(p, hits, actor) for p, hits in zip(proposals, hits_per, strict=True)]
 
     def decision(self, proposal: Proposal, hits: list[RuleHit], actor: Actor) -> GateDecision:

@@ -60,6 +60,8 @@ RecordId = Annotated[
 IsoDate = Annotated[date, BeforeValidator(_iso_date)]
 IsoDateTime = Annotated[datetime, BeforeValidator(_iso_datetime), AfterValidator(_aware)]
 Currency = Annotated[str, StringConstraints(to_upper=True, pattern=r"^[A-Za-z]{3}$")]
+
+
 def _number(value: Decimal) -> int | float:
     return int(value) if value == value.to_integral_value() else float(value)
 
@@ -73,7 +75,9 @@ ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1
 LongText = Annotated[str, StringConstraints(max_length=10_000)]
 Query = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
 
-Stage = Literal["prospecting", "qualification", "proposal", "negotiation", "closed_won", "closed_lost"]
+Stage = Literal[
+    "prospecting", "qualification", "proposal", "negotiation", "closed_won", "closed_lost"
+]
 OPEN_STAGES: tuple[str, ...] = ("prospecting", "qualification", "proposal", "negotiation")
 ActivityKind = Literal["call", "meeting", "email", "note"]
 Priority = Literal["p1", "p2", "p3", "p4"]

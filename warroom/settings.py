@@ -26,7 +26,8 @@ class Settings(BaseSettings):
         "e.g. postgresql+psycopg://user:pw@127.0.0.1:5432/warroom for PostgreSQL.",
     )
     policy_path: Path = Field(
-        default=DEFAULT_POLICY_PATH, description="YAML policy file deciding which writes need review."
+        default=DEFAULT_POLICY_PATH,
+        description="YAML policy file deciding which writes need review.",
     )
     timezone: str = Field(default="UTC", description="The company's time zone, for 'today'.")
     chroma_url: str | None = Field(
@@ -42,7 +43,7 @@ class Settings(BaseSettings):
     )
     llm_models: dict[str, str] = Field(
         default_factory=dict,
-        description="Model per role, e.g. {\"router\": \"gpt-4o-mini\", \"sales\": \"gpt-4o\"}; "
+        description='Model per role, e.g. {"router": "gpt-4o-mini", "sales": "gpt-4o"}; '
         "roles without an entry use llm_model.",
     )
     llm_timeout_seconds: float = Field(default=300.0, gt=0, description="Per-request LLM timeout.")

@@ -200,7 +200,11 @@ def create_project(ctx: ToolContext, args: CreateProjectArgs) -> WritePlan:
         record_id=project_id,
         account_id=account.id,
         before=None,
-        after={"name": args.name, "seats": args.seats, "go_live_date": args.go_live_date.isoformat()},
+        after={
+            "name": args.name,
+            "seats": args.seats,
+            "go_live_date": args.go_live_date.isoformat(),
+        },
         apply=apply,
         facts={
             "account_tier": account.tier,

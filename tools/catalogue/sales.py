@@ -364,7 +364,10 @@ def update_opportunity(ctx: ToolContext, args: UpdateOpportunityArgs) -> WritePl
         facts["amount_change_percent"] = (
             float(abs(args.amount - old) / old * 100) if old else (100.0 if args.amount else 0.0)
         )
-    after = {**before, **{k: str(v) if isinstance(v, Decimal | date) else v for k, v in changes.items()}}
+    after = {
+        **before,
+        **{k: str(v) if isinstance(v, Decimal | date) else v for k, v in changes.items()},
+    }
 
     def apply() -> WriteResult:
         for key, value in changes.items():
@@ -568,7 +571,11 @@ def create_task(ctx: ToolContext, args: CreateTaskArgs) -> WritePlan:
         record_id=task_id,
         account_id=account.id if account else None,
         before=None,
-        after={"subject": args.subject, "due_date": args.due_date.isoformat(), "owner_id": owner_id},
+        after={
+            "subject": args.subject,
+            "due_date": args.due_date.isoformat(),
+            "owner_id": owner_id,
+        },
         apply=apply,
         facts=facts,
         summary=f"task '{args.subject}' due {args.due_date}",

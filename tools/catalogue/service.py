@@ -124,7 +124,9 @@ def account_health(ctx: ToolContext, args: AccountHealthArgs) -> HealthReport:
     account = load_account(ctx, args.account_id)
     now = ctx.clock.now()
     tickets = ctx.session.scalars(
-        select(Ticket).where(Ticket.account_id == account.id, Ticket.status.in_(("open", "pending")))
+        select(Ticket).where(
+            Ticket.account_id == account.id, Ticket.status.in_(("open", "pending"))
+        )
     ).all()
     by_priority = {p: 0 for p in ("p1", "p2", "p3", "p4")}
     breaches = 0
@@ -218,7 +220,11 @@ def create_ticket(ctx: ToolContext, args: CreateTicketArgs) -> WritePlan:
         before=None,
         after={"subject": args.subject, "priority": args.priority, "status": "open"},
         apply=apply,
-        facts={"account_tier": account.tier, "account_team": account.team, "priority": args.priority},
+        facts={
+            "account_tier": account.tier,
+            "account_team": account.team,
+            "priority": args.priority,
+        },
         summary=f"open {args.priority} ticket '{args.subject}'",
     )
 
@@ -311,7 +317,11 @@ def escalate_ticket(ctx: ToolContext, args: EscalateTicketArgs) -> WritePlan:
         before=before,
         after={**before, "escalated": True, "escalation_reason": args.reason},
         apply=apply,
-        facts={"account_tier": account.tier, "account_team": account.team, "priority": ticket.priority},
+        facts={
+            "account_tier": account.tier,
+            "account_team": account.team,
+            "priority": ticket.priority,
+        },
         expected_version=ticket.version,
         summary=f"escalate ticket {ticket.id} ({account.tier} account)",
     )
@@ -365,4 +375,3 @@ def grant_sla_credit(ctx: ToolContext, args: GrantSlaCreditArgs) -> WritePlan:
         },
         summary=f"SLA credit {args.amount} {args.currency} for {account.name}",
     )
-

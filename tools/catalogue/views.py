@@ -122,7 +122,9 @@ def contact_view(contact: Contact) -> ContactView:
 
 def opportunity_view(actor: Actor, opportunity: Opportunity) -> OpportunityView:
     values = {
-        name: getattr(opportunity, name) for name in OpportunityView.model_fields if name != "hidden_fields"
+        name: getattr(opportunity, name)
+        for name in OpportunityView.model_fields
+        if name != "hidden_fields"
     }
     visible, hidden = mask(actor, values)
     return OpportunityView(**visible, hidden_fields=hidden)
