@@ -50,6 +50,7 @@ from tools.types import (
     ShortText,
     Stage,
     Subject,
+    Tier,
     WriteResult,
 )
 
@@ -86,6 +87,28 @@ def search_accounts(ctx: ToolContext, args: SearchAccountsArgs) -> AccountList:
         .limit(LIST_LIMIT + 1)
     )
     rows = ctx.session.scalars(stmt).all()
+    return AccountList(
+        accounts=[account_view(a) for a in rows[:LIST_LIMIT]], truncated=len(rows) > LIST_LIMIT
+    )
+
+
+class ListAccountsArgs(Args):
+    team: Annotated[str, Field(max_length=64)] | None = None
+    tier: Tier | None = None
+    owner_id: RecordId | None = None
+
+
+@read_tool(domain="sales")
+def list_accounts(ctx: ToolContext, args: ListAccountsArgs) -> AccountList:
+    """List the accounts you may see, optionally of one team, tier or owner (by name)."""
+    stmt = select(Account).where(account_read_filter(ctx.actor))
+    if args.team:
+        stmt = stmt.where(Account.team == args.team)
+    if args.tier:
+        stmt = stmt.where(Account.tier == args.tier)
+    if args.owner_id:
+        stmt = stmt.where(Account.owner_id == args.owner_id)
+    rows = ctx.session.scalars(stmt.order_by(Account.name).limit(LIST_LIMIT + 1)).all()
     return AccountList(
         accounts=[account_view(a) for a in rows[:LIST_LIMIT]], truncated=len(rows) > LIST_LIMIT
     )

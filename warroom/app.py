@@ -1,0 +1,47 @@
+"""Wiring: settings in, ready-to-use parts out. The only place that knows how parts fit."""
+
+from __future__ import annotations
+
+from functools import cached_property
+
+from tools.context import SystemClock
+from tools.db import Database
+from tools.policy import Policy
+from tools.service import CRMService
+from warroom.settings import Settings, load_settings
+
+
+class App:
+    """Lazily built parts, so `warroom crm …` never pays for the knowledge base or the model."""
+
+    def __init__(self, settings: Settings | None = None) -> None:
+        self.settings = settings or load_settings()
+
+    @cached_property
+    def policy(self) -> Policy:
+        return Policy.load(self.settings.policy_path)
+
+    @cached_property
+    def db(self) -> Database:
+        return Database(self.settings.resolved_database_url())
+
+    @cached_property
+    def knowledge(self):  # type: ignore[no-untyped-def]
+        from memory.knowledge import open_knowledge_base
+
+        s = self.settings
+        return open_knowledge_base(
+            data_dir=s.data_dir,
+            chroma_url=s.chroma_url,
+            embeddings_base_url=s.embeddings_base_url,
+            embeddings_api_key=s.embeddings_api_key,
+            embeddings_model=s.embeddings_model,
+        )
+
+    def crm(self, *, with_knowledge: bool = False) -> CRMService:
+        return CRMService(
+            self.db,
+            policy=self.policy,
+            clock=SystemClock(self.settings.timezone),
+            knowledge=self.knowledge if with_knowledge else None,
+        )
