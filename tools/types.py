@@ -50,7 +50,8 @@ def _iso_datetime(value: Any) -> Any:
 
 
 def _aware(value: datetime) -> datetime:
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
+    """Naive times are taken as UTC; every time is stored and shown in UTC."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 RecordId = Annotated[
