@@ -171,7 +171,8 @@ class Policy:
             line = _line_for(loc, lines or {})
             where = f"{source}, line {line}" if line else source
             path = ".".join(str(p) for p in loc) or "(top level)"
-            raise PolicyError(f"{where}: {path}: {first['msg']}.") from exc
+            reason = str(first["msg"]).removeprefix("Value error, ")
+            raise PolicyError(f"{where}: {path}: {reason}.") from exc
 
     def with_overrides(self, overrides: dict[str, Any]) -> Policy:
         """A copy with scenario-style overrides merged in (rules replaced by id, plan merged)."""
@@ -226,7 +227,7 @@ def _load_with_lines(text: str, source: str) -> tuple[Any, dict[tuple[Any, ...],
     lines: dict[tuple[Any, ...], int] = {}
 
     def walk(n: yaml.Node, path: tuple[Any, ...]) -> None:
-        lines[path] = n.start_mark.line + 1
+        lines.setdefault(path, n.start_mark.line + 1)  # a key's own line wins over its value's
         if isinstance(n, yaml.MappingNode):
             for key, value in n.value:
                 lines[(*path, key.value)] = key.start_mark.line + 1
