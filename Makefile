@@ -1,0 +1,36 @@
+# warroom: `make demo` sets everything up and runs the showcase; `make test` sets up and tests.
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+BOOTSTRAP_PYTHON ?= python3
+
+.PHONY: setup demo test lint postgres clean
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(BOOTSTRAP_PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $@
+
+# PostgreSQL server binaries for the tests (Debian package); the tests start their own server.
+postgres:
+	@if ! command -v initdb >/dev/null && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
+		echo "Installing PostgreSQL (Debian package postgresql)"; \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq postgresql >/dev/null; \
+	fi
+
+test: setup postgres
+	WARROOM_REQUIRE_POSTGRES=1 $(VENV)/bin/pytest -q -m "not local_llm"
+
+lint: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
+
+demo: setup
+	WARROOM_DATA_DIR=$${WARROOM_DATA_DIR:-.warroom/demo} $(VENV)/bin/warroom demo
+
+clean:
+	rm -rf .warroom .pytest_cache
