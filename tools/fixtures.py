@@ -226,6 +226,14 @@ def _check_references(tables: dict[str, list[dict[str, Any]]]) -> None:
         "account_id": "accounts",
         "opportunity_id": "opportunities",
     }
+    contact_accounts = {c["id"]: c["account_id"] for c in tables.get("contacts", [])}
+    for activity in tables.get("activities", []):
+        for contact_id in activity.get("contact_ids") or []:
+            if contact_accounts.get(contact_id) != activity["account_id"]:
+                raise FixtureError(
+                    f"activities {activity['id']}: contact_ids '{contact_id}' is not a contact "
+                    f"of account {activity['account_id']} in the fixture"
+                )
     for table, rows in tables.items():
         for row in rows:
             for field, target in refs.items():

@@ -59,7 +59,9 @@ def _read(tool: str, args: dict[str, Any], as_user: str) -> dict[str, Any]:
     try:
         actor = service.actor(as_user)
     except NotFound as exc:
-        raise _fail(f"There is no user '{as_user}'. Run `warroom seed` for the demo users.") from exc
+        raise _fail(
+            f"There is no user '{as_user}'. Run `warroom seed` for the demo users."
+        ) from exc
     result = service.read(tool, {k: v for k, v in args.items() if v is not None}, actor)
     if not result.get("ok"):
         raise _fail(result["message"])
@@ -297,7 +299,9 @@ def audit(
 
 @policy_app.command("check")
 def policy_check(
-    path: Annotated[str | None, typer.Argument(help="Policy file; default: the configured one.")] = None,
+    path: Annotated[
+        str | None, typer.Argument(help="Policy file; default: the configured one.")
+    ] = None,
 ) -> None:
     """Validate a policy file and list its rules."""
     from warroom.settings import load_settings
@@ -319,6 +323,16 @@ def policy_check(
     plan = policy.document.plan
     table.add_row("plan-size", "any", f"more than {plan.max_writes} writes", plan.reviewer)
     console.print(table)
+
+
+@app.command("demo")
+def demo() -> None:
+    """Build the demo company and run the showcase (non-interactive)."""
+    from warroom.demo import run_crm_showcase
+
+    application = _app()
+    anchor = date.fromisoformat(os.environ.get("WARROOM_DEMO_TODAY", date.today().isoformat()))
+    run_crm_showcase(application, console, anchor=anchor)
 
 
 def _mount_optional() -> None:

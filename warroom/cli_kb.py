@@ -54,8 +54,12 @@ def add(
     """Ingest Markdown, text, HTML, PDF and DOCX files (folders are searched recursively)."""
     kb = _knowledge_base(load_settings())
     with Progress(
-        TextColumn("[progress.description]{task.description}"), BarColumn(),
-        MofNCompleteColumn(), TimeElapsedColumn(), console=err_console, transient=True,
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err_console,
+        transient=True,
         disable=as_json,
     ) as bar:
         task = bar.add_task("Reading", total=None)
@@ -106,6 +110,7 @@ def search(
         table.add_column(column, overflow="fold")
     for rank, hit in enumerate(hits, 1):
         passage = hit.text if len(hit.text) <= 400 else hit.text[:400] + "…"
-        table.add_row(str(rank), hit.source, hit.title, hit.section or "", f"{hit.score:.3f}",
-                      passage)
+        table.add_row(
+            str(rank), hit.source, hit.title, hit.section or "", f"{hit.score:.3f}", passage
+        )
     console.print(table)
