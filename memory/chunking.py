@@ -166,7 +166,7 @@ def _units(block: str) -> list[str]:
         return [block]
     lines = block.splitlines()
     if len(lines) > 1 and lines[0].lstrip().startswith("|"):
-        header = lines[:2] if len(lines) > 1 and _TABLE_SEPARATOR.match(lines[1]) else lines[:1]
+        header = lines[:2] if _TABLE_SEPARATOR.match(lines[1]) else lines[:1]
         rows, groups, current = lines[len(header) :], [], []
         for row in rows:
             if current and estimate_tokens("\n".join(header + current + [row])) > TARGET_TOKENS:
@@ -177,42 +177,50 @@ def _units(block: str) -> list[str]:
             groups.append("\n".join(header + current))
         return groups
     if len(lines) > 1:
-        out: list[str] = []
-        for line in lines:
-            out.extend(_units(line))
-        return out
-    sentences = [s for s in _SENTENCE_END.split(block) if s and s.strip()]
+        return [unit for line in lines for unit in _units(line)]
+    sentences = [s.strip() for s in _SENTENCE_END.split(block) if s and s.strip()]
     if len(sentences) > 1:
-        out = []
-        for sentence in sentences:
-            out.extend(_units(sentence.strip()))
-        return out
+        return [unit for sentence in sentences for unit in _units(sentence)]
     return _hard_split(block, MAX_TOKENS)
 
 
-def _pack(units: list[str]) -> list[str]:
+def _joiner(unit: str) -> str:
+    """How a unit attaches to the previous one: sentences flow, lines and tables break."""
+    if unit.startswith(("|", "-", "*")) or re.match(r"\d+\.", unit):
+        return "\n"
+    return " "
+
+
+def _pack(blocks: list[list[str]]) -> list[str]:
     chunks: list[str] = []
-    current: list[str] = []
+    current: list[tuple[str, str]] = []  # (joiner, text)
     size = 0
-    for unit in units:
-        unit_size = estimate_tokens(unit)
-        if current and size + unit_size > TARGET_TOKENS:
-            chunks.append("\n\n".join(current))
-            overlap: list[str] = []
-            overlap_size = 0
-            for previous in reversed(current):
-                previous_size = estimate_tokens(previous)
-                if overlap_size + previous_size > OVERLAP_TOKENS or previous.startswith("|"):
-                    break
-                overlap.insert(0, previous)
-                overlap_size += previous_size
-            if overlap_size + unit_size > MAX_TOKENS:
-                overlap, overlap_size = [], 0
-            current, size = overlap, overlap_size
-        current.append(unit)
-        size += unit_size
+
+    def render(parts: list[tuple[str, str]]) -> str:
+        return "".join((joiner if i else "") + text for i, (joiner, text) in enumerate(parts))
+
+    for units in blocks:
+        for position, unit in enumerate(units):
+            joiner = "\n\n" if position == 0 else _joiner(unit)
+            unit_size = estimate_tokens(unit)
+            if current and size + unit_size > TARGET_TOKENS:
+                chunks.append(render(current))
+                overlap: list[tuple[str, str]] = []
+                overlap_size = 0
+                for previous in reversed(current):
+                    previous_size = estimate_tokens(previous[1])
+                    if overlap_size + previous_size > OVERLAP_TOKENS or \
+                            previous[1].startswith("|"):
+                        break
+                    overlap.insert(0, previous)
+                    overlap_size += previous_size
+                if overlap_size + unit_size > MAX_TOKENS:
+                    overlap, overlap_size = [], 0
+                current, size = overlap, overlap_size
+            current.append((joiner, unit))
+            size += unit_size
     if current:
-        chunks.append("\n\n".join(current))
+        chunks.append(render(current))
     return chunks
 
 
@@ -221,8 +229,7 @@ def chunk_markdown(text: str, *, title: str, language: str | None = None) -> lis
     chunks: list[Chunk] = []
     for path, body in _sections(text):
         section_path = " > ".join(path)
-        units = [unit for block in _blocks(body) for unit in _units(block)]
-        for piece in _pack(units):
+        for piece in _pack([_units(block) for block in _blocks(body)]):
             context = f"{title}\n{section_path}\n{piece}"
             chunks.append(
                 Chunk(

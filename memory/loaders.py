@@ -186,10 +186,11 @@ def _load_docx(path: Path) -> tuple[str, str | None]:
     import zipfile
 
     import docx
+    from docx.opc.exceptions import OpcError
 
     try:
         document = docx.Document(str(path))
-    except (zipfile.BadZipFile, KeyError, ValueError) as exc:
+    except (zipfile.BadZipFile, OpcError, KeyError, ValueError) as exc:
         raise UnreadableFile(f"it is not a readable DOCX file ({exc})") from exc
     lines: list[str] = []
     title = document.core_properties.title or None
