@@ -13,7 +13,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from memory.embeddings import Embedder, make_embedder
-from memory.knowledge import mention_patterns
+from memory.knowledge import RRF_K, mention_patterns
+from memory.lexical import LexicalIndex
 from memory.store import chroma_client
 
 __all__ = ["AccountFact", "AccountMemory", "SourceKind", "open_account_memory"]
@@ -84,32 +85,38 @@ class AccountMemory:
         return fact
 
     def recall(self, account_id: str, query: str | None = None, k: int = 5) -> list[AccountFact]:
-        """The facts about an account closest to `query`, or the newest ones without a query."""
+        """The facts about an account best matching `query` (vector and BM25 ranks fused), or
+        the newest ones without a query."""
         if k < 1:
             return []
         where = {"account_id": account_id}
-        if query and query.strip():
-            if not self._collection.count():
-                return []
-            result = self._collection.query(
-                query_embeddings=self._embedder.embed_queries([query]), n_results=k, where=where,
-                include=["documents", "metadatas", "distances"],
-            )
-            return [
-                _fact(cid, text, meta, 1.0 - float(distance))
-                for cid, text, meta, distance in zip(
-                    result["ids"][0], result["documents"][0], result["metadatas"][0],
-                    result["distances"][0], strict=False,
-                )
-            ]
         stored = self._collection.get(where=where, include=["documents", "metadatas"])
-        facts = [
-            _fact(cid, text, meta, None)
+        facts = {
+            cid: _fact(cid, text, meta, None)
             for cid, text, meta in zip(stored["ids"], stored["documents"], stored["metadatas"],
                                        strict=False)
+        }
+        if not query or not query.strip() or not facts:
+            return sorted(facts.values(), key=lambda f: f.created_at, reverse=True)[:k]
+        pool = min(len(facts), max(4 * k, 20))
+        result = self._collection.query(
+            query_embeddings=self._embedder.embed_queries([query]), n_results=pool, where=where,
+            include=[],
+        )
+        lexical = LexicalIndex()
+        lexical.build(((f.id, f.text, {}) for f in facts.values()), lambda text, _: text)
+        rankings = [
+            list(result["ids"][0]),
+            [lexical.ids[row] for row, _ in lexical.search(query, k=pool)],
         ]
-        facts.sort(key=lambda f: f.created_at, reverse=True)
-        return facts[:k]
+        fused: dict[str, float] = {}
+        for ranking in rankings:
+            for rank, cid in enumerate(ranking):
+                fused[cid] = fused.get(cid, 0.0) + 1.0 / (RRF_K + rank + 1)
+        best = 2.0 / (RRF_K + 1)
+        order = sorted(fused, key=lambda cid: -fused[cid])[:k]
+        return [facts[cid].model_copy(update={"score": round(fused[cid] / best, 6)})
+                for cid in order if cid in facts]
 
     def erase_contact(self, contact_id: str, names: Iterable[str] = (),
                       emails: Iterable[str] = (), phones: Iterable[str] = ()) -> int:
