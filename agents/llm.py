@@ -12,6 +12,7 @@ import os
 import sys
 
 from agents.llm_budget import AgentUsage, Budget, estimate_tokens
+from agents.llm_dialect import LLAMA_CPP_PYTHON, OPENAI, Dialect
 from agents.llm_errors import (
     BadApiKey,
     BudgetExhausted,
@@ -47,9 +48,11 @@ __all__ = [
     "ChatModel",
     "ChatResult",
     "ContextTooLong",
+    "Dialect",
     "EndpointFailing",
     "EndpointUnreachable",
     "GarbageOutput",
+    "LLAMA_CPP_PYTHON",
     "LLMError",
     "LLMRequestFailed",
     "LocalModelFetchFailed",
@@ -60,6 +63,7 @@ __all__ = [
     "Message",
     "ModelHashMismatch",
     "ModelNotFound",
+    "OPENAI",
     "OpenAIChatModel",
     "RateLimited",
     "RetryPolicy",
@@ -118,6 +122,7 @@ def build_chat_model(settings: Settings) -> OpenAIChatModel:
         api_key=server.api_key,
         # One model serves every role, whatever names the settings give them.
         model=LOCAL_MODEL_ALIAS,
+        dialect=LLAMA_CPP_PYTHON,
         timeout=settings.llm_timeout_seconds,
         retry=retry,
         budget=budget,

@@ -7,15 +7,17 @@ import copy
 import re
 import time
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any, Protocol
 
 import httpx2
 import openai
 from openai import AsyncOpenAI
 from openai.types.chat import ChatCompletion
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from agents.llm_budget import Budget, estimate_tokens
+from agents.llm_dialect import OPENAI, Dialect
 from agents.llm_errors import (
     BadApiKey,
     ContextTooLong,
@@ -62,6 +64,8 @@ class OpenAIChatModel:
         retry: RetryPolicy | None = None,
         budget: Budget | None = None,
         strict_schemas: bool = True,
+        dialect: Dialect = OPENAI,
+        temperature: float | None = None,
         http_client: httpx2.AsyncClient | None = None,
         owned_server: _Closeable | None = None,
     ) -> None:
@@ -70,6 +74,8 @@ class OpenAIChatModel:
         self.retry = retry or RetryPolicy()
         self.budget = budget or Budget.unlimited()
         self.strict_schemas = strict_schemas
+        self.dialect = dialect
+        self.temperature = temperature
         self.owned_server = owned_server
         self._client = AsyncOpenAI(
             base_url=base_url,
@@ -99,39 +105,46 @@ class OpenAIChatModel:
         tools: list[dict[str, Any]] | None = None,
         tool_choice: ToolChoice = None,
     ) -> ChatResult:
-        params: dict[str, Any] = {"messages": messages}
+        params: dict[str, Any] = {"messages": self.dialect.adapt_messages(messages)}
         if tools:
             params["tools"] = tools
-            if tool_choice is not None:
-                params["tool_choice"] = tool_choice
+            # "auto" is OpenAI's default anyway; llama-cpp-python ignores tools without it.
+            choice = tool_choice if tool_choice is not None else "auto"
+            params["tool_choice"] = self.dialect.adapt_tool_choice(choice, tools)
         completion = await self._complete(agent, params)
-        choice = completion.choices[0]
-        message = choice.message
+        usage = _usage_of(completion, messages)
+        message = completion.choices[0].message
+        if (
+            tools
+            and self.dialect.reask_empty_reply_without_tools
+            and not message.tool_calls
+            and not (message.content or "").strip()
+        ):
+            completion = await self._complete(agent, {"messages": params["messages"]})
+            usage = usage + _usage_of(completion, messages)
+        choice_ = completion.choices[0]
         calls = [
             parse_tool_call(agent, call.id, call.function.name, call.function.arguments)
-            for call in (message.tool_calls or [])
+            for call in (choice_.message.tool_calls or [])
             if call.type == "function"
         ]
         return ChatResult(
-            text=message.content,
+            text=choice_.message.content,
             tool_calls=calls,
-            usage=_usage_of(completion, messages),
+            usage=usage,
             model=completion.model,
-            finish_reason=choice.finish_reason,
+            finish_reason=choice_.finish_reason,
         )
 
     async def structured(
         self, *, agent: str, messages: list[Message], schema: type[SchemaT]
     ) -> SchemaT:
-        response_format = response_format_for(schema, strict=self.strict_schemas)
         history = list(messages)
         raw, error = "", ""
         # The schema constrains conforming servers; the single repair turn is for servers
         # that ignore it (or small models that still slip), telling the model what was wrong.
         for attempt in range(2):
-            completion = await self._complete(
-                agent, {"messages": history, "response_format": response_format}
-            )
+            completion = await self._complete_structured(agent, history, schema)
             raw = completion.choices[0].message.content or ""
             try:
                 return parse_structured(raw, schema)
@@ -140,6 +153,23 @@ class OpenAIChatModel:
             if attempt == 0:
                 history += [{"role": "assistant", "content": raw}, repair_message(error)]
         raise StructuredOutputInvalid(agent, schema.__name__, error, raw)
+
+    async def _complete_structured(
+        self, agent: str, messages: list[Message], schema: type[BaseModel]
+    ) -> ChatCompletion:
+        def params() -> dict[str, Any]:
+            style = self.dialect.response_format
+            format_ = response_format_for(schema, strict=self.strict_schemas, style=style)
+            return {"messages": self.dialect.adapt_messages(messages), "response_format": format_}
+
+        try:
+            return await self._complete(agent, params())
+        except LLMRequestFailed as exc:
+            # A server that rejects OpenAI's form gets the other dialect, from now on.
+            if self.dialect.response_format != "json_schema" or "response_format" not in str(exc):
+                raise
+            self.dialect = replace(self.dialect, response_format="json_object")
+            return await self._complete(agent, params())
 
     async def aclose(self) -> None:
         await self._client.close()
@@ -154,6 +184,8 @@ class OpenAIChatModel:
         started = time.perf_counter()
         usage = TokenUsage()
         try:
+            if self.temperature is not None:
+                params = {**params, "temperature": self.temperature}
             completion: ChatCompletion = await self.retry.call(
                 lambda: self._client.chat.completions.create(model=model, **params)
             )

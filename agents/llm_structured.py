@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import re
 import uuid
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel
 
@@ -14,12 +14,15 @@ from agents.llm_errors import MalformedToolCall
 from agents.llm_types import Message, SchemaT, ToolCall
 
 __all__ = [
+    "ResponseFormatStyle",
     "parse_structured",
     "parse_tool_call",
     "repair_message",
     "response_format_for",
     "schema_for",
 ]
+
+ResponseFormatStyle = Literal["json_schema", "json_object"]
 
 _FENCE = re.compile(r"^```[a-zA-Z]*\s*|\s*```$")
 _NAME_UNSAFE = re.compile(r"[^a-zA-Z0-9_-]")
@@ -38,12 +41,23 @@ def schema_for(schema: type[BaseModel], *, strict: bool) -> dict[str, Any]:
     return schema.model_json_schema()
 
 
-def response_format_for(schema: type[BaseModel], *, strict: bool) -> dict[str, Any]:
+def response_format_for(
+    schema: type[BaseModel], *, strict: bool, style: ResponseFormatStyle = "json_schema"
+) -> dict[str, Any]:
+    """The `response_format` constraining the answer to `schema`.
+
+    "json_schema" is OpenAI's form (also vLLM, Ollama, llama.cpp's own server);
+    "json_object" with a `schema` key is the dialect of llama-cpp-python's server, which
+    rejects the former but turns the latter into a grammar.
+    """
+    body = schema_for(schema, strict=strict)
+    if style == "json_object":
+        return {"type": "json_object", "schema": body}
     return {
         "type": "json_schema",
         "json_schema": {
             "name": _NAME_UNSAFE.sub("_", schema.__name__)[:64],
-            "schema": schema_for(schema, strict=strict),
+            "schema": body,
             "strict": strict,
         },
     }

@@ -66,6 +66,7 @@ class LocalModelServer:
         port: int | None = None,
         n_ctx: int = 8192,
         n_threads: int | None = None,
+        n_threads_batch: int | None = None,
         chat_format: str = "chatml-function-calling",
         start_timeout: float = 180.0,
         log_path: Path | None = None,
@@ -76,7 +77,11 @@ class LocalModelServer:
         self.host = "127.0.0.1"  # loopback only: the server has no TLS
         self.port = port or free_port(self.host)
         self.n_ctx = n_ctx
-        self.n_threads = n_threads or os.cpu_count() or 1
+        cores = os.cpu_count() or 1
+        # Generation leaves one core to the application: on a busy 2-core machine two
+        # generation threads fighting the app for both cores were 10x slower than one.
+        self.n_threads = n_threads or max(1, cores - 1)
+        self.n_threads_batch = n_threads_batch or cores
         self.chat_format = chat_format
         self.start_timeout = start_timeout
         self.inherit_output = inherit_output
@@ -104,10 +109,8 @@ class LocalModelServer:
             "--port", str(self.port),
             "--chat_format", self.chat_format,
             "--n_ctx", str(self.n_ctx),
-            # llama-cpp-python defaults to half the cores for generation; on small machines
-            # that halves the speed, and the server is the only heavy work while it runs.
             "--n_threads", str(self.n_threads),
-            "--n_threads_batch", str(self.n_threads),
+            "--n_threads_batch", str(self.n_threads_batch),
             # By default a new request cancels the running one; agents that ask in parallel
             # (negotiation) need their requests queued instead.
             "--interrupt_requests", "false",
@@ -136,7 +139,13 @@ class LocalModelServer:
             stdout=output,
             stderr=subprocess.STDOUT if output is not None else None,
             # The key travels in the environment, not argv, so `ps` does not show it.
-            env={**os.environ, "API_KEY": self.api_key},
+            env={
+                # Spinning OpenMP threads starve everything else on a small machine and
+                # collapse when another process holds a core; sleeping ones cost little.
+                "OMP_WAIT_POLICY": "PASSIVE",
+                **os.environ,
+                "API_KEY": self.api_key,
+            },
             preexec_fn=_die_with_parent if sys.platform == "linux" else None,
         )
         atexit.register(self.stop)

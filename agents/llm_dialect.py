@@ -1,0 +1,66 @@
+"""Server dialects: the few ways OpenAI-compatible servers differ from OpenAI in practice.
+
+The graph always speaks OpenAI's chat format; a `Dialect` says how to bend a request so a
+given server understands it. Only what was observed against real servers is here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from agents.llm_structured import ResponseFormatStyle
+from agents.llm_types import Message, ToolChoice
+
+__all__ = ["LLAMA_CPP_PYTHON", "OPENAI", "Dialect"]
+
+
+@dataclass(frozen=True, slots=True)
+class Dialect:
+    name: str
+    response_format: ResponseFormatStyle = "json_schema"
+    # llama-cpp-python's chatml-function-calling template renders only system, user and
+    # assistant turns: tool results would silently vanish from the prompt.
+    tool_results_as_user: bool = False
+    # llama-cpp-python answers tool_choice="required" with HTTP 500.
+    supports_required_tool_choice: bool = True
+    # llama-cpp-python's "auto" mode returns an empty message when the model decides to
+    # answer in words; asking again without tools gets the words.
+    reask_empty_reply_without_tools: bool = False
+
+    def adapt_messages(self, messages: list[Message]) -> list[Message]:
+        if not self.tool_results_as_user:
+            return messages
+        names: dict[str, str] = {}
+        adapted: list[Message] = []
+        for message in messages:
+            for call in message.get("tool_calls") or ():
+                names[call.get("id", "")] = call.get("function", {}).get("name", "tool")
+            if message.get("role") == "tool":
+                name = names.get(message.get("tool_call_id", ""), "tool")
+                adapted.append(
+                    {
+                        "role": "user",
+                        "content": f"Result of functions.{name}:\n{message['content']}",
+                    }
+                )
+            else:
+                adapted.append(message)
+        return adapted
+
+    def adapt_tool_choice(self, choice: ToolChoice, tools: list[dict[str, Any]]) -> ToolChoice:
+        if choice != "required" or self.supports_required_tool_choice:
+            return choice
+        if len(tools) == 1:  # "required" with one tool is that tool, forced
+            return {"type": "function", "function": {"name": tools[0]["function"]["name"]}}
+        return "auto"
+
+
+OPENAI = Dialect("openai")
+LLAMA_CPP_PYTHON = Dialect(
+    "llama-cpp-python",
+    response_format="json_object",
+    tool_results_as_user=True,
+    supports_required_tool_choice=False,
+    reask_empty_reply_without_tools=True,
+)
