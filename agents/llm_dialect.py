@@ -22,6 +22,9 @@ class Dialect:
     # llama-cpp-python's chatml-function-calling template renders only system, user and
     # assistant turns: tool results would silently vanish from the prompt.
     tool_results_as_user: bool = False
+    # llama-cpp-python rejects an assistant turn whose content is null (OpenAI's shape for
+    # a turn that only calls tools).
+    content_required: bool = False
     # llama-cpp-python answers tool_choice="required" with HTTP 500.
     supports_required_tool_choice: bool = True
     # llama-cpp-python's "auto" mode returns an empty message when the model decides to
@@ -29,14 +32,16 @@ class Dialect:
     reask_empty_reply_without_tools: bool = False
 
     def adapt_messages(self, messages: list[Message]) -> list[Message]:
-        if not self.tool_results_as_user:
+        if not (self.tool_results_as_user or self.content_required):
             return messages
         names: dict[str, str] = {}
         adapted: list[Message] = []
         for message in messages:
             for call in message.get("tool_calls") or ():
                 names[call.get("id", "")] = call.get("function", {}).get("name", "tool")
-            if message.get("role") == "tool":
+            if self.content_required and message.get("content") is None:
+                message = {**message, "content": ""}
+            if self.tool_results_as_user and message.get("role") == "tool":
                 name = names.get(message.get("tool_call_id", ""), "tool")
                 adapted.append(
                     {
@@ -61,6 +66,7 @@ LLAMA_CPP_PYTHON = Dialect(
     "llama-cpp-python",
     response_format="json_object",
     tool_results_as_user=True,
+    content_required=True,
     supports_required_tool_choice=False,
     reask_empty_reply_without_tools=True,
 )

@@ -29,7 +29,7 @@ from agents.llm_errors import (
     RateLimited,
     StructuredOutputInvalid,
 )
-from agents.llm_retry import RetriesExhausted, RetryPolicy
+from agents.llm_retry import RetriesExhausted, RetryPolicy, is_retryable
 from agents.llm_structured import (
     parse_structured,
     parse_tool_call,
@@ -216,7 +216,7 @@ class OpenAIChatModel:
                 return RateLimited(url, attempts)
             if _CONTEXT_TOO_LONG.search(detail) or _code_of(exc) == "context_length_exceeded":
                 return ContextTooLong(model, agent, detail)
-            if exc.status_code >= 500 or exc.status_code in (408, 409):
+            if is_retryable(exc):  # and still failing after every attempt
                 return EndpointFailing(url, exc.status_code, attempts)
             return LLMRequestFailed(url, exc.status_code, detail)
         return LLMRequestFailed(url, 0, repr(exc))

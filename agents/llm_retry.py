@@ -35,8 +35,16 @@ def is_retryable(exc: BaseException) -> bool:
     if isinstance(exc, openai.APIConnectionError):  # includes APITimeoutError
         return True
     if isinstance(exc, openai.APIStatusError):
+        if exc.status_code >= 500 and _is_request_validation_error(exc):
+            return False
         return exc.status_code in _RETRYABLE_STATUS or exc.status_code >= 500
     return False
+
+
+def _is_request_validation_error(exc: openai.APIStatusError) -> bool:
+    """llama-cpp-python reports a malformed request as HTTP 500 with FastAPI's "N validation
+    error(s)"; repeating the same request cannot succeed."""
+    return "validation error" in (exc.message or "")
 
 
 def retry_after_seconds(exc: BaseException, now: datetime) -> float | None:
