@@ -10,7 +10,7 @@ import hashlib
 import json
 import uuid
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
@@ -30,7 +30,7 @@ from tools.errors import (
     ToolError,
     ToolFailure,
 )
-from tools.models import AuditEvent, ToolExecution, User
+from tools.models import Approval, AuditEvent, ToolExecution, User
 from tools.policy import Policy, RuleHit, WriteToClassify
 from tools.registry import REGISTRY, ToolSpec, WritePlan
 
@@ -298,6 +298,55 @@ class CRMService:
             return outcome.model_dump(mode="json")
         return {"ok": True, **outcome.result, "replayed": outcome.replayed}
 
+    # ------------------------------------------------------------ reviews
+
+    def request_review(
+        self,
+        proposal: Proposal,
+        decision: GateDecision,
+        *,
+        thread_id: str | None,
+        ttl: timedelta,
+        context: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """Record a review request for a held proposal; asking twice returns the first one."""
+        approval_id = f"appr-{proposal.id.removeprefix('prop-')}"
+        with self.db.session() as session:
+            existing = session.get(Approval, approval_id)
+            if existing is None:
+                now = self.clock.now()
+                existing = Approval(
+                    id=approval_id,
+                    proposal_id=proposal.id,
+                    thread_id=thread_id,
+                    tool=proposal.tool,
+                    arguments=proposal.arguments,
+                    requested_by=proposal.actor_id,
+                    reviewer_role=decision.reviewer_role or "admin",
+                    reviewer_ids=decision.reviewer_ids,
+                    rule_ids=decision.rule_ids,
+                    reasons=decision.reasons,
+                    context={"proposal": proposal.model_dump(mode="json"), **(context or {})},
+                    status="pending",
+                    created_at=now,
+                    expires_at=now + ttl,
+                )
+                session.add(existing)
+                session.flush()
+            return _approval_dict(existing)
+
+    def reviews(
+        self, *, reviewer_id: str | None = None, status: str | None = "pending"
+    ) -> list[dict[str, Any]]:
+        stmt = select(Approval).order_by(Approval.created_at, Approval.id)
+        if status:
+            stmt = stmt.where(Approval.status == status)
+        with self.db.read_session() as session:
+            rows = [_approval_dict(a) for a in session.scalars(stmt)]
+        if reviewer_id:
+            rows = [r for r in rows if reviewer_id in r["reviewer_ids"]]
+        return rows
+
     # ------------------------------------------------------------ internals
 
     def _spec(self, tool: str, kind: str) -> ToolSpec:
@@ -365,6 +414,12 @@ class CRMService:
             stmt = stmt.where(AuditEvent.at >= since)
         with self.db.read_session() as session:
             return list(session.scalars(stmt))
+
+
+def _approval_dict(approval: Approval) -> dict[str, Any]:
+    from tools.catalogue.common import snapshot
+
+    return snapshot(approval)
 
 
 def _validate(spec: ToolSpec, arguments: dict[str, Any]) -> Any:

@@ -1,0 +1,289 @@
+"""The conversation graph: route → specialists → policy gate → executor → responder.
+
+    START → route ─┬→ sales ──┬→ service ──┬→ delivery ──┬→ gate → execute → respond → END
+                   └──────────┴────────────┴─────────────┘
+
+Each specialist hands on to the next one the router chose, or to the gate. Nodes re-run when a
+thread resumes, so every side effect below is idempotent: proposal ids are derived from the
+thread and turn, commits carry an idempotency key, review requests are keyed by proposal.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+from typing import Any, Literal
+
+from langgraph.config import get_stream_writer
+from langgraph.graph import END, START, StateGraph
+from langgraph.runtime import Runtime
+from langgraph.types import Command
+
+from agents.llm_errors import LLMError
+from agents.router import decide_route, strip_slash
+from agents.specialist import SpecialistRun
+from agents.state import (
+    SPECIALISTS,
+    AgentDeps,
+    AgentReport,
+    ConversationState,
+    RouteDecision,
+    SpecialistName,
+    TurnOutcome,
+)
+from tools.errors import ToolFailure
+from tools.service import GateDecision, Proposal
+
+NextAgent = Literal["sales", "service", "delivery", "gate"]
+
+
+def _emit(event: dict[str, Any]) -> None:
+    try:
+        get_stream_writer()(event)
+    except RuntimeError:  # not streaming (e.g. invoked directly)
+        pass
+
+
+def _turn(state: ConversationState) -> int:
+    return len(state.get("history") or []) // 2 + 1
+
+
+def _next_after(route: list[str], current: str | None) -> NextAgent:
+    order = route if current is None else route[route.index(current) + 1 :]
+    return order[0] if order else "gate"  # type: ignore[return-value]
+
+
+async def route(
+    state: ConversationState, runtime: Runtime[AgentDeps]
+) -> Command[Literal["sales", "service", "delivery", "respond"]]:
+    deps = runtime.context
+    actor = await asyncio.to_thread(deps.crm.actor, state["actor_id"])
+    try:
+        decision, account, asked = await decide_route(deps.model, deps.crm, actor, state["request"])
+    except LLMError as exc:
+        return Command(
+            goto="respond",
+            update={
+                "route": None,
+                "reports": [
+                    AgentReport(agent="router", reply="", error=exc.user_message).model_dump()
+                ],
+            },
+        )
+    _emit(
+        {
+            "type": "route",
+            "agents": decision.agents,
+            "account": account and account["id"],
+            "llm": asked,
+        }
+    )
+    return Command(
+        goto=decision.agents[0],
+        update={
+            "route": decision.model_dump(),
+            "account_id": account["id"] if account else None,
+            "reports": [],
+            "decisions": [],
+            "outcome": None,
+        },
+    )
+
+
+def _context_for(state: ConversationState, deps: AgentDeps) -> str:
+    lines = []
+    account_id = state.get("account_id")
+    if account_id:
+        lines.append(f"The request is about account {account_id}.")
+    for report in state.get("reports") or []:
+        if report.get("reply"):
+            lines.append(f"The {report['agent']} agent said: {report['reply']}")
+        for proposal in report.get("proposals") or []:
+            lines.append(f"The {report['agent']} agent proposed: {proposal['summary']}.")
+    return ("\nContext:\n- " + "\n- ".join(lines)) if lines else ""
+
+
+def _specialist(name: SpecialistName):  # type: ignore[no-untyped-def]
+    async def node(state: ConversationState, runtime: Runtime[AgentDeps]) -> Command[NextAgent]:
+        deps = runtime.context
+        actor = await asyncio.to_thread(deps.crm.actor, state["actor_id"])
+        _emit({"type": "handoff", "agent": name})
+        history = (state.get("history") or [])[-2 * deps.history_turns :]
+        run = SpecialistRun(
+            name=name,
+            crm=deps.crm,
+            model=deps.model,
+            actor=actor,
+            thread_id=state["thread_id"],
+            turn=_turn(state),
+            max_steps=deps.max_steps,
+        )
+        report = await run.run(
+            strip_slash(state["request"]), history, _context_for(state, deps), _emit
+        )
+        route_agents = (state.get("route") or {}).get("agents") or [name]
+        return Command(
+            goto=_next_after(route_agents, name),
+            update={"reports": [*(state.get("reports") or []), report.model_dump(mode="json")]},
+        )
+
+    node.__name__ = name
+    return node
+
+
+def _proposals(state: ConversationState) -> list[Proposal]:
+    return [
+        Proposal.model_validate({k: v for k, v in p.items() if k != "agent"})
+        for report in state.get("reports") or []
+        for p in report.get("proposals") or []
+    ]
+
+
+async def gate(state: ConversationState, runtime: Runtime[AgentDeps]) -> dict[str, Any]:
+    deps = runtime.context
+    proposals = _proposals(state)
+    if not proposals:
+        return {"decisions": []}
+    actor = await asyncio.to_thread(deps.crm.actor, state["actor_id"])
+    decisions = await asyncio.to_thread(deps.crm.gate, proposals, actor)
+    for proposal, decision in zip(proposals, decisions, strict=True):
+        _emit(
+            {
+                "type": "gate",
+                "proposal": proposal.summary,
+                "needs_review": decision.needs_review,
+                "reviewers": decision.reviewer_ids,
+                "rules": decision.rule_ids,
+            }
+        )
+    return {"decisions": [d.model_dump() for d in decisions]}
+
+
+async def execute(state: ConversationState, runtime: Runtime[AgentDeps]) -> dict[str, Any]:
+    deps = runtime.context
+    outcome = TurnOutcome()
+    decisions = {d["proposal_id"]: GateDecision(**d) for d in state.get("decisions") or []}
+    for proposal in _proposals(state):
+        decision = decisions[proposal.id]
+        if decision.needs_review:
+            review = await asyncio.to_thread(
+                deps.crm.request_review,
+                proposal,
+                decision,
+                thread_id=state["thread_id"],
+                ttl=timedelta(hours=deps.review_ttl_hours),
+            )
+            outcome.pending.append(
+                {
+                    "summary": proposal.summary,
+                    "approval_id": review["id"],
+                    "reviewer_ids": decision.reviewer_ids,
+                    "reviewer_role": decision.reviewer_role,
+                    "reasons": decision.reasons,
+                    "tool": proposal.tool,
+                }
+            )
+            continue
+        result = await asyncio.to_thread(
+            deps.crm.execute,
+            proposal,
+            idempotency_key=f"{state['thread_id']}:{proposal.id}",
+            thread_id=state["thread_id"],
+        )
+        if isinstance(result, ToolFailure):
+            bucket = outcome.refused if result.kind == "refused" else outcome.failed
+            bucket.append(
+                {"summary": proposal.summary, "message": result.message, "tool": proposal.tool}
+            )
+        else:
+            outcome.committed.append(
+                {
+                    "summary": proposal.summary,
+                    "tool": proposal.tool,
+                    "message": result.result.get("message", ""),
+                    "record_id": result.result.get("record_id"),
+                }
+            )
+        _emit(
+            {
+                "type": "commit",
+                "proposal": proposal.summary,
+                "ok": not isinstance(result, ToolFailure),
+            }
+        )
+    return {"outcome": outcome.model_dump()}
+
+
+async def respond(state: ConversationState, runtime: Runtime[AgentDeps]) -> dict[str, Any]:
+    reply = compose_reply(state, runtime.context)
+    return {
+        "reply": reply,
+        "history": [
+            {"role": "user", "content": state["request"]},
+            {"role": "assistant", "content": reply},
+        ],
+    }
+
+
+def compose_reply(state: ConversationState, deps: AgentDeps) -> str:
+    """What the user reads: the specialists' answers, then what was done and what waits."""
+    reports = [AgentReport(**r) for r in state.get("reports") or []]
+    outcome = TurnOutcome(**(state.get("outcome") or {}))
+    names = _names(deps, outcome)
+    parts: list[str] = []
+    for report in reports:
+        prefix = f"[{report.agent}] " if len(reports) > 1 else ""
+        if report.reply:
+            parts.append(prefix + report.reply)
+        if report.error:
+            parts.append(prefix + report.error)
+        for step in report.trace:
+            if step.kind == "write" and not step.ok:
+                parts.append(f"{prefix}Not done: {step.summary}")
+    if outcome.committed:
+        parts.append(
+            "Done:\n" + "\n".join(f"  ✓ {c['message'] or c['summary']}" for c in outcome.committed)
+        )
+    if outcome.pending:
+        lines = []
+        for p in outcome.pending:
+            who = ", ".join(names.get(r, r) for r in p["reviewer_ids"]) or p["reviewer_role"]
+            lines.append(
+                f"  ⏳ {p['summary']} — waits for {who} ({'; '.join(p['reasons'])})"
+                f" [{p['approval_id']}]"
+            )
+        parts.append("Waiting for approval:\n" + "\n".join(lines))
+    for bucket, label in ((outcome.refused, "Refused"), (outcome.failed, "Not done")):
+        for item in bucket:
+            parts.append(f"{label}: {item['message']}")
+    return "\n".join(parts).strip() or "I could not work that out; could you rephrase?"
+
+
+def _names(deps: AgentDeps, outcome: TurnOutcome) -> dict[str, str]:
+    ids = {r for p in outcome.pending for r in p["reviewer_ids"]}
+    names = {}
+    for user_id in ids:
+        try:
+            names[user_id] = deps.crm.actor(user_id).name
+        except Exception:  # noqa: BLE001 - a missing reviewer name must not fail the reply
+            names[user_id] = user_id
+    return names
+
+
+def build_graph(*, checkpointer: Any = None):  # type: ignore[no-untyped-def]
+    """The compiled conversation graph; pass a checkpointer for durable threads."""
+    graph = StateGraph(ConversationState, context_schema=AgentDeps)
+    graph.add_node("route", route)
+    for name in SPECIALISTS:
+        graph.add_node(name, _specialist(name))
+    graph.add_node("gate", gate)
+    graph.add_node("execute", execute)
+    graph.add_node("respond", respond)
+    graph.add_edge(START, "route")
+    graph.add_edge("gate", "execute")
+    graph.add_edge("execute", "respond")
+    graph.add_edge("respond", END)
+    return graph.compile(checkpointer=checkpointer)
+
+
+__all__ = ["RouteDecision", "build_graph", "compose_reply"]

@@ -1,0 +1,226 @@
+"""A specialist agent: a bounded tool-calling loop over its own tools and prompt.
+
+Reads run at once and their results go back to the model. Writes never run here: they become
+proposals (validated and permission-checked by the tool layer) for the policy gate. What the
+tools return reaches the model inside <data> tags, as information rather than instructions.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from agents.llm_errors import LLMError
+from agents.llm_types import ChatModel, Message
+from agents.state import AgentReport, SpecialistName, ToolTrace
+from prompts import render_prompt
+from tools.catalogue import REGISTRY
+from tools.context import Actor
+from tools.errors import ToolFailure
+from tools.service import CRMService
+
+# Each specialist sees only its own tools: fewer choices for a small model, and less prompt.
+TOOLSETS: dict[SpecialistName, tuple[str, ...]] = {
+    "sales": (
+        "search_accounts",
+        "get_account",
+        "list_opportunities",
+        "get_opportunity",
+        "forecast",
+        "update_opportunity",
+        "apply_discount",
+        "log_activity",
+        "create_task",
+        "send_email",
+        "create_opportunity",
+        "search_knowledge",
+    ),
+    "service": (
+        "list_tickets",
+        "get_ticket",
+        "account_health",
+        "create_ticket",
+        "update_ticket",
+        "escalate_ticket",
+        "grant_sla_credit",
+        "search_knowledge",
+    ),
+    "delivery": (
+        "list_projects",
+        "get_project",
+        "check_capacity",
+        "create_project",
+        "schedule_go_live",
+        "search_knowledge",
+    ),
+}
+
+MAX_TOOL_RESULT_CHARS = 6000
+
+
+def tool_schemas(name: SpecialistName) -> list[dict[str, Any]]:
+    return [REGISTRY[tool].openai_schema() for tool in TOOLSETS[name]]
+
+
+def as_data(tool: str, payload: dict[str, Any]) -> str:
+    """Tool output for the model: delimited as data, trimmed to a bounded size."""
+    text = json.dumps(payload, ensure_ascii=False, default=str)
+    if len(text) > MAX_TOOL_RESULT_CHARS:
+        text = text[:MAX_TOOL_RESULT_CHARS] + " …(truncated)"
+    return f'<data source="{tool}">{text}</data>'
+
+
+@dataclass
+class SpecialistRun:
+    name: SpecialistName
+    crm: CRMService
+    model: ChatModel
+    actor: Actor
+    thread_id: str
+    turn: int
+    max_steps: int = 5
+
+    async def run(
+        self, request: str, history: list[dict[str, str]], context: str, emit: Any
+    ) -> AgentReport:
+        messages: list[Message] = [
+            {"role": "system", "content": self._system_prompt(context)},
+            *history,
+            {"role": "user", "content": request},
+        ]
+        schemas = tool_schemas(self.name)
+        trace: list[ToolTrace] = []
+        proposals: list[dict[str, Any]] = []
+        seen_writes: set[str] = set()
+        for _step in range(self.max_steps):
+            try:
+                result = await self.model.chat(agent=self.name, messages=messages, tools=schemas)
+            except LLMError as exc:
+                return AgentReport(
+                    agent=self.name,
+                    reply="",
+                    proposals=proposals,
+                    trace=trace,
+                    error=exc.user_message,
+                )
+            if not result.tool_calls:
+                return AgentReport(
+                    agent=self.name,
+                    reply=(result.text or "").strip(),
+                    proposals=proposals,
+                    trace=trace,
+                )
+            messages.append(result.assistant_message())
+            for call in result.tool_calls:
+                output = await self._run_tool(call.name, call.arguments, seen_writes, proposals)
+                ok = bool(output.get("ok", True))
+                summary = _summary(call.name, output)
+                trace.append(
+                    ToolTrace(
+                        agent=self.name,
+                        tool=call.name,
+                        arguments=call.arguments,
+                        kind="write" if _is_write(call.name) else "read",
+                        ok=ok,
+                        summary=summary,
+                    )
+                )
+                emit(
+                    {
+                        "type": "tool",
+                        "agent": self.name,
+                        "tool": call.name,
+                        "arguments": call.arguments,
+                        "ok": ok,
+                        "summary": summary,
+                    }
+                )
+                messages.append(
+                    {"role": "tool", "tool_call_id": call.id, "content": as_data(call.name, output)}
+                )
+        return AgentReport(
+            agent=self.name,
+            reply="",
+            proposals=proposals,
+            trace=trace,
+            error=f"The {self.name} agent stopped after {self.max_steps} steps without a final "
+            "answer.",
+        )
+
+    def _system_prompt(self, context: str) -> str:
+        today = self.crm.clock.today()
+        return render_prompt(
+            self.name,
+            user_name=self.actor.name,
+            user_roles=", ".join(sorted(self.actor.roles)) or "no role",
+            user_team=self.actor.team or "none",
+            today=f"{today.isoformat()} ({today.strftime('%A')})",
+            context=context,
+        )
+
+    async def _run_tool(
+        self,
+        tool: str,
+        arguments: dict[str, Any],
+        seen_writes: set[str],
+        proposals: list[dict[str, Any]],
+    ) -> dict[str, Any]:
+        if tool not in TOOLSETS[self.name]:
+            return {
+                "ok": False,
+                "kind": "validation",
+                "message": f"{tool} is not one of the {self.name} agent's tools.",
+            }
+        if not _is_write(tool):
+            return await asyncio.to_thread(self.crm.read, tool, arguments, self.actor)
+        key = json.dumps([tool, arguments], sort_keys=True, default=str)
+        if key in seen_writes:
+            return {
+                "ok": True,
+                "status": "already proposed",
+                "message": "This write is already in the plan.",
+            }
+        seen_writes.add(key)
+        # Deterministic per thread, turn and position: a re-run of this node proposes the same ids.
+        thread = hashlib.sha256(self.thread_id.encode()).hexdigest()[:10]
+        proposal_id = f"prop-{thread}-{self.turn}-{self.name[:3]}-{len(seen_writes)}"
+        proposal = await asyncio.to_thread(
+            self.crm.propose,
+            tool,
+            arguments,
+            self.actor,
+            proposal_id=proposal_id,
+            thread_id=self.thread_id,
+        )
+        if isinstance(proposal, ToolFailure):
+            return proposal.model_dump(mode="json")
+        proposals.append({**proposal.model_dump(mode="json"), "agent": self.name})
+        return {
+            "ok": True,
+            "status": "proposed",
+            "proposal_id": proposal.id,
+            "change": proposal.summary,
+            "message": "Proposed. The policy gate decides whether it commits now or needs "
+            "approval; tell the user it is being processed.",
+        }
+
+
+def _is_write(tool: str) -> bool:
+    spec = REGISTRY.get(tool)
+    return spec is not None and spec.kind == "write"
+
+
+def _summary(tool: str, output: dict[str, Any]) -> str:
+    if not output.get("ok", True):
+        return str(output.get("message", "failed"))
+    if output.get("status") == "proposed":
+        return f"proposed: {output.get('change')}"
+    for key in ("accounts", "opportunities", "tickets", "projects", "passages", "weeks"):
+        if key in output:
+            return f"{len(output[key])} {key}"
+    if "id" in output:
+        return str(output["id"])
+    return "ok"
