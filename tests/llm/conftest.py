@@ -161,7 +161,13 @@ def vcr_config(record_mode: str) -> dict[str, Any]:
         # The local server's port is random, so host and port must not take part.
         "match_on": ["method", "path", "body"],
         "decode_compressed_response": True,
+        "before_record_request": _skip_readiness_probes,
     }
+
+
+def _skip_readiness_probes(request: Any) -> Any:
+    """The local server's start-up polling is not part of any exchange worth replaying."""
+    return None if request.method == "GET" and request.path.endswith("/models") else request
 
 
 @pytest.fixture

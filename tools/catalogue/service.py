@@ -293,7 +293,8 @@ def escalate_ticket(ctx: ToolContext, args: EscalateTicketArgs) -> WritePlan:
     require_write(ctx.actor, "escalate_ticket", account)
     if ticket.status in ("solved", "closed"):
         raise InvalidArguments(
-            f"Ticket {ticket.id} is {ticket.status}; only open or pending tickets can be escalated.",
+            f"Ticket {ticket.id} is {ticket.status}; only open or pending tickets can be "
+            "escalated.",
             fields=["ticket_id"],
         )
     before = snapshot(ticket)
