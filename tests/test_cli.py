@@ -89,7 +89,7 @@ def test_policy_check_lists_rules() -> None:
 
 def test_demo_and_audit(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("WARROOM_DEMO_TODAY", "2026-11-23")
-    demo = runner.invoke(app, ["demo"])
+    demo = runner.invoke(app, ["demo", "--no-conversations", "--no-knowledge"])
     assert demo.exit_code == 0, demo.output
     assert "held for review" in demo.output and "refused" in demo.output
     audit = runner.invoke(app, ["audit", "--json"])

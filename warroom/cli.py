@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
+import uuid
 from datetime import date
 from typing import Annotated, Any
 
@@ -11,8 +13,10 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from agents.llm_errors import LLMError
 from tools.errors import NotFound
 from tools.policy import Policy, PolicyError
+from warroom import cli_kb, cli_model
 from warroom.app import App
 
 app = typer.Typer(
@@ -228,7 +232,7 @@ def seed(
     from tools.seed import seed_demo
 
     application = _app()
-    anchor = date.fromisoformat(os.environ.get("WARROOM_DEMO_TODAY", date.today().isoformat()))
+    anchor = _demo_today(application)
     try:
         counts = seed_demo(application.db, seed=seed_value, anchor=anchor, replace=replace)
     except ValueError as exc:
@@ -244,16 +248,24 @@ def seed(
 
 
 def _seed_knowledge(application: App) -> None:
-    try:
-        from memory.knowledge import seed_demo_knowledge  # type: ignore[attr-defined]
-    except ImportError:
-        try:
-            from warroom.cli_kb import seed_demo_knowledge  # type: ignore[no-redef]
-        except ImportError:
-            err.print("[yellow]The knowledge base is not available; skipped.[/]")
-            return
+    from memory.demo import seed_demo_knowledge
+
     report = seed_demo_knowledge(application.knowledge)
-    console.print(f"Knowledge base: {report}")
+    console.print(
+        f"Knowledge base: {len(report.added)} added, {len(report.replaced)} replaced, "
+        f"{len(report.unchanged)} unchanged ({report.chunks_written} chunks)"
+        + (f", {len(report.failed)} failed" if report.failed else "")
+    )
+
+
+def _demo_today(application: App) -> date:
+    """The demo company's 'today': WARROOM_DEMO_TODAY (ISO date) or the company's today."""
+    from tools.context import SystemClock
+
+    fixed = os.environ.get("WARROOM_DEMO_TODAY")
+    return (
+        date.fromisoformat(fixed) if fixed else SystemClock(application.settings.timezone).today()
+    )
 
 
 @app.command("audit")
@@ -315,10 +327,11 @@ def policy_check(
     for column in ("rule", "tool", "when", "reviewer"):
         table.add_column(column)
     for rule in policy.document.rules:
-        when = ", ".join(
-            f"{k} {' '.join(f'{op} {v}' for op, v in c.model_dump(by_alias=True, exclude_unset=True).items())}"
-            for k, c in rule.when.items()
-        )
+        conditions = []
+        for fact, condition in rule.when.items():
+            ops = condition.model_dump(by_alias=True, exclude_unset=True)
+            conditions.append(f"{fact} " + " ".join(f"{op} {v}" for op, v in ops.items()))
+        when = ", ".join(conditions)
         table.add_row(rule.id, ", ".join(rule.tools), when or "always", rule.reviewer)
     plan = policy.document.plan
     table.add_row("plan-size", "any", f"more than {plan.max_writes} writes", plan.reviewer)
@@ -326,25 +339,73 @@ def policy_check(
 
 
 @app.command("demo")
-def demo() -> None:
+def demo(
+    conversations: Annotated[
+        bool, typer.Option(help="Also run conversations with the model (local by default).")
+    ] = True,
+    knowledge: Annotated[bool, typer.Option(help="Also load the demo knowledge base.")] = True,
+) -> None:
     """Build the demo company and run the showcase (non-interactive)."""
-    from warroom.demo import run_crm_showcase
+    from warroom.demo import run_conversations, run_crm_showcase
 
     application = _app()
-    anchor = date.fromisoformat(os.environ.get("WARROOM_DEMO_TODAY", date.today().isoformat()))
+    anchor = _demo_today(application)
     run_crm_showcase(application, console, anchor=anchor)
-
-
-def _mount_optional() -> None:
-    for module, name in (("warroom.cli_kb", "kb"), ("warroom.cli_model", "model")):
+    if knowledge:
+        _seed_knowledge(application)
+    if conversations:
         try:
-            sub = __import__(module, fromlist=["app"])
-        except ImportError:
-            continue
-        app.add_typer(sub.app, name=name)
+            asyncio.run(run_conversations(application, console))
+        except LLMError as exc:
+            raise _fail(exc.user_message) from exc
 
 
-_mount_optional()
+@app.command("chat")
+def chat(
+    as_user: AsUser,
+    thread: Annotated[
+        str | None, typer.Option(help="Continue this conversation thread (default: a new one).")
+    ] = None,
+) -> None:
+    """Talk to warroom in the terminal (handoffs, tool calls and approvals shown live)."""
+    application = _app()
+    thread_id = thread or f"cli-{as_user}-{uuid.uuid4().hex[:8]}"
+    try:
+        asyncio.run(_chat(application, as_user, thread_id))
+    except LLMError as exc:
+        raise _fail(exc.user_message) from exc
+    console.print(f"[dim]Continue later with: warroom chat --as {as_user} --thread {thread_id}[/]")
+
+
+async def _chat(application: App, user_id: str, thread_id: str) -> None:
+    from agents.conversation import ConversationService
+    from agents.llm import build_chat_model
+    from channels.terminal import chat_loop
+    from memory.checkpoint import open_async_checkpointer
+
+    crm = application.crm(with_knowledge=True)
+    try:
+        crm.actor(user_id)
+    except NotFound as exc:
+        raise _fail(
+            f"There is no user '{user_id}'. Run `warroom seed` for the demo users."
+        ) from exc
+    model = build_chat_model(application.settings)
+    try:
+        async with open_async_checkpointer(application.settings.resolved_database_url()) as saver:
+            convo = ConversationService(
+                crm=crm,
+                model=model,
+                checkpointer=saver,
+                review_ttl_hours=application.settings.review_ttl_hours,
+            )
+            await chat_loop(console, convo, thread_id=thread_id, user_id=user_id)
+    finally:
+        await model.aclose()
+
+
+app.add_typer(cli_kb.app, name="kb")
+app.add_typer(cli_model.app, name="model")
 
 
 def main() -> None:

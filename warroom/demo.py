@@ -151,3 +151,57 @@ def run_crm_showcase(application: App, console: Console, *, anchor: date) -> dic
         )
     console.print(audit)
     return counts
+
+
+DEMO_CONVERSATIONS: list[tuple[str, str]] = [
+    ("u-alice", "What's open with Acme?"),
+    ("u-alice", "Log a call with Jane at Acme: they want 200 seats at 25% off, close by Dec 31."),
+    ("u-sam", "Which P1 tickets breach SLA this week?"),
+    ("u-dana", "When can we go live with Helix?"),
+    ("u-chen", "华星科技有哪些进行中的商机？"),
+]
+
+
+async def run_conversations(application: App, console: Console) -> None:
+    """A few conversations across the three agents, then what was written and what waits."""
+    from agents.conversation import ConversationService
+    from agents.llm import build_chat_model
+    from channels.terminal import say
+    from memory.checkpoint import open_async_checkpointer
+
+    settings = application.settings
+    model = build_chat_model(settings)
+    crm = application.crm(with_knowledge=True)
+    started = crm.clock.now()
+    try:
+        async with open_async_checkpointer(settings.resolved_database_url()) as saver:
+            convo = ConversationService(
+                crm=crm,
+                model=model,
+                checkpointer=saver,
+                review_ttl_hours=settings.review_ttl_hours,
+            )
+            for index, (user, text) in enumerate(DEMO_CONVERSATIONS, start=1):
+                actor = crm.actor(user)
+                console.rule(f"{actor.name} ({', '.join(sorted(actor.roles))})")
+                console.print(f"[bold magenta]{actor.name}[/] › {text}")
+                await say(console, convo, thread_id=f"demo-{index}", user_id=user, text=text)
+    finally:
+        await model.aclose()
+    console.rule("Summary")
+    written = [e for e in crm.audit_events(limit=200, since=started) if e.outcome == "committed"]
+    table = Table("actor", "tool", "record", title="Written during the conversations")
+    for event in written:
+        table.add_row(event.actor_id or "", event.action, f"{event.record_type} {event.record_id}")
+    console.print(table if written else "Nothing was written.")
+    pending = [r for r in crm.reviews() if (r["created_at"] or "") >= started.isoformat()]
+    waits = Table("request", "tool", "asked by", "reviewer", "why", title="Waiting for approval")
+    for row in pending:
+        waits.add_row(
+            row["id"],
+            row["tool"],
+            row["requested_by"],
+            ", ".join(row["reviewer_ids"]),
+            "; ".join(row["reasons"]),
+        )
+    console.print(waits if pending else "Nothing waits for approval.")
