@@ -220,7 +220,9 @@ class LocalServerFailed(LLMError):
     def __init__(self, reason: str, log_tail: str = "") -> None:
         self.reason = reason
         self.log_tail = log_tail
-        tail = f" Last server output: {_excerpt(log_tail, 300)}" if log_tail else ""
+        flat = " ".join(log_tail.split())
+        # The cause is at the end of a traceback, so keep the end.
+        tail = f" Last server output: …{flat[-300:]}" if flat else ""
         super().__init__(f"The embedded local model server {reason}.{tail}")
 
 

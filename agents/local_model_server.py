@@ -89,6 +89,7 @@ class LocalModelServer:
         self.api_key = secrets.token_urlsafe(24)
         self.startup_seconds: float | None = None
         self._log_path = log_path
+        self._owns_log = False
         self._log: IO[bytes] | None = None
         self._process: subprocess.Popen[bytes] | None = None
 
@@ -130,6 +131,7 @@ class LocalModelServer:
                 handle, name = tempfile.mkstemp(prefix="warroom-llm-", suffix=".log")
                 os.close(handle)
                 self._log_path = Path(name)
+                self._owns_log = True
             self._log = self._log_path.open("wb")
             output = self._log
         started = time.perf_counter()
@@ -203,6 +205,10 @@ class LocalModelServer:
         if self._log is not None:
             self._log.close()
             self._log = None
+        if self._owns_log and self._log_path is not None:
+            # A start-up failure has already put the log's tail into its error.
+            self._log_path.unlink(missing_ok=True)
+            self._log_path, self._owns_log = None, False
 
     def __enter__(self) -> Self:
         return self.start()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import signal
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -84,6 +86,8 @@ def serve(
     typer.echo(f"Use it with: WARROOM_LLM_BASE_URL={server.base_url} "
                f"WARROOM_LLM_API_KEY={server.api_key}")  # fmt: skip
     typer.echo("Press Ctrl-C to stop.")
+    # A service manager stops with SIGTERM: leave through `finally` so the server goes too.
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))
     try:
         code = server.wait()
     except KeyboardInterrupt:
