@@ -45,15 +45,43 @@ class ToolSpec:
     fn: Callable[..., Any]
     risk_hints: tuple[str, ...] = ()
 
-    def openai_schema(self) -> dict[str, Any]:
+    def openai_schema(self, *, compact: bool = True) -> dict[str, Any]:
+        """The OpenAI tool definition. Compact (the default) drops what the tool layer enforces
+        anyway (lengths, patterns, null branches), which keeps prompts small for small models."""
         schema = self.args_model.model_json_schema()
         schema.pop("title", None)
-        for prop in schema.get("properties", {}).values():
+        for name, prop in list(schema.get("properties", {}).items()):
             prop.pop("title", None)
+            if compact:
+                schema["properties"][name] = _compact(prop)
+        if compact:
+            schema.pop("additionalProperties", None)
         return {
             "type": "function",
             "function": {"name": self.name, "description": self.description, "parameters": schema},
         }
+
+
+_NOISE = ("maxLength", "minLength", "pattern", "title")
+
+
+def _compact(prop: dict[str, Any]) -> dict[str, Any]:
+    if "anyOf" in prop:
+        branches = [b for b in prop["anyOf"] if b.get("type") != "null"]
+        numeric = [b for b in branches if b.get("type") in ("number", "integer")]
+        if numeric and len(branches) > 1:  # decimals accept number or string: say number
+            branches = numeric
+        if len(branches) == 1:
+            rest = {k: v for k, v in prop.items() if k not in ("anyOf", "default")}
+            prop = {**branches[0], **rest}
+    cleaned = {k: v for k, v in prop.items() if k not in _NOISE}
+    if cleaned.get("default", 0) is None:
+        cleaned.pop("default")
+    if cleaned.get("maximum", 0) >= 1e9:
+        cleaned.pop("maximum")
+    if "items" in cleaned:
+        cleaned["items"] = _compact(cleaned["items"])
+    return cleaned
 
 
 class ToolRegistry:
@@ -118,7 +146,7 @@ def _args_model(fn: Callable[..., Any]) -> type[Args]:
 
 def _register(domain: Domain, kind: Kind, risk_hints: tuple[str, ...]) -> Callable[[Any], Any]:
     def decorator(fn: Callable[..., Any]) -> Callable[..., Any]:
-        description = inspect.cleandoc(fn.__doc__ or "").strip()
+        description = " ".join(inspect.cleandoc(fn.__doc__ or "").split())
         if not description:
             raise TypeError(f"tool {fn.__name__} needs a docstring: it is the description")
         REGISTRY.register(
