@@ -82,6 +82,13 @@ class SpecialistRun:
     thread_id: str
     turn: int
     max_steps: int = 5
+    # Overrides for experiments (the single-agent baseline of benchmarks/bench_agents.py).
+    toolset: tuple[str, ...] | None = None
+    prompt_name: str | None = None
+
+    @property
+    def tools(self) -> tuple[str, ...]:
+        return self.toolset if self.toolset is not None else TOOLSETS[self.name]
 
     async def run(
         self, request: str, history: list[dict[str, str]], context: str, emit: Any
@@ -91,7 +98,7 @@ class SpecialistRun:
             *history,
             {"role": "user", "content": request},
         ]
-        schemas = tool_schemas(self.name)
+        schemas = [REGISTRY[tool].openai_schema() for tool in self.tools]
         trace: list[ToolTrace] = []
         proposals: list[dict[str, Any]] = []
         seen_writes: set[str] = set()
@@ -153,7 +160,7 @@ class SpecialistRun:
     def _system_prompt(self, context: str) -> str:
         today = self.crm.clock.today()
         return render_prompt(
-            self.name,
+            self.prompt_name or self.name,
             user_name=self.actor.name,
             user_roles=", ".join(sorted(self.actor.roles)) or "no role",
             user_team=self.actor.team or "none",
@@ -168,7 +175,7 @@ class SpecialistRun:
         seen_writes: set[str],
         proposals: list[dict[str, Any]],
     ) -> dict[str, Any]:
-        if tool not in TOOLSETS[self.name]:
+        if tool not in self.tools:
             return {
                 "ok": False,
                 "kind": "validation",
