@@ -210,7 +210,10 @@ class OpenAIChatModel:
             detail = _error_detail(exc)
             if exc.status_code == 401:
                 return BadApiKey(url)
-            if exc.status_code == 404 and _mentions_model(exc, detail):
+            # llama-cpp-python says it with a 400 and the code, OpenAI with a 404.
+            if _code_of(exc) == "model_not_found" or (
+                exc.status_code == 404 and "model" in detail.lower()
+            ):
                 return ModelNotFound(model, url)
             if exc.status_code == 429:
                 return RateLimited(url, attempts)
@@ -241,8 +244,3 @@ def _error_detail(exc: openai.APIStatusError) -> str:
 
 def _code_of(exc: openai.APIStatusError) -> str | None:
     return getattr(exc, "code", None)
-
-
-def _mentions_model(exc: openai.APIStatusError, detail: str) -> bool:
-    """A 404 from a wrong base URL should not be blamed on the model name."""
-    return _code_of(exc) == "model_not_found" or "model" in detail.lower()

@@ -112,7 +112,9 @@ def is_fetched(cache_dir: Path, spec: ModelSpec = BUNDLED_MODEL) -> bool:
         record = json.loads(_sidecar(path).read_text())
     except (OSError, ValueError):
         return False
-    return (
+    if not isinstance(record, dict):
+        return False
+    return bool(
         record.get("sha256") == spec.sha256
         and record.get("size") == stat.st_size == spec.size
         and record.get("mtime_ns") == stat.st_mtime_ns

@@ -19,6 +19,7 @@ from agents.llm import (
     ContextTooLong,
     EndpointFailing,
     EndpointUnreachable,
+    LLMRequestFailed,
     MalformedToolCall,
     ModelNotFound,
     OpenAIChatModel,
@@ -189,6 +190,18 @@ async def test_404_model_is_the_model_missing_sentence(fake_endpoint, fake_model
     assert "The model 'default-model' does not exist at http://fake-llm.test/v1" in (
         caught.value.user_message
     )
+
+
+async def test_model_missing_as_llama_cpp_python_says_it(fake_endpoint, fake_model):
+    fake_endpoint.error(400, "The model `big` does not exist", code="model_not_found")
+    with pytest.raises(ModelNotFound):
+        await fake_model.chat(agent="sales", messages=ASK)
+
+
+async def test_a_404_without_a_model_is_not_blamed_on_the_model(fake_endpoint, fake_model):
+    fake_endpoint.error(404, "Not Found")
+    with pytest.raises(LLMRequestFailed, match="HTTP 404"):
+        await fake_model.chat(agent="sales", messages=ASK)
 
 
 async def test_context_too_long(fake_endpoint, fake_model):
