@@ -180,7 +180,8 @@ class OpenAIChatModel:
 
     async def _complete(self, agent: str, params: dict[str, Any]) -> ChatCompletion:
         model = self.model_for(agent)
-        self.budget.check(agent, estimate_tokens(params["messages"]))
+        prompt = estimate_tokens(params["messages"]) + estimate_tokens(params.get("tools"))
+        self.budget.check(agent, prompt)
         started = time.perf_counter()
         usage = TokenUsage()
         try:
