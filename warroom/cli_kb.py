@@ -106,8 +106,12 @@ def search(
         console.print("No passages found.")
         return
     table = Table(title=f"Knowledge base: {query}", show_lines=True)
-    for column in ("#", "source", "title", "section", "score", "passage"):
-        table.add_column(column, overflow="fold")
+    table.add_column("#", justify="right", width=2)
+    table.add_column("source", style="cyan", overflow="fold", max_width=28)
+    table.add_column("title", overflow="fold", max_width=24)
+    table.add_column("section", style="magenta", overflow="fold", max_width=24)
+    table.add_column("score", justify="right", width=6)
+    table.add_column("passage", overflow="fold", ratio=1, min_width=30)
     for rank, hit in enumerate(hits, 1):
         passage = hit.text if len(hit.text) <= 400 else hit.text[:400] + "…"
         table.add_row(
