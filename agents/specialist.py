@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -114,22 +115,23 @@ class SpecialistRun:
                     error=exc.user_message,
                 )
             if not result.tool_calls:
-                return AgentReport(
-                    agent=self.name,
-                    reply=(result.text or "").strip(),
-                    proposals=proposals,
-                    trace=trace,
-                )
+                reply = (result.text or "").strip()
+                if _not_an_answer(reply, self.tools):
+                    # Small models sometimes end with an empty or half-written tool call: say
+                    # plainly what the tools found rather than nothing.
+                    reply = _plain_findings(trace)
+                return AgentReport(agent=self.name, reply=reply, proposals=proposals, trace=trace)
             messages.append(result.assistant_message())
             for call in result.tool_calls:
-                output = await self._run_tool(call.name, call.arguments, seen_writes, proposals)
+                arguments = _without_empty(call.arguments)
+                output = await self._run_tool(call.name, arguments, seen_writes, proposals)
                 ok = bool(output.get("ok", True))
                 summary = _summary(call.name, output)
                 trace.append(
                     ToolTrace(
                         agent=self.name,
                         tool=call.name,
-                        arguments=call.arguments,
+                        arguments=arguments,
                         kind="write" if _is_write(call.name) else "read",
                         ok=ok,
                         summary=summary,
@@ -140,7 +142,7 @@ class SpecialistRun:
                         "type": "tool",
                         "agent": self.name,
                         "tool": call.name,
-                        "arguments": call.arguments,
+                        "arguments": arguments,
                         "ok": ok,
                         "summary": summary,
                     }
@@ -220,6 +222,48 @@ def _is_write(tool: str) -> bool:
     return spec is not None and spec.kind == "write"
 
 
+def _without_empty(arguments: dict[str, Any]) -> dict[str, Any]:
+    """Models often fill optional arguments with "" or null; those mean 'not given'."""
+    return {k: v for k, v in arguments.items() if v is not None and v != ""}
+
+
+_PSEUDO_CALL = re.compile(r"^\s*(functions?\.|<tool_call>|\{\s*\"name\")", re.IGNORECASE)
+
+
+def _not_an_answer(reply: str, tools: tuple[str, ...]) -> bool:
+    if not reply or _PSEUDO_CALL.match(reply):
+        return True
+    head = reply.split(":", 1)[0].strip()
+    return head in tools and len(reply) < len(head) + 40
+
+
+def _plain_findings(trace: list[ToolTrace]) -> str:
+    lines = [f"{step.tool}: {step.summary}" for step in trace if step.ok]
+    if not lines:
+        problems = [step.summary for step in trace if not step.ok]
+        return ("I could not complete that: " + problems[-1]) if problems else ""
+    return "Here is what I found — " + "; ".join(lines)
+
+
+def _describe(item: dict[str, Any]) -> str:
+    if "priority" in item and "sla_due_at" in item:
+        breached = ", SLA breached" if item.get("sla_breached") else ""
+        state = f"{item['priority'].upper()} {item['status']}{breached}"
+        return f"{item['id']} {state} ({item['subject']})"
+    if "stage" in item:
+        money = f" {item['amount']} {item['currency']}" if item.get("amount") is not None else ""
+        return f"{item['id']} {item['name']} ({item['stage']}{money}, closes {item['close_date']})"
+    if "go_live_date" in item:
+        return f"{item['id']} {item['name']} (go-live {item['go_live_date']}, {item['status']})"
+    if "week_start" in item:
+        return f"week of {item['week_start']}: {item['free_days']} free days"
+    if "tier" in item:
+        return f"{item['id']} {item['name']}"
+    if "title" in item:
+        return f"{item['title']} § {item.get('section') or ''}".strip(" §")
+    return str(item.get("id", item))
+
+
 def _summary(tool: str, output: dict[str, Any]) -> str:
     if not output.get("ok", True):
         return str(output.get("message", "failed"))
@@ -227,7 +271,26 @@ def _summary(tool: str, output: dict[str, Any]) -> str:
         return f"proposed: {output.get('change')}"
     for key in ("accounts", "opportunities", "tickets", "projects", "passages", "weeks"):
         if key in output:
-            return f"{len(output[key])} {key}"
+            items = output[key]
+            shown = ", ".join(_describe(i) for i in items[:5])
+            more = f" and {len(items) - 5} more" if len(items) > 5 else ""
+            return f"{len(items)} {key}" + (f": {shown}{more}" if items else "")
+    if "account" in output and "open_opportunities" in output:
+        return (
+            f"{output['account']['name']}: {len(output['open_opportunities'])} open "
+            f"opportunities, {output['open_tickets']} open tickets"
+        )
+    if "by_currency" in output:
+        return (
+            "; ".join(
+                f"{c['currency']} pipeline {c['pipeline']}, weighted {c['weighted']}, "
+                f"won {c['closed_won']}"
+                for c in output["by_currency"]
+            )
+            or "no deals"
+        )
+    if "score" in output:
+        return f"health {output['score']}/100 ({output['status']}): {', '.join(output['factors'])}"
     if "id" in output:
-        return str(output["id"])
+        return _describe(output)
     return "ok"

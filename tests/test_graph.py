@@ -233,3 +233,18 @@ async def test_thread_survives_a_restart(crm: CRMService, tmp_path: Path) -> Non
     ]
     sent = model.requests[0]["messages"]
     assert {"role": "assistant", "content": "Acme has one open deal."} in sent
+
+
+async def test_small_model_habits_are_absorbed(crm: CRMService) -> None:
+    """Empty optional arguments mean 'not given'; a half-written tool call as the final answer
+    is replaced by a plain account of what the tools found."""
+    convo = service(crm, [
+        {"agent": "service", "tool_calls": [call("list_tickets", account_id="", priority="p1",
+                                                 status=None)]},
+        {"agent": "service", "reply": "functions.list_tickets:"},
+    ])
+    turn = await convo.send(thread_id="t-9", user_id="u-sam", text="Which P1 tickets are open?")
+    assert turn.reply.startswith("Here is what I found — list_tickets: 1 tickets: tkt-helix-1 P1")
+    assert "SLA breached" in turn.reply
+    tool_event = next(e for e in turn.events if e["type"] == "tool")
+    assert tool_event["arguments"] == {"priority": "p1"} and tool_event["ok"]
