@@ -248,3 +248,33 @@ async def test_small_model_habits_are_absorbed(crm: CRMService) -> None:
     assert "SLA breached" in turn.reply
     tool_event = next(e for e in turn.events if e["type"] == "tool")
     assert tool_event["arguments"] == {"priority": "p1"} and tool_event["ok"]
+
+
+async def test_endpoint_down_and_budget_exhausted_keep_the_conversation(crm: CRMService) -> None:
+    import socket
+
+    from agents.llm import Budget, OpenAIChatModel, RetryPolicy
+
+    with socket.socket() as probe:  # a loopback port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+
+    async def no_wait(_seconds: float) -> None:
+        return None
+
+    down = OpenAIChatModel(base_url=f"http://127.0.0.1:{port}/v1", api_key="sk-test",
+                           model="m", retry=RetryPolicy(1, sleep=no_wait))
+    convo = ConversationService(crm=crm, model=down)
+    turn = await convo.send(thread_id="t-10", user_id="u-sam", text="Which P1 tickets are open?")
+    assert f"127.0.0.1:{port}" in turn.reply  # one sentence naming the endpoint
+    await down.aclose()
+
+    tight = ScriptedChatModel(
+        [{"agent": "sales", "tool_calls": [call("get_account", account_id="acc-acme")]}] * 3,
+        budget=Budget(max_tokens=None, max_calls=1),
+    )
+    convo = ConversationService(crm=crm, model=tight)
+    turn = await convo.send(thread_id="t-11", user_id="u-alice", text="Acme deals please")
+    assert "budget" in turn.reply.lower()
+    again = await convo.send(thread_id="t-11", user_id="u-alice", text="Acme deals please")
+    assert again.reply  # the next turn gets a fresh budget and the thread goes on
