@@ -133,7 +133,7 @@ def is_zh(text: str) -> bool:
 
 
 def evaluate(kb: KnowledgeBase, questions: list[dict], mode: str) -> dict:
-    recalls, reciprocal, per_lang = [], [], {"en": [], "zh": []}
+    recalls, reciprocal, per_lang, misses = [], [], {"en": [], "zh": []}, []
     for item in questions:
         labels = {(r["source"], r["section"]) for r in item["relevant"]}
         hits = kb.search(item["q"], k=10, mode=mode)  # type: ignore[arg-type]
@@ -142,11 +142,14 @@ def evaluate(kb: KnowledgeBase, questions: list[dict], mode: str) -> dict:
         recalls.append(found)
         reciprocal.append(1.0 / ranks[0] if ranks else 0.0)
         per_lang["zh" if is_zh(item["q"]) else "en"].append(found)
+        if not found:
+            misses.append(item["q"])
     return {
         "recall@5": round(sum(recalls) / len(recalls), 3),
         "mrr@10": round(sum(reciprocal) / len(reciprocal), 3),
         "recall@5_en": round(sum(per_lang["en"]) / max(1, len(per_lang["en"])), 3),
         "recall@5_zh": round(sum(per_lang["zh"]) / max(1, len(per_lang["zh"])), 3),
+        "missed_at_5": misses,
     }
 
 
@@ -236,6 +239,7 @@ def main(argv: list[str] | None = None) -> int:
                 "hybrid": time_queries(kb, questions),
                 "hybrid_as_rep": time_queries(kb, questions, roles=["rep"], repeat=1),
                 "recall@5_hybrid": evaluate(kb, questions, "hybrid")["recall@5"],
+                "recall@5_vector": evaluate(kb, questions, "vector")["recall@5"],
             }
             results["scale"][str(size)] = row
             print(f"scale {size}:", row)

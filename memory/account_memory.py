@@ -107,7 +107,7 @@ class AccountMemory:
         lexical.build(((f.id, f.text, {}) for f in facts.values()), lambda text, _: text)
         rankings = [
             list(result["ids"][0]),
-            [lexical.ids[row] for row, _ in lexical.search(query, k=pool)],
+            [cid for cid, *_ in lexical.search(query, k=pool)],
         ]
         fused: dict[str, float] = {}
         for ranking in rankings:

@@ -11,7 +11,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -60,6 +60,8 @@ class _Prepared:
     doc_hash: str
     existing: dict[str, str]  # content_hash -> chunk id currently stored
     status: Literal["added", "replaced", "unchanged"]
+    written: dict[str, list] = field(default_factory=dict)
+    dropped: list[str] = field(default_factory=list)
 
 
 def _doc_hash(doc: KnowledgeDocument) -> str:
@@ -124,6 +126,8 @@ class KnowledgeBase:
         self._lexical = LexicalIndex()
         self._lexical_revision: str | None = None
         self._lexical_checked = 0.0
+        self._lexical_built = False
+        self._rebuilding: threading.Thread | None = None
 
     # ---------------------------------------------------------------- writing
 
@@ -183,7 +187,13 @@ class KnowledgeBase:
                     report.chunks_written += outcome
             report.chunks_embedded = embedded
             if prepared:
-                self._bump_revision()
+                upserts = [
+                    row for item in prepared if item.written
+                    for row in zip(item.written["ids"], item.written["documents"],
+                                   item.written["metadatas"], strict=True)
+                ]
+                self._bump_revision(upserts=upserts,
+                                    deletes=[cid for item in prepared for cid in item.dropped])
         return report
 
     def _stored_chunks(self, doc_ids: list[str]) -> dict[str, list[tuple[str, dict[str, Any]]]]:
@@ -317,6 +327,7 @@ class KnowledgeBase:
         stale = [cid for cid in item.existing.values() if cid not in keep]
         if stale:
             self._collection.delete(ids=stale)
+        item.written, item.dropped = rows, stale
         return len(rows["ids"])
 
     def delete_where(self, where: Mapping[str, Any]) -> int:
@@ -335,25 +346,33 @@ class KnowledgeBase:
             return 0
         with self._lock:
             index = self._fresh_lexical(force=True)
-            rows = index.rows_mentioning(patterns)
-            rows += [
-                row for row, meta in enumerate(index.metadatas)
-                if row not in rows and any(p.search(str(meta.get("title", ""))) for p in patterns)
-            ]
-            return self._delete_ids([index.ids[row] for row in rows])
+            return self._delete_ids(index.ids_mentioning(patterns))
 
     def _delete_ids(self, ids: Sequence[str]) -> int:
         for start in range(0, len(ids), _PAGE):
             self._collection.delete(ids=list(ids[start : start + _PAGE]))
         if ids:
-            self._bump_revision()
+            self._bump_revision(deletes=list(ids))
         return len(ids)
 
-    def _bump_revision(self) -> None:
+    def _bump_revision(self, *, upserts: Sequence[tuple[str, str, dict[str, Any]]] = (),
+                       deletes: Sequence[str] = ()) -> None:
+        """Record that the collection changed, and bring this process's BM25 mirror along:
+        patched in place when it was current before this write, else rebuilt now (when it has
+        ever been built; otherwise the first search builds it)."""
+        before = self._current_revision()
+        revision = uuid.uuid4().hex
         metadata = dict(self._collection.metadata or {})
-        metadata.update(embedder=self._embedder.name, revision=uuid.uuid4().hex)
+        metadata.update(embedder=self._embedder.name, revision=revision)
         self._collection.modify(metadata=metadata)
-        self._lexical_revision = None
+        if self._lexical_revision is not None and self._lexical_revision == before:
+            self._lexical.apply(upserts=[(cid, text, dict(meta)) for cid, text, meta in upserts],
+                                deletes=deletes, text_for_index=_index_text)
+            self._lexical_revision = revision
+        elif self._lexical_built:
+            self._lexical.build(self._all_rows(), _index_text)
+            self._lexical_revision = revision
+        self._lexical_checked = time.monotonic()
 
     # ---------------------------------------------------------------- reading
 
@@ -448,25 +467,37 @@ class KnowledgeBase:
 
     def _lexical_hits(self, query: str, n: int,
                       where: dict[str, Any] | None) -> list[tuple[str, str, dict[str, Any], float]]:
-        index = self._fresh_lexical()
-        return [
-            (index.ids[row], index.texts[row], index.metadatas[row], score)
-            for row, score in index.search(query, k=n, where=where)
-        ]
+        return self._fresh_lexical().search(query, k=n, where=where)
 
     def _fresh_lexical(self, *, force: bool = False) -> LexicalIndex:
-        """The BM25 mirror, rebuilt when this or another process changed the collection."""
+        """The BM25 mirror. Another process's writes are noticed within `refresh_seconds`;
+        the mirror is then rebuilt in the background while searches keep using the previous
+        generation. It is built synchronously the first time, and when `force` asks for a
+        current view (erasure)."""
         with self._lock:
             now = time.monotonic()
-            if not force and self._lexical_revision is not None and \
+            if not force and self._lexical_built and \
                     now - self._lexical_checked < self._refresh_seconds:
                 return self._lexical
             self._lexical_checked = now
             revision = self._current_revision()
-            if revision != self._lexical_revision or force:
+            if revision == self._lexical_revision:
+                return self._lexical
+            if force or not self._lexical_built:
                 self._lexical.build(self._all_rows(), _index_text)
                 self._lexical_revision = revision
+                self._lexical_built = True
+            elif self._rebuilding is None or not self._rebuilding.is_alive():
+                self._rebuilding = threading.Thread(
+                    target=self._rebuild, args=(revision,), name="kb-bm25-rebuild", daemon=True
+                )
+                self._rebuilding.start()
             return self._lexical
+
+    def _rebuild(self, revision: str) -> None:
+        self._lexical.build(self._all_rows(), _index_text)
+        with self._lock:
+            self._lexical_revision = revision
 
     def _current_revision(self) -> str:
         collection = self._client.get_collection(name=self._name, embedding_function=None)
@@ -483,9 +514,6 @@ class KnowledgeBase:
             if len(page["ids"]) < _PAGE:
                 return
             offset += _PAGE
-
-    def where_matches(self, where: Mapping[str, Any], metadata: Mapping[str, Any]) -> bool:
-        return matches_where(where, metadata)
 
 
 def _hit(chunk_id: str, text: str, meta: Mapping[str, Any], score: float) -> KnowledgeHit:

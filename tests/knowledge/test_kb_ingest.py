@@ -114,8 +114,11 @@ def test_data_persists_across_reopen(tmp_path: Path, embedder, corpus_dir: Path)
     assert [h.source for h in second.search("fast-track", k=1, mode="lexical")] == ["notes.txt"]
     # a write by another instance is seen by this one's lexical index
     first.add_paths([corpus_dir / "sla.md"])
-    second._lexical_checked = 0.0
     second._refresh_seconds = 0.0
+    # the change is noticed at once, rebuilt in the background, and then served
+    second.search("P1 resolution", k=1, mode="lexical")
+    assert second._rebuilding is not None
+    second._rebuilding.join(timeout=30)
     assert [h.source for h in second.search("P1 resolution", k=1, mode="lexical")] == ["sla.md"]
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from memory.knowledge import KnowledgeBase
-from memory.lexical import matches_where, tokenize
+from memory.lexical import LexicalIndex, matches_where, tokenize
 from memory.store import chroma_client
 
 DOCS = [
@@ -134,3 +134,25 @@ def test_where_evaluator_matches_chroma_semantics() -> None:
     assert not matches_where({"language": {"$in": ["en"]}}, meta)
     assert matches_where({"language": {"$nin": ["en"]}}, meta)
     assert not matches_where({"access": {"$contains": "rep"}}, meta)
+
+
+def test_patched_bm25_index_equals_a_fresh_build() -> None:
+    def text(body: str, _meta: dict) -> str:
+        return body
+
+    rows = [(f"c{i}", f"renewal uplift rule {i} 续约 涨价 {i % 3}", {"n": i}) for i in range(30)]
+    patched = LexicalIndex()
+    patched.build(rows[:20], text)
+    patched.apply(upserts=rows[20:] + [("c3", "replaced text about discounts", {"n": 3})],
+                  deletes=["c5", "c6"], text_for_index=text)
+    expected = [r for r in rows if r[0] not in {"c3", "c5", "c6"}]
+    expected.append(("c3", "replaced text about discounts", {"n": 3}))
+    fresh = LexicalIndex()
+    fresh.build(expected, text)
+    for query in ("renewal uplift 7", "续约涨价", "discounts"):
+        got = patched.search(query, k=10)
+        want = fresh.search(query, k=10)
+        assert [(cid, round(score, 4)) for cid, _, _, score in got] == \
+            [(cid, round(score, 4)) for cid, _, _, score in want]
+    assert patched.search("discounts", k=5)[0][0] == "c3"
+    assert "c5" not in patched.row_of and len(patched) == 28
