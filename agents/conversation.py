@@ -11,11 +11,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from langgraph.checkpoint.memory import InMemorySaver
+from langgraph.types import Command
+
 from agents.graph import build_graph
 from agents.llm_types import ChatModel
+from agents.review import ReviewDeps, ReviewError, build_review_graph, describe_outcome
 from agents.state import AgentDeps
 from tools.errors import NotFound
-from tools.service import CRMService
+from tools.service import CRMService, ReviewOutcome
 
 MAX_MESSAGE_CHARS = 8000
 
@@ -46,7 +50,10 @@ class ConversationService:
     ) -> None:
         self.crm = crm
         self.model = model
+        # Review threads must be resumable, so they always have a checkpointer.
+        checkpointer = checkpointer if checkpointer is not None else InMemorySaver()
         self.graph = build_graph(checkpointer=checkpointer)
+        self.review_graph = build_review_graph(checkpointer=checkpointer)
         self.max_steps = max_steps
         self.review_ttl_hours = review_ttl_hours
 
@@ -72,6 +79,7 @@ class ConversationService:
             raise ConversationError(
                 f"There is no warroom user '{user_id}', so I cannot act for you."
             ) from exc
+        notices = [n["message"] for n in await self.expire_due() if n["thread_id"] == thread_id]
         model = self.model.for_turn()
         deps = AgentDeps(
             crm=self.crm,
@@ -92,14 +100,129 @@ class ConversationService:
                     on_event(chunk)
             else:
                 state = chunk
+        outcome = state.get("outcome") or {}
+        for pending in outcome.get("pending", []):
+            await self._open_review(pending["approval_id"])
+        reply = state.get("reply", "")
+        if notices:
+            reply = "\n".join(notices) + "\n\n" + reply
         return TurnResult(
             thread_id=thread_id,
-            reply=state.get("reply", ""),
+            reply=reply,
             events=events,
             outcome=state.get("outcome") or {},
             reports=state.get("reports") or [],
             usage=model.budget.report(),
         )
+
+    # ------------------------------------------------------------ human review
+
+    def _review_config(self, approval_id: str) -> dict[str, Any]:
+        return {"configurable": {"thread_id": f"review:{approval_id}"}}
+
+    async def _open_review(self, approval_id: str) -> None:
+        """Start the review thread (idempotent: an existing thread is left as it is)."""
+        config = self._review_config(approval_id)
+        snapshot = await self.review_graph.aget_state(config)
+        if snapshot.values:
+            return
+        await self.review_graph.ainvoke(
+            {"approval_id": approval_id, "decision": None, "outcome": None, "error": None},
+            config,
+            context=ReviewDeps(self.crm),
+        )
+
+    async def decide(
+        self,
+        *,
+        approval_id: str,
+        reviewer_id: str,
+        decision: str,
+        comment: str | None = None,
+        arguments: dict[str, Any] | None = None,
+        on_event: Callable[[dict[str, Any]], None] | None = None,
+    ) -> TurnResult:
+        """A reviewer's decision. Resumes the request's review thread (from any process); the
+        requester's conversation is told the outcome. Deciding twice applies nothing twice."""
+        if not self.crm.reviews(status=None, approval_id=approval_id):
+            raise ReviewError(f"There is no review request '{approval_id}'.")
+        await self._open_review(approval_id)  # recovers a request whose thread was never opened
+        config = self._review_config(approval_id)
+        snapshot = await self.review_graph.aget_state(config)
+        if not snapshot.next:  # already decided: report, change nothing
+            row = self.crm.reviews(status=None, approval_id=approval_id)[0]
+            if row["status"] == "expired":
+                raise ReviewError(
+                    f"Review request {approval_id} expired at {row['expires_at']}; nothing was "
+                    "changed. Ask the requester to raise it again."
+                )
+            by = f" by {row['decided_by']}" if row["decided_by"] else ""
+            message = f"Already {row['status']}{by}: nothing was applied again."
+            return TurnResult(
+                thread_id=row["thread_id"] or "", reply=message, outcome={"review": row}
+            )
+        resume = {
+            "decision": decision,
+            "by": reviewer_id,
+            "comment": comment,
+            "arguments": arguments,
+        }
+        state = await self.review_graph.ainvoke(
+            Command(resume=resume), config, context=ReviewDeps(self.crm)
+        )
+        if state.get("error"):
+            raise ReviewError(state["error"])
+        outcome = ReviewOutcome(**state["outcome"])
+        message = describe_outcome(outcome, self._names(outcome))
+        if on_event:
+            on_event({"type": "review", "approval_id": approval_id, "status": outcome.status})
+        if outcome.thread_id and not outcome.already_decided:
+            await self._tell_requester(outcome.thread_id, message)
+        return TurnResult(
+            thread_id=outcome.thread_id or "",
+            reply=message,
+            outcome={"review": outcome.model_dump()},
+        )
+
+    async def expire_due(self) -> list[dict[str, str]]:
+        """Expire overdue requests, end their review threads and tell each requester."""
+        notices = []
+        for outcome in self.crm.expire_reviews():
+            config = self._review_config(outcome.approval_id)
+            snapshot = await self.review_graph.aget_state(config)
+            if snapshot.next:
+                await self.review_graph.ainvoke(
+                    Command(resume={"decision": "expire"}), config, context=ReviewDeps(self.crm)
+                )
+            message = describe_outcome(outcome, {})
+            if outcome.thread_id:
+                await self._tell_requester(outcome.thread_id, message)
+            notices.append(
+                {
+                    "thread_id": outcome.thread_id or "",
+                    "requested_by": outcome.requested_by,
+                    "message": message,
+                }
+            )
+        return notices
+
+    async def _tell_requester(self, thread_id: str, message: str) -> None:
+        config = {"configurable": {"thread_id": thread_id}}
+        history = await self.history(thread_id)
+        if any(m.get("content") == message for m in history):
+            return  # told already (a re-run after a crash must not repeat it)
+        await self.graph.aupdate_state(
+            config, {"history": [{"role": "assistant", "content": message}]}, as_node="respond"
+        )
+
+    def _names(self, outcome: ReviewOutcome) -> dict[str, str]:
+        names = {}
+        for user_id in filter(None, [outcome.decided_by, outcome.requested_by]):
+            try:
+                names[user_id] = self.crm.actor(user_id).name
+            except NotFound:
+                names[user_id] = user_id
+        return names
 
     async def history(self, thread_id: str) -> list[dict[str, str]]:
         snapshot = await self.graph.aget_state({"configurable": {"thread_id": thread_id}})

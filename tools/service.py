@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -197,8 +197,12 @@ class CRMService:
         approval_id: str | None = None,
         thread_id: str | None = None,
         reason: str | None = None,
+        in_transaction: Callable[[Session], None] | None = None,
     ) -> Execution | ToolFailure:
-        """Commit a proposal exactly once per idempotency key, with its audit event."""
+        """Commit a proposal exactly once per idempotency key, with its audit event.
+
+        `in_transaction` runs inside the same transaction before it commits (a review decision
+        is recorded atomically with the write it allows); raising there writes nothing."""
         key = idempotency_key or f"proposal:{proposal.id}"
         digest = arguments_hash(proposal.tool, proposal.arguments)
         try:
@@ -252,6 +256,8 @@ class CRMService:
                     )
                 )
                 claim.result = result.model_dump(mode="json")
+                if in_transaction is not None:
+                    in_transaction(session)
             return Execution(proposal_id=proposal.id, tool=proposal.tool, result=claim.result)
         except StaleDataError:
             return Conflict(
@@ -336,16 +342,150 @@ class CRMService:
             return _approval_dict(existing)
 
     def reviews(
-        self, *, reviewer_id: str | None = None, status: str | None = "pending"
+        self,
+        *,
+        reviewer_id: str | None = None,
+        status: str | None = "pending",
+        approval_id: str | None = None,
+        requested_by: str | None = None,
     ) -> list[dict[str, Any]]:
         stmt = select(Approval).order_by(Approval.created_at, Approval.id)
         if status:
             stmt = stmt.where(Approval.status == status)
+        if approval_id:
+            stmt = stmt.where(Approval.id == approval_id)
+        if requested_by:
+            stmt = stmt.where(Approval.requested_by == requested_by)
         with self.db.read_session() as session:
             rows = [_approval_dict(a) for a in session.scalars(stmt)]
         if reviewer_id:
             rows = [r for r in rows if reviewer_id in r["reviewer_ids"]]
         return rows
+
+    def decide_review(
+        self,
+        approval_id: str,
+        *,
+        reviewer_id: str,
+        decision: str,
+        comment: str | None = None,
+        arguments: dict[str, Any] | None = None,
+    ) -> ReviewOutcome:
+        """Apply a reviewer's decision exactly once. The decision and the write it allows are
+        one transaction; deciding an already decided request changes nothing and says so."""
+        if decision not in ("approve", "reject", "edit"):
+            raise ReviewRefused(f"'{decision}' is not a decision; use approve, reject or edit.")
+        with self.db.read_session() as session:
+            approval = session.get(Approval, approval_id)
+            if approval is None:
+                raise ReviewRefused(f"There is no review request '{approval_id}'.")
+            reviewer = session.get(User, reviewer_id)
+        if approval.status != "pending":
+            return _outcome(approval, already=True)
+        if approval.expires_at is not None and self.clock.now() >= approval.expires_at:
+            expired = self._close_review(approval_id, "expired", None, "The request expired.")
+            raise ReviewRefused(
+                f"Review request {approval_id} expired at {approval.expires_at:%Y-%m-%d %H:%M} "
+                "UTC; nothing was changed. The requester has been told.",
+                outcome=expired,
+            )
+        is_admin = reviewer is not None and "admin" in (reviewer.roles or [])
+        if reviewer is None or (reviewer_id not in approval.reviewer_ids and not is_admin):
+            who = ", ".join(approval.reviewer_ids) or approval.reviewer_role
+            raise ReviewRefused(
+                f"Only {who} may decide review request {approval_id} ({approval.reviewer_role} "
+                f"for this account); nothing was changed."
+            )
+        if decision == "reject":
+            return self._close_review(approval_id, "rejected", reviewer_id, comment)
+        proposal = Proposal.model_validate(approval.context["proposal"])
+        if decision == "edit":
+            if not arguments:
+                raise ReviewRefused("An edit needs the arguments to change.")
+            edited = self.propose(
+                proposal.tool,
+                {**proposal.arguments, **arguments},
+                self._safe_actor(proposal.actor_id),
+                proposal_id=f"{proposal.id}-edit",
+                thread_id=approval.thread_id,
+            )
+            if isinstance(edited, ToolFailure):
+                raise ReviewRefused(f"The edited arguments do not work: {edited.message}")
+            proposal = edited
+
+        def mark(session: Session) -> None:
+            row = session.get(Approval, approval_id)
+            if row is None or row.status != "pending":
+                raise Conflict(f"Review request {approval_id} was decided meanwhile.")
+            row.status = "approved"
+            row.decided_by = reviewer_id
+            row.decided_at = self.clock.now()
+            row.comment = comment
+            row.edited_arguments = proposal.arguments if decision == "edit" else None
+
+        outcome = self.execute(
+            proposal,
+            idempotency_key=f"approval:{approval_id}",
+            approval_id=approval_id,
+            thread_id=approval.thread_id,
+            reason=comment,
+            in_transaction=mark,
+        )
+        with self.db.read_session() as session:
+            current = session.get(Approval, approval_id)
+            assert current is not None
+        if isinstance(outcome, ToolFailure):
+            if current.status == "pending":  # the write could not go through: record why
+                return self._close_review(
+                    approval_id, "failed", reviewer_id, f"{comment or ''} {outcome.message}".strip()
+                )
+            return _outcome(current, already=True)
+        return _outcome(current, already=outcome.replayed, result=outcome.result)
+
+    def expire_reviews(self) -> list[ReviewOutcome]:
+        """Close every pending request past its expiry; returns what expired now."""
+        now = self.clock.now()
+        with self.db.read_session() as session:
+            due = session.scalars(
+                select(Approval.id).where(Approval.status == "pending", Approval.expires_at <= now)
+            ).all()
+        return [self._close_review(a, "expired", None, "The request expired.") for a in due]
+
+    def _close_review(
+        self, approval_id: str, status: str, reviewer_id: str | None, comment: str | None
+    ) -> ReviewOutcome:
+        try:
+            with self.db.session() as session:
+                row = session.get(Approval, approval_id)
+                assert row is not None
+                if row.status != "pending":
+                    return _outcome(row, already=True)
+                row.status = status
+                row.decided_by = reviewer_id
+                row.decided_at = self.clock.now()
+                row.comment = comment
+                session.add(
+                    AuditEvent(
+                        at=self.clock.now(),
+                        actor_id=reviewer_id,
+                        action=f"review:{row.tool}",
+                        outcome=status,
+                        record_type="approval",
+                        record_id=approval_id,
+                        arguments=row.arguments,
+                        reason=comment,
+                        proposal_id=row.proposal_id,
+                        approval_id=approval_id,
+                        thread_id=row.thread_id,
+                    )
+                )
+                session.flush()
+                return _outcome(row, already=False)
+        except StaleDataError:
+            with self.db.read_session() as session:
+                row = session.get(Approval, approval_id)
+                assert row is not None
+                return _outcome(row, already=True)
 
     # ------------------------------------------------------------ internals
 
@@ -414,6 +554,46 @@ class CRMService:
             stmt = stmt.where(AuditEvent.at >= since)
         with self.db.read_session() as session:
             return list(session.scalars(stmt))
+
+
+class ReviewOutcome(BaseModel):
+    approval_id: str
+    status: str  # approved | rejected | expired | failed
+    tool: str
+    summary: str
+    requested_by: str
+    thread_id: str | None
+    decided_by: str | None
+    comment: str | None
+    already_decided: bool
+    result: dict[str, Any] | None = None
+
+
+class ReviewRefused(Exception):
+    """A decision that cannot be taken; `message` is one sentence for the reviewer."""
+
+    def __init__(self, message: str, *, outcome: ReviewOutcome | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.outcome = outcome
+
+
+def _outcome(
+    approval: Approval, *, already: bool, result: dict[str, Any] | None = None
+) -> ReviewOutcome:
+    proposal = approval.context.get("proposal", {})
+    return ReviewOutcome(
+        approval_id=approval.id,
+        status=approval.status,
+        tool=approval.tool,
+        summary=proposal.get("summary", approval.tool),
+        requested_by=approval.requested_by,
+        thread_id=approval.thread_id,
+        decided_by=approval.decided_by,
+        comment=approval.comment,
+        already_decided=already,
+        result=result,
+    )
 
 
 def _approval_dict(approval: Approval) -> dict[str, Any]:
