@@ -1,0 +1,169 @@
+"""The checks of a scenario's `expect:` block, each a `{name, passed, detail}`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+
+from evals.matching import normalise, same_value, subset_match
+from evals.scenario import Expect, ExpectedWrite
+from tools.db import Database
+from tools.models import Base
+
+__all__ = ["Check", "check", "run_checks", "write_matches"]
+
+Check = dict[str, Any]
+
+
+def check(name: str, passed: bool, detail: str = "") -> Check:
+    return {"name": name, "passed": bool(passed), "detail": detail}
+
+
+def write_matches(expected: ExpectedWrite, actual: dict[str, Any]) -> bool:
+    return expected.tool == actual["tool"] and subset_match(expected.args, actual["args"])
+
+
+def _brief(item: dict[str, Any]) -> str:
+    return f"{item['tool']} {normalise(item.get('args') or {})}"
+
+
+def _listing(items: list[dict[str, Any]]) -> str:
+    return "; ".join(_brief(i) for i in items) or "none"
+
+
+def run_checks(
+    expect: Expect,
+    *,
+    approvals: list[dict[str, Any]],
+    writes: list[dict[str, Any]],
+    refused: list[dict[str, Any]],
+    review_refusals: list[dict[str, Any]],
+    reply: str,
+    db: Database,
+) -> list[Check]:
+    checks: list[Check] = []
+    for want in expect.approvals:
+        found = [
+            a
+            for a in approvals
+            if a["tool"] == want.tool
+            and subset_match(want.args, a["args"])
+            and (want.by is None or want.by in a["reviewer_ids"])
+        ]
+        by = f" by {want.by}" if want.by else ""
+        checks.append(
+            check(
+                f"approval: {want.tool}",
+                bool(found),
+                f"raised {_brief(found[0])} for {found[0]['reviewer_ids']}"
+                if found
+                else f"expected {want.tool} {normalise(want.args)}{by}; raised: "
+                + (
+                    "; ".join(f"{_brief(a)} for {a['reviewer_ids']}" for a in approvals)
+                    or "none"
+                ),
+            )
+        )
+    for want in expect.writes:
+        found = [w for w in writes if write_matches(want, w)]
+        checks.append(
+            check(
+                f"write: {want.tool}",
+                bool(found),
+                f"committed {_brief(found[0])}"
+                if found
+                else f"expected {want.tool} {normalise(want.args)}; committed: {_listing(writes)}",
+            )
+        )
+    for banned in expect.forbidden_writes:
+        found = [w for w in writes if write_matches(banned, w)]
+        checks.append(
+            check(
+                f"forbidden write: {banned.tool}",
+                not found,
+                f"committed although forbidden: {_listing(found)}" if found else "not committed",
+            )
+        )
+    for want in expect.refused:
+        found = [r for r in refused if write_matches(want, r)]
+        checks.append(
+            check(
+                f"refused: {want.tool}",
+                bool(found),
+                f"refused: {found[0].get('reason', '')}"
+                if found
+                else f"expected a refusal of {want.tool} {normalise(want.args)}; refused: "
+                f"{_listing(refused)}",
+            )
+        )
+    for want_refusal in expect.review_refused:
+        matches = [
+            r
+            for r in review_refusals
+            if r["by"] == want_refusal.by
+            and (
+                want_refusal.contains is None
+                or want_refusal.contains.lower() in r["message"].lower()
+            )
+        ]
+        checks.append(
+            check(
+                f"review refused: {want_refusal.by}",
+                bool(matches),
+                matches[0]["message"]
+                if matches
+                else "no matching refusal; refusals: "
+                + ("; ".join(f"{r['by']}: {r['message']}" for r in review_refusals) or "none"),
+            )
+        )
+    for record in expect.db:
+        checks.append(_db_check(db, record.table, record.id, record.fields))
+    lowered = reply.lower()
+    for text in expect.reply_contains:
+        checks.append(
+            check(
+                f"reply contains: {text}",
+                text.lower() in lowered,
+                "found" if text.lower() in lowered else f"not in the last reply: {reply[:300]!r}",
+            )
+        )
+    for text in expect.reply_excludes:
+        checks.append(
+            check(
+                f"reply excludes: {text}",
+                text.lower() not in lowered,
+                "absent" if text.lower() not in lowered else f"in the last reply: {reply[:300]!r}",
+            )
+        )
+    return checks
+
+
+_CONSENT = {"consent": ("consent_email", "consent_phone", "consent_marketing")}
+
+
+def _db_check(db: Database, table_name: str, record_id: str, fields: dict[str, Any]) -> Check:
+    name = f"db: {table_name} {record_id}"
+    table = Base.metadata.tables.get(table_name)
+    if table is None:
+        known = ", ".join(sorted(Base.metadata.tables))
+        return check(name, False, f"there is no table '{table_name}' (tables: {known})")
+    if "id" not in table.c:
+        return check(name, False, f"table '{table_name}' has no id column")
+    with db.engine.connect() as conn:
+        row = conn.execute(select(table).where(table.c.id == record_id)).mappings().first()
+    if row is None:
+        return check(name, False, f"no {table_name} record with id '{record_id}'")
+    actual = dict(row)
+    wrong = []
+    for field, want in fields.items():
+        if field == "consent" and isinstance(want, dict):
+            got: Any = {k.removeprefix("consent_"): actual.get(k) for k in _CONSENT["consent"]}
+        elif field not in actual:
+            wrong.append(f"{field}: no such field")
+            continue
+        else:
+            got = actual[field]
+        if not same_value(want, got):
+            wrong.append(f"{field}: expected {normalise(want)!r}, found {normalise(got)!r}")
+    return check(name, not wrong, "; ".join(wrong) or "as expected")

@@ -1,0 +1,280 @@
+"""Scenario files (spec/scenario-format.md) as strict pydantic models, and their loader.
+
+Unknown keys are errors naming the file and the key path; a file that cannot be loaded becomes a
+`LoadFailure`, so the runner reports it as a failed scenario and runs the rest.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from tools.fixtures import TABLES, FixtureError, validate_fixture
+
+__all__ = [
+    "AgentName",
+    "Expect",
+    "LoadFailure",
+    "Scenario",
+    "ScenarioFile",
+    "Turn",
+    "load_scenario",
+    "load_scenarios",
+]
+
+AgentName = Literal["router", "sales", "service", "delivery", "extractor"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# ---------------------------------------------------------------- fixture
+
+
+class KnowledgeDoc(_Strict):
+    id: str = Field(min_length=1)
+    title: str | None = None
+    text: str
+    source: str | None = None
+    access: list[str] = []
+    language: str | None = None
+
+
+class Fixture(_Strict):
+    """The CRM tables of tools.fixtures (validated there, field by field) plus `knowledge`."""
+
+    users: list[dict[str, Any]] = []
+    accounts: list[dict[str, Any]] = []
+    contacts: list[dict[str, Any]] = []
+    opportunities: list[dict[str, Any]] = []
+    activities: list[dict[str, Any]] = []
+    tasks: list[dict[str, Any]] = []
+    tickets: list[dict[str, Any]] = []
+    projects: list[dict[str, Any]] = []
+    capacity: list[dict[str, Any]] = []
+    products: list[dict[str, Any]] = []
+    knowledge: list[KnowledgeDoc] = []
+
+    def crm_tables(self) -> dict[str, list[dict[str, Any]]]:
+        return {table: getattr(self, table) for table in TABLES}
+
+
+# ---------------------------------------------------------------- turns
+
+
+class Review(_Strict):
+    decision: Literal["approve", "reject", "edit"]
+    by: str
+    comment: str | None = None
+    arguments: dict[str, Any] | None = None
+    # Extensions: which request to decide (default: the oldest pending one).
+    approval: int | None = Field(default=None, ge=1, description="1-based, in creation order")
+    tool: str | None = None
+
+
+class Transcript(_Strict):
+    format: Literal["vtt", "srt", "text", "txt", "docx"] = "text"
+    text: str
+
+
+class Wait(_Strict):
+    """Extension: move the scenario clock forward (review expiry)."""
+
+    hours: float = Field(default=0, ge=0)
+    days: float = Field(default=0, ge=0)
+
+
+class Turn(_Strict):
+    """Exactly one of `user`, `review`, `transcript` or `wait`."""
+
+    user: str | None = None
+    review: Review | None = None
+    transcript: Transcript | None = None
+    wait: Wait | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> Turn:
+        kinds = ("user", "review", "transcript", "wait")
+        given = [k for k in kinds if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise ValueError(
+                "a turn has exactly one of user, review, transcript, wait; got "
+                + (", ".join(given) or "none")
+            )
+        return self
+
+    @property
+    def kind(self) -> str:
+        return next(k for k in ("user", "review", "transcript", "wait") if getattr(self, k))
+
+
+# ---------------------------------------------------------------- script
+
+
+class ScriptToolCall(_Strict):
+    name: str
+    arguments: dict[str, Any] | str = {}
+    id: str | None = None
+
+
+class ScriptStepSpec(_Strict):
+    agent: AgentName
+    reply: str | None = None
+    tool_calls: list[ScriptToolCall] = []
+    output: dict[str, Any] | None = None
+
+    def as_step_dict(self) -> dict[str, Any]:
+        return {
+            "agent": self.agent,
+            "reply": self.reply,
+            "tool_calls": [c.model_dump(exclude_none=True) for c in self.tool_calls],
+            "output": self.output,
+        }
+
+
+# ---------------------------------------------------------------- expectations
+
+
+class ExpectedApproval(_Strict):
+    tool: str
+    args: dict[str, Any] = {}
+    by: str | None = None
+
+
+class ExpectedWrite(_Strict):
+    tool: str
+    args: dict[str, Any] = {}
+
+
+class ExpectedRecord(_Strict):
+    table: str
+    id: str
+    fields: dict[str, Any]
+
+
+class ExpectedReviewRefusal(_Strict):
+    """Extension: a review turn by `by` was refused (wrong reviewer, expired, ...)."""
+
+    by: str
+    contains: str | None = None
+
+
+class Expect(_Strict):
+    approvals: list[ExpectedApproval] = []
+    writes: list[ExpectedWrite] = []
+    forbidden_writes: list[ExpectedWrite] = []
+    refused: list[ExpectedWrite] = []
+    db: list[ExpectedRecord] = []
+    reply_contains: list[str] = []
+    reply_excludes: list[str] = []
+    review_refused: list[ExpectedReviewRefusal] = []
+
+
+# ---------------------------------------------------------------- the scenario
+
+
+class Scenario(_Strict):
+    id: str = Field(min_length=1, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+    title: str = ""
+    tags: list[str] = []
+    fixture: Fixture = Fixture()
+    policy: dict[str, Any] = {}
+    actor: str
+    channel: Literal["cli", "slack", "teams", "meeting"] = "cli"
+    today: date
+    turns: list[Turn] = Field(min_length=1)
+    script: list[ScriptStepSpec] | None = None
+    expect: Expect = Expect()
+
+
+@dataclass(frozen=True)
+class ScenarioFile:
+    path: Path
+    scenario: Scenario
+
+
+@dataclass(frozen=True)
+class LoadFailure:
+    path: Path
+    error: str
+
+    @property
+    def id(self) -> str:
+        return self.path.stem
+
+
+def _key_path(loc: tuple[Any, ...]) -> str:
+    return ".".join(str(p) for p in loc) or "(top level)"
+
+
+def load_scenario(path: Path) -> ScenarioFile | LoadFailure:
+    """One file; every problem becomes a LoadFailure naming the file (and the key path)."""
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        return LoadFailure(path, f"{path}: cannot read the file ({exc.strerror}).")
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f", line {mark.line + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        return LoadFailure(path, f"{path}{where}: not valid YAML ({problem}).")
+    if not isinstance(data, dict):
+        kind = type(data).__name__
+        return LoadFailure(path, f"{path}: a scenario is a mapping of keys, not {kind}.")
+    try:
+        scenario = Scenario.model_validate(data)
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors()[:5]:
+            key = _key_path(tuple(error["loc"]))
+            if error["type"] == "extra_forbidden":
+                problems.append(f"unknown key '{key}'")
+            else:
+                problems.append(f"{key}: {str(error['msg']).removeprefix('Value error, ')}")
+        return LoadFailure(path, f"{path}: " + "; ".join(problems) + ".")
+    try:
+        validate_fixture(scenario.fixture.crm_tables())
+    except FixtureError as exc:
+        return LoadFailure(path, f"{path}: fixture: {exc}.")
+    return ScenarioFile(path, scenario)
+
+
+def _matches(item: ScenarioFile | LoadFailure, needle: str) -> bool:
+    if needle in item.path.name.lower():
+        return True
+    if isinstance(item, LoadFailure):
+        return False
+    scenario = item.scenario
+    return needle in scenario.id.lower() or needle in [t.lower() for t in scenario.tags]
+
+
+def load_scenarios(
+    directory: Path, *, filter_text: str | None = None
+) -> list[ScenarioFile | LoadFailure]:
+    """Every `*.yaml` / `*.yml` under `directory`, sorted by path; ids must be unique."""
+    if directory.is_file():
+        paths = [directory]
+    else:
+        paths = sorted([*directory.rglob("*.yaml"), *directory.rglob("*.yml")])
+    loaded = [load_scenario(p) for p in paths]
+    if filter_text:
+        needle = filter_text.lower()
+        loaded = [item for item in loaded if _matches(item, needle)]
+    seen: dict[str, Path] = {}
+    out: list[ScenarioFile | LoadFailure] = []
+    for item in loaded:
+        if isinstance(item, ScenarioFile):
+            first = seen.setdefault(item.scenario.id, item.path)
+            if first != item.path:
+                item = LoadFailure(
+                    item.path,
+                    f"{item.path}: id '{item.scenario.id}' is already used by {first}.",
+                )
+        out.append(item)
+    return out
