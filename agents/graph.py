@@ -1,9 +1,10 @@
 """The conversation graph: route → specialists → policy gate → executor → responder.
 
-    START → route ─┬→ sales ──┬→ service ──┬→ delivery ──┬→ gate → execute → respond → END
-                   └──────────┴────────────┴─────────────┘
+    START → route ─┬→ sales ──┬→ service ──┬→ delivery ──┬→ negotiate → gate → execute
+                   └──────────┴────────────┴─────────────┘              → respond → END
 
-Each specialist hands on to the next one the router chose, or to the gate. Nodes re-run when a
+Each specialist hands on to the next one the router chose, or to negotiation, where proposals
+that touch another agent's domain are settled (agents/negotiation.py). Nodes re-run when a
 thread resumes, so every side effect below is idempotent: proposal ids are derived from the
 thread and turn, commits carry an idempotency key, review requests are keyed by proposal.
 """
@@ -20,6 +21,7 @@ from langgraph.runtime import Runtime
 from langgraph.types import Command
 
 from agents.llm_errors import LLMError
+from agents.negotiation import DOMAIN_OF_TOOL, Negotiation, negotiate, readable
 from agents.router import decide_route, strip_slash
 from agents.specialist import SpecialistRun
 from agents.state import (
@@ -32,9 +34,10 @@ from agents.state import (
     TurnOutcome,
 )
 from tools.errors import ToolFailure
+from tools.policy import DOMAIN_REVIEWER, RuleHit, WriteToClassify
 from tools.service import GateDecision, Proposal
 
-NextAgent = Literal["sales", "service", "delivery", "gate"]
+NextAgent = Literal["sales", "service", "delivery", "negotiate"]
 
 
 def _emit(event: dict[str, Any]) -> None:
@@ -50,7 +53,7 @@ def _turn(state: ConversationState) -> int:
 
 def _next_after(route: list[str], current: str | None) -> NextAgent:
     order = route if current is None else route[route.index(current) + 1 :]
-    return order[0] if order else "gate"  # type: ignore[return-value]
+    return order[0] if order else "negotiate"  # type: ignore[return-value]
 
 
 async def route(
@@ -85,6 +88,7 @@ async def route(
             "account_id": account["id"] if account else None,
             "reports": [],
             "decisions": [],
+            "negotiations": [],
             "outcome": None,
         },
     )
@@ -139,13 +143,102 @@ def _proposals(state: ConversationState) -> list[Proposal]:
     ]
 
 
+async def negotiate_node(state: ConversationState, runtime: Runtime[AgentDeps]) -> dict[str, Any]:
+    """Proposals that touch another domain are negotiated; agreed changes replace them."""
+    deps = runtime.context
+    proposals = _proposals(state)
+    if not proposals:
+        return {"negotiations": []}
+    actor = await asyncio.to_thread(deps.crm.actor, state["actor_id"])
+    reports = [dict(r) for r in state.get("reports") or []]
+    records = []
+    for proposal in proposals:
+        result = await negotiate(
+            model=deps.model,
+            crm=deps.crm,
+            actor=actor,
+            proposal=proposal,
+            request=state["request"],
+            max_rounds=deps.negotiation_rounds,
+        )
+        if result is None:
+            continue
+        text = readable(result)
+        _emit(
+            {
+                "type": "negotiation",
+                "proposal": proposal.summary,
+                "outcome": result.outcome,
+                "text": text,
+            }
+        )
+        await asyncio.to_thread(
+            deps.crm.audit_note,
+            actor_id=actor.id,
+            action="negotiation",
+            outcome=result.outcome,
+            reason=text,
+            arguments={"transcript": [t.model_dump() for t in result.transcript]},
+            proposal_id=proposal.id,
+            thread_id=state["thread_id"],
+        )
+        if result.outcome == "agreed_with_changes":
+            changed = await asyncio.to_thread(
+                deps.crm.propose,
+                proposal.tool,
+                result.arguments,
+                actor,
+                proposal_id=f"{proposal.id}-n",
+                thread_id=state["thread_id"],
+            )
+            if isinstance(changed, Proposal):
+                _replace_proposal(reports, proposal.id, changed)
+                result = result.model_copy(update={"proposal_id": changed.id})
+            else:
+                result = result.model_copy(
+                    update={
+                        "outcome": "escalated",
+                        "reasons": [
+                            *result.reasons,
+                            f"the agreed change is invalid: {changed.message}",
+                        ],
+                    }
+                )
+        records.append(result.model_dump())
+    return {"reports": reports, "negotiations": records}
+
+
+def _negotiation_of(state: ConversationState, proposal_id: str) -> dict[str, Any] | None:
+    return next(
+        (n for n in state.get("negotiations") or [] if n["proposal_id"] == proposal_id), None
+    )
+
+
+def _replace_proposal(reports: list[dict[str, Any]], old_id: str, new: Proposal) -> None:
+    for report in reports:
+        report["proposals"] = [
+            {**new.model_dump(mode="json"), "agent": p.get("agent")} if p["id"] == old_id else p
+            for p in report.get("proposals") or []
+        ]
+
+
 async def gate(state: ConversationState, runtime: Runtime[AgentDeps]) -> dict[str, Any]:
     deps = runtime.context
     proposals = _proposals(state)
     if not proposals:
         return {"decisions": []}
     actor = await asyncio.to_thread(deps.crm.actor, state["actor_id"])
-    decisions = await asyncio.to_thread(deps.crm.gate, proposals, actor)
+    escalated = {
+        n["proposal_id"]: n for n in state.get("negotiations") or [] if n["outcome"] == "escalated"
+    }
+    hits_per = deps.crm.policy.classify_plan([WriteToClassify(p.tool, p.facts) for p in proposals])
+    decisions = []
+    for proposal, hits in zip(proposals, hits_per, strict=True):
+        if proposal.id in escalated:
+            reviewer = DOMAIN_REVIEWER[DOMAIN_OF_TOOL.get(proposal.tool, "sales")]
+            reason = "Agents did not agree: " + "; ".join(escalated[proposal.id]["reasons"])
+            hits = [*hits, RuleHit("negotiation-escalated", reviewer, reason)]
+        decisions.append(await asyncio.to_thread(deps.crm.decision, proposal, hits, actor))
     for proposal, decision in zip(proposals, decisions, strict=True):
         _emit(
             {
@@ -172,6 +265,10 @@ async def execute(state: ConversationState, runtime: Runtime[AgentDeps]) -> dict
                 decision,
                 thread_id=state["thread_id"],
                 ttl=timedelta(hours=deps.review_ttl_hours),
+                context={
+                    "negotiation": _negotiation_of(state, proposal.id),
+                    "request": state["request"],
+                },
             )
             outcome.pending.append(
                 {
@@ -231,6 +328,8 @@ def compose_reply(state: ConversationState, deps: AgentDeps) -> str:
     outcome = TurnOutcome(**(state.get("outcome") or {}))
     names = _names(deps, outcome)
     parts: list[str] = []
+    for record in state.get("negotiations") or []:
+        parts.append(readable(Negotiation(**record)))
     for report in reports:
         prefix = f"[{report.agent}] " if len(reports) > 1 else ""
         if report.reply:
@@ -276,10 +375,12 @@ def build_graph(*, checkpointer: Any = None):  # type: ignore[no-untyped-def]
     graph.add_node("route", route)
     for name in SPECIALISTS:
         graph.add_node(name, _specialist(name))
+    graph.add_node("negotiate", negotiate_node)
     graph.add_node("gate", gate)
     graph.add_node("execute", execute)
     graph.add_node("respond", respond)
     graph.add_edge(START, "route")
+    graph.add_edge("negotiate", "gate")
     graph.add_edge("gate", "execute")
     graph.add_edge("execute", "respond")
     graph.add_edge("respond", END)

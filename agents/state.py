@@ -66,6 +66,7 @@ class ConversationState(TypedDict, total=False):
     account_id: str | None
     reports: Annotated[list[dict[str, Any]], _replace]
     decisions: Annotated[list[dict[str, Any]], _replace]
+    negotiations: Annotated[list[dict[str, Any]], _replace]
     outcome: dict[str, Any] | None
     reply: str
 
@@ -79,4 +80,5 @@ class AgentDeps:
     max_steps: int = 5
     history_turns: int = 3
     review_ttl_hours: float = 72.0
+    negotiation_rounds: int = 2
     events: list[dict[str, Any]] = field(default_factory=list)

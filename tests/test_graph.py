@@ -30,6 +30,7 @@ def test_graph_shape_snapshot() -> None:
     mermaid = build_graph().get_graph().draw_mermaid()
     for edge in (
         "__start__ --> route;",
+        "negotiate --> gate;",
         "gate --> execute;",
         "execute --> respond;",
         "respond --> __end__;",
@@ -37,7 +38,7 @@ def test_graph_shape_snapshot() -> None:
         assert edge in mermaid, mermaid
     for node in ("sales", "service", "delivery"):
         assert f"route -.-> {node};" in mermaid, mermaid
-        assert f"{node} -.-> gate;" in mermaid, mermaid
+        assert f"{node} -.-> negotiate;" in mermaid, mermaid
     assert "sales -.-> delivery;" in mermaid and "service -.-> delivery;" in mermaid
 
 

@@ -537,6 +537,32 @@ class CRMService:
                 )
             )
 
+    def audit_note(
+        self,
+        *,
+        actor_id: str | None,
+        action: str,
+        outcome: str,
+        reason: str,
+        arguments: dict[str, Any] | None = None,
+        proposal_id: str | None = None,
+        thread_id: str | None = None,
+    ) -> None:
+        """Record a decision that is not a write (a negotiation, say) in the audit trail."""
+        with self.db.session() as session:
+            session.add(
+                AuditEvent(
+                    at=self.clock.now(),
+                    actor_id=actor_id,
+                    action=action,
+                    outcome=outcome,
+                    arguments=json.loads(json.dumps(arguments or {}, default=str)),
+                    reason=reason,
+                    proposal_id=proposal_id,
+                    thread_id=thread_id,
+                )
+            )
+
     def audit_events(
         self,
         *,
