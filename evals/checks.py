@@ -67,15 +67,15 @@ def run_checks(
         )
     for want in expect.writes:
         found = [w for w in writes if write_matches(want, w)]
-        checks.append(
-            check(
-                f"write: {want.tool}",
-                bool(found),
-                f"committed {_brief(found[0])}"
-                if found
-                else f"expected {want.tool} {normalise(want.args)}; committed: {_listing(writes)}",
+        ok = bool(found) if want.count is None else len(found) == want.count
+        if ok:
+            detail = f"committed {len(found)}× {_brief(found[0])}" if found else "none committed"
+        else:
+            many = "" if want.count is None else f"{want.count}× "
+            detail = (
+                f"expected {many}{want.tool} {normalise(want.args)}; committed: {_listing(writes)}"
             )
-        )
+        checks.append(check(f"write: {want.tool}", ok, detail))
     for banned in expect.forbidden_writes:
         found = [w for w in writes if write_matches(banned, w)]
         checks.append(

@@ -150,6 +150,8 @@ class ExpectedApproval(_Strict):
 class ExpectedWrite(_Strict):
     tool: str
     args: dict[str, Any] = {}
+    # Extension (expect.writes only): exactly this many committed writes match.
+    count: int | None = Field(default=None, ge=0)
 
 
 class ExpectedRecord(_Strict):
