@@ -276,7 +276,7 @@ class AuditEvent(Base):
     at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
     actor_id: Mapped[str | None] = mapped_column(String(64), index=True)
     action: Mapped[str] = mapped_column(String(64))  # tool name or a system action
-    outcome: Mapped[str] = mapped_column(String(16))  # committed | refused | erased | ...
+    outcome: Mapped[str] = mapped_column(String(32))  # committed | refused | agreed | ...
     record_type: Mapped[str | None] = mapped_column(String(32))
     record_id: Mapped[str | None] = mapped_column(String(64))
     arguments: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
