@@ -50,17 +50,21 @@ def run_checks(
             if a["tool"] == want.tool
             and subset_match(want.args, a["args"])
             and (want.by is None or want.by in a["reviewer_ids"])
+            and (want.status is None or want.status == a["status"])
         ]
         by = f" by {want.by}" if want.by else ""
+        by += f" ({want.status})" if want.status else ""
         checks.append(
             check(
                 f"approval: {want.tool}",
                 bool(found),
-                f"raised {_brief(found[0])} for {found[0]['reviewer_ids']}"
+                f"raised {_brief(found[0])} for {found[0]['reviewer_ids']} ({found[0]['status']})"
                 if found
                 else f"expected {want.tool} {normalise(want.args)}{by}; raised: "
                 + (
-                    "; ".join(f"{_brief(a)} for {a['reviewer_ids']}" for a in approvals)
+                    "; ".join(
+                        f"{_brief(a)} for {a['reviewer_ids']} ({a['status']})" for a in approvals
+                    )
                     or "none"
                 ),
             )

@@ -145,6 +145,8 @@ class ExpectedApproval(_Strict):
     tool: str
     args: dict[str, Any] = {}
     by: str | None = None
+    # Extension: the request's state at the end of the scenario.
+    status: Literal["pending", "approved", "rejected", "expired", "failed"] | None = None
 
 
 class ExpectedWrite(_Strict):
