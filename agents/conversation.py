@@ -43,7 +43,7 @@ class ConversationService:
         self,
         *,
         crm: CRMService,
-        model: ChatModel,
+        model: ChatModel | None,
         checkpointer: Any = None,
         max_steps: int = 5,
         review_ttl_hours: float = 72.0,
@@ -73,6 +73,8 @@ class ConversationService:
                 f"The message is {len(text)} characters long; the limit is {MAX_MESSAGE_CHARS}. "
                 "Send long documents as a file instead."
             )
+        if self.model is None:
+            raise ConversationError("No language model is configured for conversations.")
         try:
             self.crm.actor(user_id)
         except NotFound as exc:

@@ -126,3 +126,30 @@ def test_conflicting_fixture_writes_nothing(sqlite_db) -> None:  # type: ignore[
 
     with sqlite_db.engine.connect() as conn:
         assert conn.execute(text("select count(*) from accounts")).scalar() == 0
+
+
+def test_review_inbox_and_decisions(seeded: None) -> None:
+    from datetime import timedelta
+
+    from warroom.app import App
+
+    crm = App().crm()
+    alice = crm.actor("u-alice")
+    proposal = crm.propose("apply_discount", {"opportunity_id": "opp-acme-1", "percent": 25,
+                                              "reason": "200 seats"}, alice, thread_id="cli-t")
+    decision = crm.gate([proposal], alice)[0]
+    approval = crm.request_review(proposal, decision, thread_id="cli-t", ttl=timedelta(hours=1))
+    inbox = runner.invoke(app, ["review", "--as", "u-maria"])
+    assert inbox.exit_code == 0, inbox.output
+    assert approval["id"] in inbox.output and "discount-above-15" in inbox.output
+    assert "Nothing waits" in runner.invoke(app, ["review", "--as", "u-omar"]).output
+    wrong = runner.invoke(app, ["review", "--as", "u-omar", "approve", approval["id"]])
+    assert wrong.exit_code == 2 and "Only u-maria may decide" in wrong.output
+    edited = runner.invoke(app, ["review", "--as", "u-maria", "edit", approval["id"],
+                                 "--set", "percent=18", "--comment", "18 max"])
+    assert edited.exit_code == 0, edited.output
+    assert "approved" in edited.output
+    shown = runner.invoke(app, ["crm", "opportunity", "opp-acme-1", "--as", "u-alice", "--json"])
+    assert json.loads(shown.output)["discount_percent"] == 18
+    again = runner.invoke(app, ["review", "--as", "u-maria", "approve", approval["id"]])
+    assert again.exit_code == 0 and "Already approved" in again.output

@@ -35,8 +35,9 @@ def _progress(result: dict[str, Any], run: int) -> None:
     suffix = f" (run {run})" if run > 1 else ""
     console.print(f"{mark} {result['id']}{suffix} [dim]{result['seconds']:.2f}s[/]")
     for failed in (c for c in result["checks"] if not c["passed"]):
-        console.print(f"     [red]✗ {failed['name']}[/]: {failed['detail']}", markup=True,
-                      highlight=False)
+        console.print(
+            f"     [red]✗ {failed['name']}[/]: {failed['detail']}", markup=True, highlight=False
+        )
 
 
 @app.callback(invoke_without_command=True)
@@ -46,8 +47,10 @@ def eval_command(
     ] = Path("evals/scenarios"),
     llm: Annotated[
         LLMChoice,
-        typer.Option(help="scripted: replay each scenario's script; local: the embedded model; "
-                     "openai: the configured OpenAI-compatible endpoint."),
+        typer.Option(
+            help="scripted: replay each scenario's script; local: the embedded model; "
+            "openai: the configured OpenAI-compatible endpoint."
+        ),
     ] = LLMChoice.scripted,
     repeat: Annotated[int, typer.Option(min=1, help="Runs per scenario (for pass^k).")] = 1,
     out: Annotated[
