@@ -50,7 +50,7 @@ def same_value(expected: Any, actual: Any) -> bool:
     if expected is None or actual is None:
         return expected is actual
     if isinstance(expected, bool) or isinstance(actual, bool):
-        return expected == actual
+        return isinstance(expected, bool) and isinstance(actual, bool) and expected == actual
     if isinstance(expected, Mapping):
         return isinstance(actual, Mapping) and subset_match(expected, actual)
     if isinstance(expected, list | tuple):

@@ -1,0 +1,1 @@
+"""Tests of the scenario runner (evals/) and the public scenario suite."""
