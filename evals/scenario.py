@@ -79,7 +79,7 @@ class Review(_Strict):
 
 
 class Transcript(_Strict):
-    format: Literal["vtt", "srt", "text", "txt", "docx"] = "text"
+    format: str = "text"  # vtt, srt, text, ... (meeting-notes.md)
     text: str
 
 

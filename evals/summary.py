@@ -135,6 +135,8 @@ def _fmt(value: Any) -> str:
     if value is None:
         return "n/a"
     if isinstance(value, float):
+        if abs(value) >= 100:
+            return f"{value:.0f}"
         return f"{value:.3f}".rstrip("0").rstrip(".") if value % 1 else f"{value:.0f}"
     return str(value)
 

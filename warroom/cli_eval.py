@@ -13,6 +13,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 __all__ = ["app", "eval_command"]
 
@@ -33,10 +34,11 @@ class LLMChoice(StrEnum):
 def _progress(result: dict[str, Any], run: int) -> None:
     mark = "[green]pass[/]" if result["passed"] else "[red]FAIL[/]"
     suffix = f" (run {run})" if run > 1 else ""
-    console.print(f"{mark} {result['id']}{suffix} [dim]{result['seconds']:.2f}s[/]")
+    console.print(f"{mark} {escape(result['id'])}{suffix} [dim]{result['seconds']:.2f}s[/]")
     for failed in (c for c in result["checks"] if not c["passed"]):
         console.print(
-            f"     [red]✗ {failed['name']}[/]: {failed['detail']}", markup=True, highlight=False
+            f"     [red]✗ {escape(failed['name'])}[/]: {escape(failed['detail'])}",
+            highlight=False,
         )
 
 
