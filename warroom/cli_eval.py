@@ -108,3 +108,7 @@ def eval_command(
     console.print(f"Results in {out}/ (summary.md, summary.json, summary.png)")
     if summary["passed"] < summary["scenarios"]:
         raise typer.Exit(code=1)
+
+
+if __name__ == "__main__":  # `python -m warroom.cli_eval` until the main CLI mounts `eval`
+    app()
