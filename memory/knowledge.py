@@ -65,9 +65,10 @@ class _Prepared:
 
 
 def _doc_hash(doc: KnowledgeDocument) -> str:
+    # `updated` is left out on purpose: touching a file (new mtime, same content) is not a change.
     payload = json.dumps(
         [CHUNKER_VERSION, doc.title, doc.text, doc.source, sorted(doc.access), doc.language,
-         doc.updated.isoformat() if doc.updated else None, sorted(doc.metadata.items())],
+         sorted(doc.metadata.items())],
         ensure_ascii=False, default=str,
     )
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()
@@ -378,6 +379,11 @@ class KnowledgeBase:
 
     def count(self) -> int:
         return self._collection.count()
+
+    def warm_up(self) -> None:
+        """Build the BM25 mirror now (a long-running server calls this at start, e.g. in a
+        thread, so the first user query does not pay for it)."""
+        self._fresh_lexical()
 
     def search(self, query: str, *, k: int = 5, roles: Collection[str] | None = None,
                where: dict | None = None, mode: SearchMode = "hybrid") -> list[KnowledgeHit]:

@@ -126,3 +126,11 @@ def test_embeddings_are_stored_normalised(kb: KnowledgeBase, embedder) -> None:
     vectors = embedder.embed_passages(["one", "two"])
     assert vectors.shape == (2, 384)
     assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-4)
+
+
+def test_touching_a_file_is_not_a_change(kb: KnowledgeBase, corpus_dir: Path) -> None:
+    import os
+
+    kb.add_paths([corpus_dir / "sla.md"])
+    os.utime(corpus_dir / "sla.md", (1_900_000_000, 1_900_000_000))
+    assert kb.add_paths([corpus_dir / "sla.md"]).unchanged == ["sla.md"]
