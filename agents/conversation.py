@@ -117,7 +117,34 @@ class ConversationService:
             usage=model.budget.report(),
         )
 
+    async def resume(self, thread_id: str) -> TurnResult | None:
+        """Finish a turn a crash interrupted, from its last checkpoint; None if none is due.
+
+        Nodes that had not finished run again; their side effects are idempotent."""
+        config = {"configurable": {"thread_id": thread_id}}
+        snapshot = await self.graph.aget_state(config)
+        if not snapshot.next:
+            return None
+        deps = AgentDeps(
+            crm=self.crm,
+            model=self.model.for_turn() if self.model else None,  # type: ignore[arg-type]
+            max_steps=self.max_steps,
+            review_ttl_hours=self.review_ttl_hours,
+        )
+        state = await self.graph.ainvoke(None, config, context=deps)
+        for pending in (state.get("outcome") or {}).get("pending", []):
+            await self._open_review(pending["approval_id"])
+        return TurnResult(
+            thread_id=thread_id,
+            reply=state.get("reply", ""),
+            outcome=state.get("outcome") or {},
+            reports=state.get("reports") or [],
+        )
+
     # ------------------------------------------------------------ human review
+
+    def _review_deps(self) -> ReviewDeps:
+        return ReviewDeps(self.crm, self._tell_requester)
 
     def _review_config(self, approval_id: str) -> dict[str, Any]:
         return {"configurable": {"thread_id": f"review:{approval_id}"}}
@@ -131,7 +158,7 @@ class ConversationService:
         await self.review_graph.ainvoke(
             {"approval_id": approval_id, "decision": None, "outcome": None, "error": None},
             config,
-            context=ReviewDeps(self.crm),
+            context=self._review_deps(),
         )
 
     async def decide(
@@ -170,40 +197,55 @@ class ConversationService:
             "arguments": arguments,
         }
         state = await self.review_graph.ainvoke(
-            Command(resume=resume), config, context=ReviewDeps(self.crm)
+            Command(resume=resume), config, context=self._review_deps()
         )
         if state.get("error"):
             raise ReviewError(state["error"])
         outcome = ReviewOutcome(**state["outcome"])
-        message = describe_outcome(outcome, self._names(outcome))
         if on_event:
             on_event({"type": "review", "approval_id": approval_id, "status": outcome.status})
-        if outcome.thread_id and not outcome.already_decided:
-            await self._tell_requester(outcome.thread_id, message)
         return TurnResult(
             thread_id=outcome.thread_id or "",
-            reply=message,
+            reply=state.get("message") or "",
             outcome={"review": outcome.model_dump()},
         )
 
+    async def recover(self) -> int:
+        """Finish review threads a crash interrupted (a decision applied but not yet told, an
+        expiry not yet reported) and open threads for requests that never got one."""
+        finished = 0
+        for row in self.crm.reviews(status=None):
+            config = self._review_config(row["id"])
+            snapshot = await self.review_graph.aget_state(config)
+            if not snapshot.values:
+                if row["status"] == "pending":
+                    await self._open_review(row["id"])
+                continue
+            if snapshot.next == ("wait",):
+                if row["status"] == "expired":
+                    await self.review_graph.ainvoke(
+                        Command(resume={"decision": "expire"}), config, context=self._review_deps()
+                    )
+                    finished += 1
+            elif snapshot.next:
+                await self.review_graph.ainvoke(None, config, context=self._review_deps())
+                finished += 1
+        return finished
+
     async def expire_due(self) -> list[dict[str, str]]:
-        """Expire overdue requests, end their review threads and tell each requester."""
+        """Expire overdue requests; each review thread ends by telling its requester."""
         notices = []
         for outcome in self.crm.expire_reviews():
+            await self._open_review(outcome.approval_id)
             config = self._review_config(outcome.approval_id)
-            snapshot = await self.review_graph.aget_state(config)
-            if snapshot.next:
-                await self.review_graph.ainvoke(
-                    Command(resume={"decision": "expire"}), config, context=ReviewDeps(self.crm)
-                )
-            message = describe_outcome(outcome, {})
-            if outcome.thread_id:
-                await self._tell_requester(outcome.thread_id, message)
+            state = await self.review_graph.ainvoke(
+                Command(resume={"decision": "expire"}), config, context=self._review_deps()
+            )
             notices.append(
                 {
                     "thread_id": outcome.thread_id or "",
                     "requested_by": outcome.requested_by,
-                    "message": message,
+                    "message": state.get("message") or describe_outcome(outcome, {}),
                 }
             )
         return notices
@@ -216,15 +258,6 @@ class ConversationService:
         await self.graph.aupdate_state(
             config, {"history": [{"role": "assistant", "content": message}]}, as_node="respond"
         )
-
-    def _names(self, outcome: ReviewOutcome) -> dict[str, str]:
-        names = {}
-        for user_id in filter(None, [outcome.decided_by, outcome.requested_by]):
-            try:
-                names[user_id] = self.crm.actor(user_id).name
-            except NotFound:
-                names[user_id] = user_id
-        return names
 
     async def history(self, thread_id: str) -> list[dict[str, str]]:
         snapshot = await self.graph.aget_state({"configurable": {"thread_id": thread_id}})

@@ -1,6 +1,6 @@
 """Human review: one durable LangGraph thread per review request.
 
-    START → wait (interrupt) → decide → END
+    START → wait (interrupt) → decide → notify → END
 
 A held proposal opens thread `review:<approval id>`, which pauses in `wait` with LangGraph's
 `interrupt()`. A reviewer's decision resumes it with `Command(resume=…)` — from any process,
@@ -13,12 +13,14 @@ conversation thread is never blocked: they can talk on while the request waits.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from typing import Any, Literal, TypedDict
 
 from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
 from langgraph.types import interrupt
 
+from tools.errors import NotFound
 from tools.service import CRMService, ReviewOutcome, ReviewRefused
 
 Decision = Literal["approve", "reject", "edit", "expire"]
@@ -38,11 +40,19 @@ class ReviewState(TypedDict, total=False):
     decision: dict[str, Any] | None
     outcome: dict[str, Any] | None
     error: str | None
+    message: str | None
+
+
+Notifier = Callable[[str, str], Awaitable[None]]
 
 
 class ReviewDeps:
-    def __init__(self, crm: CRMService) -> None:
+    """`notify(thread_id, message)` tells the requester's conversation; it must be idempotent
+    (the notify node re-runs after a crash)."""
+
+    def __init__(self, crm: CRMService, notify: Notifier) -> None:
         self.crm = crm
+        self.notify = notify
 
 
 async def wait(state: ReviewState) -> dict[str, Any]:
@@ -95,20 +105,37 @@ def _current(crm: CRMService, approval_id: str) -> ReviewOutcome:
     )
 
 
-def _after_decide(state: ReviewState) -> Literal["wait", "__end__"]:
+def _after_decide(state: ReviewState) -> Literal["wait", "notify"]:
     outcome = state.get("outcome") or {}
     if state.get("error") and outcome.get("status") in (None, "pending"):
         return "wait"  # a refused decision: keep waiting for the right reviewer
-    return END
+    return "notify"
+
+
+async def notify(state: ReviewState, runtime: Runtime[ReviewDeps]) -> dict[str, Any]:
+    outcome = ReviewOutcome(**(state.get("outcome") or {}))
+    crm = runtime.context.crm
+    names = {}
+    for user_id in filter(None, [outcome.decided_by]):
+        try:
+            names[user_id] = (await asyncio.to_thread(crm.actor, user_id)).name
+        except NotFound:
+            names[user_id] = user_id
+    message = describe_outcome(outcome, names)
+    if outcome.thread_id:
+        await runtime.context.notify(outcome.thread_id, message)
+    return {"message": message}
 
 
 def build_review_graph(*, checkpointer: Any = None):  # type: ignore[no-untyped-def]
     graph = StateGraph(ReviewState, context_schema=ReviewDeps)
     graph.add_node("wait", wait)
     graph.add_node("decide", decide)
+    graph.add_node("notify", notify)
     graph.add_edge(START, "wait")
     graph.add_edge("wait", "decide")
-    graph.add_conditional_edges("decide", _after_decide, ["wait", END])
+    graph.add_conditional_edges("decide", _after_decide, ["wait", "notify"])
+    graph.add_edge("notify", END)
     return graph.compile(checkpointer=checkpointer)
 
 
@@ -117,8 +144,7 @@ def describe_outcome(outcome: ReviewOutcome, names: dict[str, str]) -> str:
     who = names.get(outcome.decided_by or "", outcome.decided_by or "")
     note = f' ("{outcome.comment}")' if outcome.comment and outcome.status != "expired" else ""
     if outcome.status == "approved":
-        done = (outcome.result or {}).get("message", "")
-        return f"{who} approved: {outcome.summary}{note}. {done}".strip()
+        return f"{who} approved: {outcome.summary}{note}. It is done."
     if outcome.status == "rejected":
         return f"{who} rejected: {outcome.summary}{note}. Nothing was changed."
     if outcome.status == "expired":
