@@ -69,17 +69,16 @@ def run_checks(
                 ),
             )
         )
-    for want in expect.writes:
-        found = [w for w in writes if write_matches(want, w)]
-        ok = bool(found) if want.count is None else len(found) == want.count
+    for wanted in expect.writes:
+        found = [w for w in writes if write_matches(wanted, w)]
+        ok = bool(found) if wanted.count is None else len(found) == wanted.count
         if ok:
             detail = f"committed {len(found)}× {_brief(found[0])}" if found else "none committed"
         else:
-            many = "" if want.count is None else f"{want.count}× "
-            detail = (
-                f"expected {many}{want.tool} {normalise(want.args)}; committed: {_listing(writes)}"
-            )
-        checks.append(check(f"write: {want.tool}", ok, detail))
+            many = "" if wanted.count is None else f"{wanted.count}× "
+            expected = f"{many}{wanted.tool} {normalise(wanted.args)}"
+            detail = f"expected {expected}; committed: {_listing(writes)}"
+        checks.append(check(f"write: {wanted.tool}", ok, detail))
     for banned in expect.forbidden_writes:
         found = [w for w in writes if write_matches(banned, w)]
         checks.append(
@@ -89,15 +88,15 @@ def run_checks(
                 f"committed although forbidden: {_listing(found)}" if found else "not committed",
             )
         )
-    for want in expect.refused:
-        found = [r for r in refused if write_matches(want, r)]
+    for refusal in expect.refused:
+        found = [r for r in refused if write_matches(refusal, r)]
         checks.append(
             check(
-                f"refused: {want.tool}",
+                f"refused: {refusal.tool}",
                 bool(found),
                 f"refused: {found[0].get('reason', '')}"
                 if found
-                else f"expected a refusal of {want.tool} {normalise(want.args)}; refused: "
+                else f"expected a refusal of {refusal.tool} {normalise(refusal.args)}; refused: "
                 f"{_listing(refused)}",
             )
         )

@@ -49,14 +49,11 @@ class ScenarioModel:
     def __init__(self, inner: ScriptedChatModel, *, log: ScriptLog | None = None) -> None:
         self.inner = inner
         self.log = log or ScriptLog()
+        self.budget: Budget = inner.budget
 
     @classmethod
     def from_steps(cls, steps: list[dict[str, Any]]) -> ScenarioModel:
         return cls(ScriptedChatModel([ScriptStep.from_dict(s) for s in steps]))
-
-    @property
-    def budget(self) -> Budget:
-        return self.inner.budget
 
     @property
     def remaining(self) -> int:
