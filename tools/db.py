@@ -43,7 +43,9 @@ def create_crm_engine(url: str) -> Engine:
             cursor.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    # Recycling old connections instead of pinging before each use saves a round trip per
+    # session (benchmarks/bench_crm.py measured it).
+    return create_engine(url, pool_recycle=1800, pool_size=10, max_overflow=20)
 
 
 def migrate(engine: Engine) -> None:

@@ -76,10 +76,12 @@ class Account(Base):
     industry: Mapped[str | None] = mapped_column(String(100))
     tier: Mapped[str] = mapped_column(String(16), default="standard")
     owner_id: Mapped[str | None] = mapped_column(ForeignKey("users.id"), index=True)
-    team: Mapped[str | None] = mapped_column(String(64), index=True)
+    team: Mapped[str | None] = mapped_column(String(64))
     region: Mapped[str | None] = mapped_column(String(64))
     version: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
     __mapper_args__ = {"version_id_col": version}
+    # (team, id): the row-level filter of every list query reads ids from the index alone.
+    __table_args__ = (Index("ix_accounts_team_id", "team", "id"),)
 
 
 class Contact(Base):
@@ -117,7 +119,10 @@ class Opportunity(Base):
     margin_percent: Mapped[Decimal | None] = mapped_column(Percent)
     version: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
     __mapper_args__ = {"version_id_col": version}
-    __table_args__ = (Index("ix_opportunities_owner_stage", "owner_id", "stage"),)
+    __table_args__ = (
+        Index("ix_opportunities_owner_stage", "owner_id", "stage"),
+        Index("ix_opportunities_owner_close", "owner_id", "close_date", "id"),
+    )
 
 
 class Activity(Base):
@@ -164,7 +169,7 @@ class Ticket(Base):
     __mapper_args__ = {"version_id_col": version}
     __table_args__ = (
         Index("ix_tickets_account_status", "account_id", "status"),
-        Index("ix_tickets_status_priority", "status", "priority"),
+        Index("ix_tickets_status_priority_sla", "status", "priority", "sla_due_at", "id"),
     )
 
 

@@ -206,13 +206,16 @@ class CRMService:
         key = idempotency_key or f"proposal:{proposal.id}"
         digest = arguments_hash(proposal.tool, proposal.arguments)
         try:
-            actor = self.actor(proposal.actor_id)
             spec = self._spec(proposal.tool, "write")
             args = _validate(spec, proposal.arguments)
             with self.db.session() as session:
                 stored = self._stored(session, key, digest, proposal.tool)
                 if stored is not None:
                     return stored.model_copy(update={"proposal_id": proposal.id})
+                user = session.get(User, proposal.actor_id)  # roles as they are now
+                if user is None:
+                    raise NotFound("user", proposal.actor_id)
+                actor = Actor.from_user(user)
                 # Claim the key first: a concurrent duplicate blocks here and then fails.
                 claim = ToolExecution(
                     idempotency_key=key,
