@@ -3,7 +3,9 @@
 The graph's router asks the model only when no rule routes a request. A script may spell that
 answer out (`agent: router`); when it does not, and the router asks while the next step belongs
 to a specialist, the route is read off the script: the specialists of the upcoming steps, in the
-graph's order, each as one contiguous block. Everything else goes to `ScriptedChatModel`
+graph's order, each as one contiguous block. Conversely, a scripted `router` step is passed over
+when a rule routed the request and a specialist asks first. Everything else goes to
+`ScriptedChatModel`
 unchanged; script errors (a mismatch, an exhausted script) are recorded so the runner can fail
 the scenario even though the graph turns them into a polite reply.
 """
@@ -28,6 +30,7 @@ class ScriptLog:
 
     calls: int = 0
     synthesised_routes: list[list[str]] = field(default_factory=list)
+    skipped_router_steps: int = 0
     errors: list[str] = field(default_factory=list)
 
 
@@ -70,6 +73,13 @@ class ScenarioModel:
         steps = self.inner.steps
         return steps[len(steps) - self.inner.remaining :]
 
+    async def _skip_unasked_router_step(self, agent: str) -> None:
+        upcoming = self._upcoming()
+        if agent != "router" and upcoming and upcoming[0].agent == "router":
+            # A rule routed this request, so the router was never asked: play its step unused.
+            await self.inner.structured(agent="router", messages=[], schema=RouteDecision)
+            self.log.skipped_router_steps += 1
+
     async def chat(
         self,
         *,
@@ -79,6 +89,7 @@ class ScenarioModel:
         tool_choice: ToolChoice = None,
     ) -> ChatResult:
         try:
+            await self._skip_unasked_router_step(agent)
             result = await self.inner.chat(
                 agent=agent, messages=messages, tools=tools, tool_choice=tool_choice
             )
@@ -99,6 +110,7 @@ class ScenarioModel:
                     self.log.synthesised_routes.append(agents)
                     return schema.model_validate({"agents": agents, "intent": "from the script"})
         try:
+            await self._skip_unasked_router_step(agent)
             result = await self.inner.structured(agent=agent, messages=messages, schema=schema)
         except LLMError as exc:
             self.log.errors.append(str(exc))

@@ -99,3 +99,10 @@ async def test_policy_override_and_wait_turn(tmp_path: Path) -> None:
     data["turns"].insert(0, {"wait": {"days": 1}})
     result = await run_scenario(_load(tmp_path, data), llm="scripted")
     assert result["passed"], result["checks"]
+
+
+async def test_a_router_step_is_passed_over_when_a_rule_routes(tmp_path: Path) -> None:
+    data = discount_scenario("router-step", 10, writes=[{"tool": "apply_discount"}])
+    data["script"].insert(0, {"agent": "router", "output": {"agents": ["sales"]}})
+    result = await run_scenario(_load(tmp_path, data), llm="scripted")
+    assert result["passed"], [c for c in result["checks"] if not c["passed"]]
