@@ -60,9 +60,9 @@ def open_checkpointer(database_url: str, *, pool_size: int = 10) -> Iterator[obj
     kwargs = {"autocommit": True, "prepare_threshold": 0, "row_factory": dict_row}
     with ConnectionPool(target, min_size=1, max_size=pool_size, kwargs=kwargs,
                         open=True) as pool:
-        saver = PostgresSaver(pool)  # type: ignore[arg-type]
-        saver.setup()
-        yield saver
+        pg_saver = PostgresSaver(pool)  # type: ignore[arg-type]
+        pg_saver.setup()
+        yield pg_saver
 
 
 @asynccontextmanager
@@ -89,6 +89,6 @@ async def open_async_checkpointer(database_url: str, *,
     kwargs = {"autocommit": True, "prepare_threshold": 0, "row_factory": dict_row}
     async with AsyncConnectionPool(target, min_size=1, max_size=pool_size, kwargs=kwargs,
                                    open=False) as pool:
-        saver = AsyncPostgresSaver(pool)  # type: ignore[arg-type]
-        await saver.setup()
-        yield saver
+        pg_saver = AsyncPostgresSaver(pool)  # type: ignore[arg-type]
+        await pg_saver.setup()
+        yield pg_saver

@@ -133,7 +133,9 @@ def _sections(text: str) -> list[tuple[list[str], str]]:
 
 
 def _blocks(body: str) -> list[str]:
-    blocks, current, in_fence = [], [], False
+    blocks: list[str] = []
+    current: list[str] = []
+    in_fence = False
     for line in body.splitlines():
         if _FENCE.match(line):
             in_fence = not in_fence
@@ -167,7 +169,9 @@ def _units(block: str) -> list[str]:
     lines = block.splitlines()
     if len(lines) > 1 and lines[0].lstrip().startswith("|"):
         header = lines[:2] if _TABLE_SEPARATOR.match(lines[1]) else lines[:1]
-        rows, groups, current = lines[len(header) :], [], []
+        rows = lines[len(header) :]
+        groups: list[str] = []
+        current: list[str] = []
         for row in rows:
             if current and estimate_tokens("\n".join(header + current + [row])) > TARGET_TOKENS:
                 groups.append("\n".join(header + current))

@@ -187,6 +187,8 @@ def _load_docx(path: Path) -> tuple[str, str | None]:
 
     import docx
     from docx.opc.exceptions import OpcError
+    from docx.table import Table
+    from docx.text.paragraph import Paragraph
 
     try:
         document = docx.Document(str(path))
@@ -197,7 +199,7 @@ def _load_docx(path: Path) -> tuple[str, str | None]:
     for block in document.element.body.iterchildren():
         tag = block.tag.rsplit("}", 1)[-1]
         if tag == "p":
-            paragraph = docx.text.paragraph.Paragraph(block, document)
+            paragraph = Paragraph(block, document)
             text = paragraph.text.strip()
             style = (paragraph.style.name if paragraph.style is not None else "") or ""
             if not text:
@@ -213,7 +215,7 @@ def _load_docx(path: Path) -> tuple[str, str | None]:
             else:
                 lines.append(text)
         elif tag == "tbl":
-            table = docx.table.Table(block, document)
+            table = Table(block, document)
             rows = [[cell.text.strip() for cell in row.cells] for row in table.rows]
             if rows:
                 lines.append("| " + " | ".join(rows[0]) + " |")
@@ -244,9 +246,9 @@ def load_document(path: Path, *, doc_id: str | None = None,
         if kind == "text":
             text = _decode(path.read_bytes())
             first = next((ln.strip() for ln in text.splitlines() if ln.strip()), "")
-            title = first if 0 < len(first) <= 100 else fallback
-            return KnowledgeDocument(id=doc_id, source=source, title=title, text=text,
-                                     updated=mtime)
+            text_title = first if 0 < len(first) <= 100 else fallback
+            return KnowledgeDocument(id=doc_id, source=source, title=text_title,
+                                     text=text, updated=mtime)
         loader = {"html": _load_html, "pdf": _load_pdf, "docx": _load_docx}[kind]
         body, title = loader(path)
     except PermissionError as exc:

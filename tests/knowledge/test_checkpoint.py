@@ -59,3 +59,22 @@ def test_urls_map_to_backends(tmp_path: Path) -> None:
         "postgres", "postgresql://app:s3cret@127.0.0.1:5432/warroom")
     with pytest.raises(ValueError, match="mysql"):
         checkpoint_location("mysql://127.0.0.1/crm")
+
+
+@pytest.mark.postgres
+def test_postgres_round_trip(postgres_url: str) -> None:
+    config = {"configurable": {"thread_id": "pg-thread"}}
+    with open_checkpointer(postgres_url) as saver:
+        _graph(saver).invoke({"notes": ["hello"]}, config)
+    with open_checkpointer(postgres_url) as saver:
+        assert _graph(saver).get_state(config).values["notes"] == ["hello", "turn 2"]
+
+
+@pytest.mark.postgres
+async def test_async_postgres_round_trip(postgres_url: str) -> None:
+    config = {"configurable": {"thread_id": "pg-async"}}
+    async with open_async_checkpointer(postgres_url) as saver:
+        await _graph(saver).ainvoke({"notes": ["a"]}, config)
+    async with open_async_checkpointer(postgres_url) as saver:
+        state = await _graph(saver).aget_state(config)
+        assert state.values["notes"] == ["a", "turn 2"]
