@@ -222,9 +222,15 @@ class ConversationService:
                     await self._open_review(row["id"])
                 continue
             if snapshot.next == ("wait",):
-                if row["status"] == "expired":
+                if row["status"] != "pending":
+                    # Decided in the CRM, but the crash came before the thread recorded it:
+                    # replay the recorded decision (the CRM applies nothing twice).
+                    decision = {"expired": "expire", "rejected": "reject"}.get(
+                        row["status"], "approve"
+                    )
+                    resume = {"decision": decision, "by": row["decided_by"] or "system"}
                     await self.review_graph.ainvoke(
-                        Command(resume={"decision": "expire"}), config, context=self._review_deps()
+                        Command(resume=resume), config, context=self._review_deps()
                     )
                     finished += 1
             elif snapshot.next:

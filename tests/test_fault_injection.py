@@ -61,6 +61,11 @@ EXPECTED = {"commits": {"log_activity": 1, "apply_discount": 1}, "approvals": ["
             "executions": 2, "discount": 25.0}
 
 
+def _label(work: Path, kill_at: int) -> str:
+    lines = (work / "boundaries").read_text().splitlines() if (work / "boundaries").exists() else []
+    return lines[kill_at - 1] if len(lines) >= kill_at else f"never reached ({len(lines)} seen)"
+
+
 def kill_and_resume(base: Path, kill_at: int) -> dict[str, object]:
     work = base / f"kill-{kill_at:02d}"
     work.mkdir()
@@ -69,7 +74,8 @@ def kill_and_resume(base: Path, kill_at: int) -> dict[str, object]:
     return {
         "kill_at": kill_at,
         "killed_by_signal": killed.returncode == -signal.SIGKILL,
-        "boundary": (work / "boundaries").read_text().splitlines()[kill_at - 1],
+        "boundary": _label(work, kill_at),
+        "killed_stderr": killed.stderr[-1500:],
         "resumed_ok": resumed.returncode == 0 and (work / "done").exists(),
         "stderr": resumed.stderr[-2000:],
         "state": state_of(work) if (work / "crm.sqlite3").exists() else None,
