@@ -22,6 +22,9 @@ from tools.errors import NotFound
 from tools.service import CRMService, ReviewOutcome
 
 MAX_MESSAGE_CHARS = 8000
+# Every checkpoint is written before the next step starts: a crash loses at most the step that
+# was running, which re-runs idempotently. ("async" could lose steps whose effects committed.)
+DURABILITY = "sync"
 
 
 class ConversationError(Exception):
@@ -94,7 +97,7 @@ class ConversationService:
         state: dict[str, Any] = {}
         inputs = {"thread_id": thread_id, "actor_id": user_id, "request": text}
         async for mode, chunk in self.graph.astream(
-            inputs, config, context=deps, stream_mode=["custom", "values"]
+            inputs, config, context=deps, stream_mode=["custom", "values"], durability=DURABILITY
         ):
             if mode == "custom":
                 events.append(chunk)
@@ -131,7 +134,7 @@ class ConversationService:
             max_steps=self.max_steps,
             review_ttl_hours=self.review_ttl_hours,
         )
-        state = await self.graph.ainvoke(None, config, context=deps)
+        state = await self.graph.ainvoke(None, config, context=deps, durability=DURABILITY)
         for pending in (state.get("outcome") or {}).get("pending", []):
             await self._open_review(pending["approval_id"])
         return TurnResult(
@@ -159,6 +162,7 @@ class ConversationService:
             {"approval_id": approval_id, "decision": None, "outcome": None, "error": None},
             config,
             context=self._review_deps(),
+            durability=DURABILITY,
         )
 
     async def decide(
@@ -197,7 +201,7 @@ class ConversationService:
             "arguments": arguments,
         }
         state = await self.review_graph.ainvoke(
-            Command(resume=resume), config, context=self._review_deps()
+            Command(resume=resume), config, context=self._review_deps(), durability=DURABILITY
         )
         if state.get("error"):
             raise ReviewError(state["error"])
@@ -230,11 +234,16 @@ class ConversationService:
                     )
                     resume = {"decision": decision, "by": row["decided_by"] or "system"}
                     await self.review_graph.ainvoke(
-                        Command(resume=resume), config, context=self._review_deps()
+                        Command(resume=resume),
+                        config,
+                        context=self._review_deps(),
+                        durability=DURABILITY,
                     )
                     finished += 1
             elif snapshot.next:
-                await self.review_graph.ainvoke(None, config, context=self._review_deps())
+                await self.review_graph.ainvoke(
+                    None, config, context=self._review_deps(), durability=DURABILITY
+                )
                 finished += 1
         return finished
 
@@ -245,7 +254,10 @@ class ConversationService:
             await self._open_review(outcome.approval_id)
             config = self._review_config(outcome.approval_id)
             state = await self.review_graph.ainvoke(
-                Command(resume={"decision": "expire"}), config, context=self._review_deps()
+                Command(resume={"decision": "expire"}),
+                config,
+                context=self._review_deps(),
+                durability=DURABILITY,
             )
             notices.append(
                 {
