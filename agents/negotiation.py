@@ -183,6 +183,18 @@ async def negotiate(
     changed = False
     reasons: list[str] = []
     pending = list(domains)
+
+    def finish(outcome: str) -> Negotiation:
+        return Negotiation(
+            proposal_id=proposal.id,
+            proposer=proposer,
+            participants=domains,
+            transcript=transcript,
+            outcome=outcome,  # type: ignore[arg-type]
+            arguments=arguments,
+            reasons=reasons,
+        )
+
     for _round in range(max_rounds):
         counters: list[Turn] = []
         for domain in pending:
@@ -199,27 +211,11 @@ async def negotiate(
             transcript.append(turn)
             if position.stance in ("reject", "escalate"):
                 reasons.append(f"{domain} {position.stance}s: {position.reason}")
-                return Negotiation(
-                    proposal_id=proposal.id,
-                    proposer=proposer,
-                    participants=domains,
-                    transcript=transcript,
-                    outcome="escalated",
-                    arguments=arguments,
-                    reasons=reasons,
-                )
+                return finish("escalated")
             if position.stance == "counter":
                 counters.append(turn)
         if not counters:
-            return Negotiation(
-                proposal_id=proposal.id,
-                proposer=proposer,
-                participants=domains,
-                transcript=transcript,
-                outcome="agreed_with_changes" if changed else "agreed",
-                arguments=arguments,
-                reasons=reasons,
-            )
+            return finish("agreed_with_changes" if changed else "agreed")
         # The proposer answers the counters.
         answer = await _ask(
             model,
@@ -243,31 +239,16 @@ async def negotiate(
                 if counter.counter_arguments:
                     arguments.update(counter.counter_arguments)
                     changed = True
-            return Negotiation(
-                proposal_id=proposal.id,
-                proposer=proposer,
-                participants=domains,
-                transcript=transcript,
-                outcome="agreed_with_changes" if changed else "agreed",
-                arguments=arguments,
-                reasons=reasons,
-            )
+            return finish("agreed_with_changes" if changed else "agreed")
         if answer.stance in ("reject", "escalate"):
-            break
+            reasons.append(f"{proposer} {answer.stance}s the counter: {answer.reason}")
+            return finish("escalated")
         if answer.counter_arguments:  # the proposer counters back: the others answer again
             arguments.update(answer.counter_arguments)
             changed = True
         pending = [c.agent for c in counters]
     reasons.append(f"no agreement within {max_rounds} round(s)")
-    return Negotiation(
-        proposal_id=proposal.id,
-        proposer=proposer,
-        participants=domains,
-        transcript=transcript,
-        outcome="escalated",
-        arguments=arguments,
-        reasons=reasons,
-    )
+    return finish("escalated")
 
 
 async def _ask(
