@@ -7,7 +7,7 @@ restarts and processes.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,6 +25,10 @@ MAX_MESSAGE_CHARS = 8000
 # Every checkpoint is written before the next step starts: a crash loses at most the step that
 # was running, which re-runs idempotently. ("async" could lose steps whose effects committed.)
 DURABILITY = "sync"
+
+
+ReviewOpenedListener = Callable[[dict[str, Any]], Awaitable[None]]
+RequesterToldListener = Callable[[str, str], Awaitable[None]]
 
 
 class ConversationError(Exception):
@@ -59,6 +63,24 @@ class ConversationService:
         self.review_graph = build_review_graph(checkpointer=checkpointer)
         self.max_steps = max_steps
         self.review_ttl_hours = review_ttl_hours
+        self._review_opened: list[ReviewOpenedListener] = []
+        self._requester_told: list[RequesterToldListener] = []
+
+    def subscribe(
+        self,
+        *,
+        review_opened: ReviewOpenedListener | None = None,
+        requester_told: RequesterToldListener | None = None,
+    ) -> None:
+        """Let a channel hear what happens outside a turn: `review_opened(review)` when a review
+        request is opened (the row of `CRMService.reviews`; post it to the reviewer), and
+        `requester_told(thread_id, message)` when a decision or expiry is told to the requester's
+        thread (post it there). Called once per event in this process; a listener's failure is
+        the listener's to report and does not undo the event."""
+        if review_opened:
+            self._review_opened.append(review_opened)
+        if requester_told:
+            self._requester_told.append(requester_told)
 
     async def send(
         self,
@@ -164,6 +186,11 @@ class ConversationService:
             context=self._review_deps(),
             durability=DURABILITY,
         )
+        if self._review_opened:
+            rows = self.crm.reviews(status=None, approval_id=approval_id)
+            for listener in self._review_opened:
+                for row in rows:
+                    await listener(row)
 
     async def decide(
         self,
@@ -276,6 +303,8 @@ class ConversationService:
         await self.graph.aupdate_state(
             config, {"history": [{"role": "assistant", "content": message}]}, as_node="respond"
         )
+        for listener in self._requester_told:
+            await listener(thread_id, message)
 
     async def history(self, thread_id: str) -> list[dict[str, str]]:
         snapshot = await self.graph.aget_state({"configurable": {"thread_id": thread_id}})

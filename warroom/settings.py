@@ -74,6 +74,44 @@ class Settings(BaseSettings):
         default=72.0, gt=0, description="Hours after which an undecided review request expires."
     )
 
+    identity_map_path: Path | None = Field(
+        default=None,
+        description="YAML file mapping chat users to CRM users, e.g. "
+        "{slack: {U024BE7LH: u-ana}, teams: {'29:1abc': u-ana}}; unmapped users match by email.",
+    )
+    slack_bot_token: str | None = Field(default=None, description="Slack bot token (xoxb-…).")
+    slack_signing_secret: str | None = Field(
+        default=None, description="Slack signing secret, for HTTP mode request verification."
+    )
+    slack_app_token: str | None = Field(
+        default=None, description="Slack app-level token (xapp-…), for Socket Mode."
+    )
+    slack_review_channel: str | None = Field(
+        default=None,
+        description="Slack channel id for approval cards; reviewers' DMs when unset.",
+    )
+    slack_api_url: str = Field(
+        default="https://slack.com/api/",
+        description="Slack Web API base URL (tests point it at a local fake).",
+    )
+    teams_app_id: str | None = Field(default=None, description="Bot Framework app id.")
+    teams_app_password: str | None = Field(
+        default=None, description="Bot Framework app password (client secret)."
+    )
+    teams_app_tenant_id: str | None = Field(
+        default=None, description="Tenant id for a single-tenant Bot Framework app."
+    )
+    teams_skip_auth: bool = Field(
+        default=False,
+        description="LOCAL TESTING ONLY: accept Bot Framework activities without JWT validation "
+        "(the Bot Framework Emulator without credentials). Never in production.",
+    )
+    ingest_max_bytes: int = Field(
+        default=20_000_000, gt=0, description="Largest transcript file accepted by ingestion."
+    )
+    http_host: str = Field(default="127.0.0.1", description="Host the HTTP servers bind to.")
+    http_port: int = Field(default=3000, ge=0, le=65535, description="Port of `warroom serve`.")
+
     @field_validator("data_dir", mode="after")
     @classmethod
     def _expand(cls, value: Path) -> Path:
