@@ -1,0 +1,31 @@
+"""`warroom serve slack|teams`: the chat channel servers."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from warroom.app import App
+
+app = typer.Typer(help="Run a chat channel server (Slack or Microsoft Teams).")
+Port = Annotated[int | None, typer.Option(help="Port to listen on (default: WARROOM_HTTP_PORT).")]
+
+
+@app.command("slack")
+def slack(
+    port: Port = None,
+    socket: Annotated[bool, typer.Option("--socket", help="Socket Mode instead of HTTP.")] = False,
+) -> None:
+    """The Slack app: Events API, interactivity and /warroom at /slack/events (or Socket Mode)."""
+    from channels.slack.server import run
+
+    run(App(), port=port, socket_mode=socket)
+
+
+@app.command("teams")
+def teams(port: Port = None) -> None:
+    """The Microsoft Teams bot (Bot Framework) at /api/messages."""
+    from channels.teams.server import run
+
+    run(App(), port=port)
