@@ -174,6 +174,11 @@ class ConversationService:
     def _review_config(self, approval_id: str) -> dict[str, Any]:
         return {"configurable": {"thread_id": f"review:{approval_id}"}}
 
+    async def open_review(self, approval_id: str) -> None:
+        """Open the review thread of a request made outside a chat turn (meeting-note ingestion,
+        a channel); idempotent. Listeners hear `review_opened` once, when it is new."""
+        await self._open_review(approval_id)
+
     async def _open_review(self, approval_id: str) -> None:
         """Start the review thread (idempotent: an existing thread is left as it is)."""
         config = self._review_config(approval_id)
