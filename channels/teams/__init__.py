@@ -1,0 +1,6 @@
+"""Microsoft Teams channel: a Bot Framework bot (botbuilder CloudAdapter on aiohttp) at
+`/api/messages`, with Adaptive Card approvals. Start it with `warroom serve teams`."""
+
+from channels.teams.auth import TeamsStartError
+
+__all__ = ["TeamsStartError"]

@@ -1,0 +1,1 @@
+"""Tests of the chat channels against local fakes of the vendor APIs."""
