@@ -22,6 +22,7 @@ from langgraph.types import Command
 
 from agents.llm_errors import LLMError
 from agents.negotiation import DOMAIN_OF_TOOL, Negotiation, negotiate, readable
+from agents.prefetch import account_digest
 from agents.router import decide_route, strip_slash
 from agents.specialist import SpecialistRun
 from agents.state import (
@@ -113,6 +114,7 @@ def _specialist(name: SpecialistName):  # type: ignore[no-untyped-def]
         actor = await asyncio.to_thread(deps.crm.actor, state["actor_id"])
         _emit({"type": "handoff", "agent": name})
         history = (state.get("history") or [])[-2 * deps.history_turns :]
+        account_id = state.get("account_id")
         run = SpecialistRun(
             name=name,
             crm=deps.crm,
@@ -121,10 +123,14 @@ def _specialist(name: SpecialistName):  # type: ignore[no-untyped-def]
             thread_id=state["thread_id"],
             turn=_turn(state),
             max_steps=deps.max_steps,
+            account_known=bool(account_id),
         )
-        report = await run.run(
-            strip_slash(state["request"]), history, _context_for(state, deps), _emit
-        )
+        context = _context_for(state, deps)
+        if account_id:
+            digest = await asyncio.to_thread(account_digest, deps.crm, actor, name, account_id)
+            if digest:
+                context += "\n" + digest
+        report = await run.run(strip_slash(state["request"]), history, context, _emit)
         route_agents = (state.get("route") or {}).get("agents") or [name]
         return Command(
             goto=_next_after(route_agents, name),

@@ -11,12 +11,14 @@ import asyncio
 import hashlib
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from agents.llm_errors import LLMError
 from agents.llm_types import ChatModel, Message
 from agents.state import AgentReport, SpecialistName, ToolTrace
+from agents.untrusted import Provenance
+from agents.toolselect import select_tools
 from prompts import render_prompt
 from tools.catalogue import REGISTRY
 from tools.context import Actor
@@ -38,6 +40,7 @@ TOOLSETS: dict[SpecialistName, tuple[str, ...]] = {
         "send_email",
         "create_opportunity",
         "search_knowledge",
+        "recall_account_memory",
     ),
     "service": (
         "list_tickets",
@@ -48,6 +51,7 @@ TOOLSETS: dict[SpecialistName, tuple[str, ...]] = {
         "escalate_ticket",
         "grant_sla_credit",
         "search_knowledge",
+        "recall_account_memory",
     ),
     "delivery": (
         "list_projects",
@@ -56,6 +60,7 @@ TOOLSETS: dict[SpecialistName, tuple[str, ...]] = {
         "create_project",
         "schedule_go_live",
         "search_knowledge",
+        "recall_account_memory",
     ),
 }
 
@@ -86,10 +91,23 @@ class SpecialistRun:
     # Overrides for experiments (the single-agent baseline of benchmarks/bench_agents.py).
     toolset: tuple[str, ...] | None = None
     prompt_name: str | None = None
+    # The user's words versus data seen this run, for flagging data-sourced write arguments.
+    _provenance: Provenance = field(default_factory=lambda: Provenance(()), init=False, repr=False)
+
+    # Whether the router linked the request to an account (then search_accounts is not shown).
+    account_known: bool = False
 
     @property
     def tools(self) -> tuple[str, ...]:
+        """Every tool this agent may call."""
         return self.toolset if self.toolset is not None else TOOLSETS[self.name]
+
+    def shown_tools(self, request: str) -> tuple[str, ...]:
+        """The tools whose schemas this request's model calls carry (see agents.toolselect)."""
+        if self.toolset is not None:
+            return self.toolset
+        kinds = {tool: REGISTRY[tool].kind for tool in self.tools}
+        return select_tools(self.name, self.tools, kinds, request, account_known=self.account_known)
 
     async def run(
         self, request: str, history: list[dict[str, str]], context: str, emit: Any
@@ -99,10 +117,13 @@ class SpecialistRun:
             *history,
             {"role": "user", "content": request},
         ]
-        schemas = [REGISTRY[tool].openai_schema() for tool in self.tools]
+        schemas = [REGISTRY[tool].openai_schema() for tool in self.shown_tools(request)]
         trace: list[ToolTrace] = []
         proposals: list[dict[str, Any]] = []
         seen_writes: set[str] = set()
+        said = [m.get("content") or "" for m in history if m.get("role") == "user"]
+        self._provenance = Provenance([request, *said])
+        self._provenance.add_data("context", context)
         for _step in range(self.max_steps):
             try:
                 result = await self.model.chat(agent=self.name, messages=messages, tools=schemas)
@@ -150,6 +171,7 @@ class SpecialistRun:
                 messages.append(
                     {"role": "tool", "tool_call_id": call.id, "content": as_data(call.name, output)}
                 )
+                self._provenance.add_data(call.name, output)
         return AgentReport(
             agent=self.name,
             reply="",
@@ -206,6 +228,11 @@ class SpecialistRun:
         )
         if isinstance(proposal, ToolFailure):
             return proposal.model_dump(mode="json")
+        flags = self._provenance.untrusted_arguments(proposal.arguments)
+        if flags:  # the policy may hold such writes for review; the reviewer sees the flags
+            facts = {**proposal.facts, "untrusted_arguments": flags,
+                     "untrusted_argument_count": len(flags)}
+            proposal = proposal.model_copy(update={"facts": facts})
         proposals.append({**proposal.model_dump(mode="json"), "agent": self.name})
         return {
             "ok": True,

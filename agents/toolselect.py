@@ -1,0 +1,124 @@
+"""Which of its tools a specialist is shown for one request.
+
+Every tool schema is re-sent with every model call, so a specialist sees only the tools the
+request can need: its read tools (those the request's words point at, else all of them) and the
+write tools whose verbs the request uses. A request without a write verb gets no write tool.
+Selection only narrows what the model is *shown*: a call to any tool of the specialist's own
+toolset still runs (through permissions and the policy gate as always), so a narrow guess never
+blocks a sensible call.
+"""
+
+from __future__ import annotations
+
+import re
+
+from agents.state import SpecialistName
+
+# A verb that asks for a change (English and Chinese).
+WRITE_INTENT = re.compile(
+    r"\b(open (an? |the )?(new )?(tickets?|cases?|incidents?|projects?)|new (tickets?|cases?|"
+    r"deals?|opportunit\w*|projects?)|log|record|note|add|create|file|update|change|set|move|push|pull|close|mark|"
+    r"win|won|lose|lost|apply|give|offer|discount|send|e-?mail|write|draft|remind|schedule|"
+    r"reschedule|book|assign|escalate|resolve|grant|credit|refund|cancel|kick ?off|start)\b|"
+    r"记录|记下|新建|创建|添加|更新|修改|改成|改为|调整|推迟|提前|关闭|结束|赢单|丢单|申请|给予|打折|"
+    r"发送|发邮件|提醒|安排|预约|分配|升级|解决|补偿|赔偿|退款|取消|启动",
+    re.IGNORECASE,
+)
+
+# Write tools and the words that call for them.
+WRITE_TOOLS: dict[str, re.Pattern[str]] = {
+    "log_activity": re.compile(
+        r"\b(log|record|note|calls?|called|meetings?|met|demo|visit)\b|记录|记下|电话|会议|拜访",
+        re.IGNORECASE,
+    ),
+    "create_task": re.compile(
+        r"\b(tasks?|to-?dos?|follow[- ]?ups?|remind\w*|action items?)\b|任务|待办|跟进|提醒",
+        re.IGNORECASE,
+    ),
+    "update_opportunity": re.compile(
+        r"\b(update|change|set|move|push|pull|close[ds]?|closing|mark|won|win|lost|lose|stage|"
+        r"amount|seats?|next step|competitor|probability|deals?|opportunit\w*|opp-\w+)\b|"
+        r"更新|修改|阶段|金额|席位|关闭|赢单|丢单|商机",
+        re.IGNORECASE,
+    ),
+    "create_opportunity": re.compile(
+        r"\b(new (deal|opportunity)|create (a |an )?(deal|opportunity))\b|新建商机|创建商机|新商机",
+        re.IGNORECASE,
+    ),
+    "apply_discount": re.compile(r"\b(discount\w*|\d+ ?% off)\b|折扣|打折|优惠", re.IGNORECASE),
+    "send_email": re.compile(r"\b(e-?mails?|send|mail|write to)\b|邮件|发送", re.IGNORECASE),
+    "create_ticket": re.compile(
+        r"\b(open|create|file|raise|new|log|report)\b.{0,30}\b(tickets?|issues?|cases?|"
+        r"incidents?|bugs?)\b|新建工单|创建工单|报障",
+        re.IGNORECASE,
+    ),
+    "update_ticket": re.compile(
+        r"\b(update|change|set|assign|reassign|resolve[ds]?|close[ds]?|reopen|priority|status|"
+        r"tkt-\w+)\b|更新|修改|分配|解决|关闭|优先级|状态",
+        re.IGNORECASE,
+    ),
+    "escalate_ticket": re.compile(r"\bescalat\w*\b|升级", re.IGNORECASE),
+    "grant_sla_credit": re.compile(r"\b(credits?|refund\w*|compensat\w*)\b|补偿|赔偿|退款", re.I),
+    "create_project": re.compile(
+        r"\b(create|new|open|start|set up|kick ?off)\b.{0,30}\bprojects?\b|"
+        r"新建项目|创建项目|启动项目",
+        re.IGNORECASE,
+    ),
+    "schedule_go_live": re.compile(
+        r"\b(go[- ]?live|launch|schedule|reschedule|move|push|pull|date)\b|上线|排期|推迟|提前",
+        re.IGNORECASE,
+    ),
+}
+
+# Read tools and the words that point at them; a read tool without an entry is always shown.
+READ_TOOLS: dict[str, re.Pattern[str]] = {
+    "forecast": re.compile(
+        r"\b(forecast\w*|pipeline|quarter|q[1-4]|quota|commit|weighted)\b|预测|季度|管道",
+        re.IGNORECASE,
+    ),
+    "search_knowledge": re.compile(
+        r"\b(how|why|policy|policies|price|pricing|cost|plans?|tiers?|discount|terms?|"
+        r"playbook|security|compliance|competitor\w*|battlecard|product|feature\w*|faq|"
+        r"renewal|onboarding|document\w*|guide)\b|怎么|如何|为什么|政策|价格|定价|产品|"
+        r"功能|安全|合规|竞品|竞争|续约|手册|文档",
+        re.IGNORECASE,
+    ),
+    "search_accounts": re.compile(
+        r"\b(find|search|look ?up|which accounts?|accounts? (named|called))\b|查找|搜索",
+        re.IGNORECASE,
+    ),
+}
+
+
+def wants_write(request: str) -> bool:
+    return WRITE_INTENT.search(request) is not None
+
+
+def select_tools(
+    agent: SpecialistName,
+    toolset: tuple[str, ...],
+    kinds: dict[str, str],
+    request: str,
+    *,
+    account_known: bool,
+) -> tuple[str, ...]:
+    """The subset of `toolset` (in its order) to show for `request`.
+
+    `kinds` maps tool name → "read" | "write". Reads: those whose words appear (always the
+    unkeyed ones); `search_accounts` is dropped when the account is already known. Writes: only
+    with a write verb, then those whose words appear — or all the agent's writes when none do."""
+    reads = [t for t in toolset if kinds[t] == "read"]
+    writes = [t for t in toolset if kinds[t] == "write"]
+    shown_reads = [
+        t
+        for t in reads
+        if (t not in READ_TOOLS or READ_TOOLS[t].search(request))
+        and not (t == "search_accounts" and account_known)
+    ]
+    shown_writes: list[str] = []
+    if wants_write(request):
+        shown_writes = [t for t in writes if t in WRITE_TOOLS and WRITE_TOOLS[t].search(request)]
+        if not shown_writes:
+            shown_writes = writes
+    chosen = set(shown_reads) | set(shown_writes)
+    return tuple(t for t in toolset if t in chosen)

@@ -1,0 +1,112 @@
+"""Per-request tool selection and the account digest: fewer schemas and fewer calls per turn,
+without taking a tool away from an agent."""
+
+from __future__ import annotations
+
+import pytest
+
+from agents.conversation import ConversationService
+from agents.llm_scripted import ScriptedChatModel
+from agents.prefetch import account_digest
+from agents.specialist import TOOLSETS
+from agents.toolselect import select_tools, wants_write
+from tools.catalogue import REGISTRY
+from tools.service import CRMService
+
+
+def shown(agent: str, text: str, *, account_known: bool = True) -> tuple[str, ...]:
+    tools = TOOLSETS[agent]  # type: ignore[index]
+    kinds = {t: REGISTRY[t].kind for t in tools}
+    return select_tools(agent, tools, kinds, text, account_known=account_known)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("text", "write"),
+    [
+        ("What's open with Acme?", False),
+        ("Which P1 tickets breach SLA this week?", False),
+        ("When can we go live with Helix?", False),
+        ("Log a call with Jane at Acme", True),
+        ("Open a ticket for Acme: SSO is broken", True),
+        ("Give Acme a 15% discount", True),
+        ("给Acme的Jane发邮件", True),
+        ("华星科技的工单情况怎么样？", False),
+        ("把Helix的上线日期推迟到一月", True),
+    ],
+)
+def test_write_intent(text: str, write: bool) -> None:
+    assert wants_write(text) is write
+
+
+def test_questions_show_no_write_tool() -> None:
+    for agent, text in [
+        ("sales", "What's open with Acme?"),
+        ("service", "Which P1 tickets breach SLA this week?"),
+        ("delivery", "When can we go live with Helix?"),
+    ]:
+        tools = shown(agent, text)
+        assert tools and all(REGISTRY[t].kind == "read" for t in tools), (agent, tools)
+
+
+def test_writes_shown_are_the_ones_the_words_ask_for() -> None:
+    tools = shown("sales", "Log a call with Jane at Acme: they want 200 seats, close by Dec 31.")
+    writes = {t for t in tools if REGISTRY[t].kind == "write"}
+    assert writes == {"log_activity", "update_opportunity"}
+    assert "forecast" not in tools and "search_accounts" not in tools
+    assert "apply_discount" in shown("sales", "Give Acme a 15% discount")
+    assert "escalate_ticket" in shown("service", "Escalate tkt-1 please")
+    assert "schedule_go_live" in shown("delivery", "把Helix的上线日期推迟到一月")
+
+
+def test_a_write_verb_without_a_known_tool_shows_all_writes() -> None:
+    writes = {t for t in shown("sales", "Please add that for Acme") if REGISTRY[t].kind == "write"}
+    assert writes == {t for t in TOOLSETS["sales"] if REGISTRY[t].kind == "write"}
+
+
+def test_unknown_account_keeps_search_and_selection_keeps_order() -> None:
+    tools = shown("sales", "Find the account called Initech", account_known=False)
+    assert "search_accounts" in tools
+    assert list(tools) == [t for t in TOOLSETS["sales"] if t in tools]
+
+
+def test_forecast_and_knowledge_only_when_asked() -> None:
+    assert "forecast" in shown("sales", "What is my forecast for this quarter?")
+    assert "search_knowledge" in shown("sales", "What does our discount policy say?")
+    assert "search_knowledge" not in shown("sales", "What's open with Acme?")
+
+
+async def test_an_unshown_tool_of_the_agent_still_runs(crm: CRMService) -> None:
+    """Selection narrows what is shown, never what the agent may do."""
+    model = ScriptedChatModel(
+        [
+            {"agent": "sales", "tool_calls": [{"name": "forecast", "arguments": {}}]},
+            {"agent": "sales", "reply": "Here is the forecast."},
+        ]
+    )
+    convo = ConversationService(crm=crm, model=model)
+    turn = await convo.send(
+        thread_id="t-sel", user_id="u-alice", text="/sales What's open with Acme?"
+    )
+    first = model.requests[0]
+    assert "forecast" not in {s["function"]["name"] for s in first["tools"]}
+    [tool] = [e for e in turn.events if e["type"] == "tool"]
+    assert tool["tool"] == "forecast" and tool["ok"]
+
+
+async def test_linked_account_digest_reaches_the_agent(crm: CRMService) -> None:
+    model = ScriptedChatModel([{"agent": "sales", "reply": "Acme has one open deal."}])
+    convo = ConversationService(crm=crm, model=model)
+    await convo.send(thread_id="t-digest", user_id="u-alice", text="/sales What's open with Acme?")
+    system = model.requests[0]["messages"][0]["content"]
+    assert '<data source="account">' in system and "opp-acme-1" in system
+
+
+def test_digest_follows_permissions(crm: CRMService) -> None:
+    alice, sam = crm.actor("u-alice"), crm.actor("u-sam")
+    assert account_digest(crm, alice, "sales", "acc-helix") is None  # not her team
+    service_view = account_digest(crm, sam, "service", "acc-helix")
+    assert service_view is not None and "ticket" in service_view
+    # Support never sees deal money, and the service digest carries none.
+    assert "USD" not in service_view and "EUR" not in service_view
+    sales_view = account_digest(crm, alice, "sales", "acc-acme")
+    assert sales_view is not None and "opp-acme-1" in sales_view
