@@ -26,6 +26,11 @@ def slack(
 @app.command("teams")
 def teams(port: Port = None) -> None:
     """The Microsoft Teams bot (Bot Framework) at /api/messages."""
+    from channels.teams import TeamsStartError
     from channels.teams.server import run
 
-    run(App(), port=port)
+    try:
+        run(App(), port=port)
+    except TeamsStartError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc

@@ -198,9 +198,7 @@ class TokenIssuer:
             "nbf": now - 10,
             "exp": now + 600,
         }
-        return jwt.encode(
-            claims, key or self.key, algorithm="RS256", headers={"kid": self.kid}
-        )
+        return jwt.encode(claims, key or self.key, algorithm="RS256", headers={"kid": self.kid})
 
     def close(self) -> None:
         self.server.shutdown()
@@ -301,7 +299,11 @@ def mention_message(text: str, **kw: Any) -> dict[str, Any]:
 
 
 def card_execute(
-    verb: str, approval_id: str, *, card_id: str | None, inputs: dict[str, Any] | None = None,
+    verb: str,
+    approval_id: str,
+    *,
+    card_id: str | None,
+    inputs: dict[str, Any] | None = None,
     **kw: Any,
 ) -> dict[str, Any]:
     data = {"warroom": "review", "approval_id": approval_id, **(inputs or {})}
@@ -310,7 +312,11 @@ def card_execute(
 
 
 def card_submit(
-    verb: str, approval_id: str, *, card_id: str | None, inputs: dict[str, Any] | None = None,
+    verb: str,
+    approval_id: str,
+    *,
+    card_id: str | None,
+    inputs: dict[str, Any] | None = None,
     **kw: Any,
 ) -> dict[str, Any]:
     value = {"warroom": "review", "verb": verb, "approval_id": approval_id, **(inputs or {})}
