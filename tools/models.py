@@ -307,5 +307,19 @@ class ToolExecution(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
+class MeetingIngestion(Base):
+    """One applied meeting transcript per content hash: ingesting the same bytes again changes
+    nothing and returns this result."""
+
+    __tablename__ = "meeting_ingestions"
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    source_path: Mapped[str] = mapped_column(String(1000))
+    format: Mapped[str] = mapped_column(String(16))
+    account_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    actor_id: Mapped[str] = mapped_column(String(64))
+    result: Mapped[dict[str, Any]] = mapped_column(JSON)
+    ingested_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC)
