@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any, Literal, TypedDict
 
 from langgraph.graph import END, START, StateGraph
@@ -46,13 +47,13 @@ class ReviewState(TypedDict, total=False):
 Notifier = Callable[[str, str], Awaitable[None]]
 
 
+@dataclass
 class ReviewDeps:
     """`notify(thread_id, message)` tells the requester's conversation; it must be idempotent
     (the notify node re-runs after a crash)."""
 
-    def __init__(self, crm: CRMService, notify: Notifier) -> None:
-        self.crm = crm
-        self.notify = notify
+    crm: CRMService
+    notify: Notifier
 
 
 async def wait(state: ReviewState) -> dict[str, Any]:

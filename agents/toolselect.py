@@ -11,6 +11,7 @@ blocks a sensible call.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 
 from agents.state import SpecialistName
 
@@ -97,7 +98,7 @@ def wants_write(request: str) -> bool:
 def select_tools(
     agent: SpecialistName,
     toolset: tuple[str, ...],
-    kinds: dict[str, str],
+    kinds: Mapping[str, str],
     request: str,
     *,
     account_known: bool,

@@ -34,10 +34,23 @@ USERS = {  # id: (roles, team)
     "u-nobody": (set(), None),
 }
 
-SALES_WRITES = {"create_opportunity", "update_opportunity", "apply_discount", "send_email",
-                "log_activity", "create_task", "create_ticket"}
-SERVICE_WRITES = {"log_activity", "create_task", "create_ticket", "update_ticket",
-                  "escalate_ticket", "grant_sla_credit"}
+SALES_WRITES = {
+    "create_opportunity",
+    "update_opportunity",
+    "apply_discount",
+    "send_email",
+    "log_activity",
+    "create_task",
+    "create_ticket",
+}
+SERVICE_WRITES = {
+    "log_activity",
+    "create_task",
+    "create_ticket",
+    "update_ticket",
+    "escalate_ticket",
+    "grant_sla_credit",
+}
 DELIVERY_WRITES = {"log_activity", "create_task", "create_project", "schedule_go_live"}
 
 
@@ -70,27 +83,43 @@ def may_write(user: str, tool: str, account: str) -> bool:
 
 def arguments_for(tool: str, account: str) -> dict[str, Any] | None:
     """Valid arguments of `tool` aimed at `account`, or None where the fixture has no target."""
-    opportunity = {"acc-acme": "opp-acme-1", "acc-globex": "opp-globex-1",
-                   "acc-helix": "opp-helix-1"}.get(account)
+    opportunity = {
+        "acc-acme": "opp-acme-1",
+        "acc-globex": "opp-globex-1",
+        "acc-helix": "opp-helix-1",
+    }.get(account)
     contact = {"acc-acme": "con-jane", "acc-helix": "con-hank"}.get(account)
     ticket = {"acc-acme": "tkt-acme-1", "acc-helix": "tkt-helix-1"}.get(account)
     project = {"acc-acme": "prj-acme", "acc-initech": "prj-initech"}.get(account)
     table: dict[str, dict[str, Any] | None] = {
-        "create_opportunity": {"account_id": account, "name": "New", "amount": 1000,
-                               "close_date": "2027-03-31"},
+        "create_opportunity": {
+            "account_id": account,
+            "name": "New",
+            "amount": 1000,
+            "close_date": "2027-03-31",
+        },
         "update_opportunity": opportunity and {"opportunity_id": opportunity, "next_step": "call"},
-        "apply_discount": opportunity and {"opportunity_id": opportunity, "percent": 5,
-                                           "reason": "r"},
+        "apply_discount": opportunity
+        and {"opportunity_id": opportunity, "percent": 5, "reason": "r"},
         "send_email": contact and {"contact_id": contact, "subject": "s", "body": "b"},
         "log_activity": {"account_id": account, "kind": "note", "subject": "s", "summary": "x"},
         "create_task": {"subject": "s", "due_date": "2026-12-01", "account_id": account},
-        "create_ticket": {"account_id": account, "subject": "s", "description": "d",
-                          "priority": "p3"},
+        "create_ticket": {
+            "account_id": account,
+            "subject": "s",
+            "description": "d",
+            "priority": "p3",
+        },
         "update_ticket": ticket and {"ticket_id": ticket, "status": "pending"},
         "escalate_ticket": ticket and {"ticket_id": ticket, "reason": "r"},
         "grant_sla_credit": {"account_id": account, "amount": 10, "reason": "r"},
-        "create_project": {"account_id": account, "name": "p", "seats": 5,
-                           "start_date": "2026-12-01", "go_live_date": "2027-02-01"},
+        "create_project": {
+            "account_id": account,
+            "name": "p",
+            "seats": 5,
+            "start_date": "2026-12-01",
+            "go_live_date": "2027-02-01",
+        },
         "schedule_go_live": project and {"project_id": project, "go_live_date": "2027-02-15"},
     }
     return table[tool]
@@ -109,7 +138,14 @@ MATRIX = [
 def test_matrix_covers_every_write_tool_role_and_relation() -> None:
     assert {t for _, t, _ in MATRIX} == set(WRITE_TOOLS)
     relations = {
-        (u, "owner" if ACCOUNTS[a][1] == u else "team" if ACCOUNTS[a][0] == USERS[u][1] else "other")
+        (
+            u,
+            "owner"
+            if ACCOUNTS[a][1] == u
+            else "team"
+            if ACCOUNTS[a][0] == USERS[u][1]
+            else "other",
+        )
         for u, _, a in MATRIX
     }
     assert {r for _, r in relations} == {"owner", "team", "other"}
@@ -133,8 +169,9 @@ def test_every_role_tool_and_record(crm: CRMService) -> None:
 
 
 def test_refusals_are_audited_and_not_queued(crm: CRMService) -> None:
-    outcome = crm.propose("apply_discount", arguments_for("apply_discount", "acc-helix") or {},
-                          crm.actor("u-alice"))
+    outcome = crm.propose(
+        "apply_discount", arguments_for("apply_discount", "acc-helix") or {}, crm.actor("u-alice")
+    )
     assert isinstance(outcome, ToolFailure) and outcome.kind == "refused"
     events = crm.audit_events()
     assert [(e.action, e.outcome, e.actor_id) for e in events] == [
@@ -155,15 +192,21 @@ def test_account_visibility(crm: CRMService, user: str) -> None:
 
 
 ROLE_SETS = st.sets(
-    st.sampled_from(["rep", "sales_manager", "support", "support_lead", "delivery",
-                     "delivery_lead", "admin"]),
+    st.sampled_from(
+        ["rep", "sales_manager", "support", "support_lead", "delivery", "delivery_lead", "admin"]
+    ),
     max_size=3,
 )
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(roles=ROLE_SETS, team=st.sampled_from(["west", "east", None]),
-       opportunity=st.sampled_from(["opp-acme-1", "opp-globex-1", "opp-helix-1"]))
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    roles=ROLE_SETS,
+    team=st.sampled_from(["west", "east", None]),
+    opportunity=st.sampled_from(["opp-acme-1", "opp-globex-1", "opp-helix-1"]),
+)
 def test_field_level_rules_for_any_role_set(
     crm: CRMService, roles: set[str], team: str | None, opportunity: str
 ) -> None:

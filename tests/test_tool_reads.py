@@ -46,7 +46,12 @@ def test_catalogue_is_complete_and_schemas_are_valid() -> None:
         assert schema["function"]["description"]
         assert schema["function"]["parameters"]["type"] == "object"
     service_writes = {s.name for s in REGISTRY.select(domain="service", kind="write")}
-    assert service_writes == {"create_ticket", "update_ticket", "escalate_ticket", "grant_sla_credit"}
+    assert service_writes == {
+        "create_ticket",
+        "update_ticket",
+        "escalate_ticket",
+        "grant_sla_credit",
+    }
     # `all`-domain tools come with every domain's subset.
     assert "search_knowledge" in {s.name for s in REGISTRY.select(domain="delivery")}
 
@@ -55,11 +60,21 @@ def test_contract_argument_names() -> None:
     expected = {
         "create_opportunity": {"account_id", "name", "amount", "currency", "close_date", "stage"},
         "update_opportunity": {
-            "opportunity_id", "stage", "amount", "close_date", "next_step", "probability",
+            "opportunity_id",
+            "stage",
+            "amount",
+            "close_date",
+            "next_step",
+            "probability",
         },
         "apply_discount": {"opportunity_id", "percent", "reason"},
         "log_activity": {
-            "account_id", "kind", "subject", "summary", "opportunity_id", "contact_ids",
+            "account_id",
+            "kind",
+            "subject",
+            "summary",
+            "opportunity_id",
+            "contact_ids",
             "occurred_at",
         },
         "send_email": {"contact_id", "subject", "body"},
@@ -157,13 +172,18 @@ def test_projects_and_capacity(crm: CRMService) -> None:
     projects = read(crm, "u-dev", "list_projects")
     assert [p["id"] for p in projects["projects"]] == ["prj-acme", "prj-initech"]
     assert read(crm, "u-dev", "get_project", project_id="prj-acme")["seats"] == 50
-    cap = read(crm, "u-dev", "check_capacity", start_date="2027-01-04", end_date="2027-01-17",
-               effort_days=5)
+    cap = read(
+        crm,
+        "u-dev",
+        "check_capacity",
+        start_date="2027-01-04",
+        end_date="2027-01-17",
+        effort_days=5,
+    )
     assert [w["fully_booked"] for w in cap["weeks"]] == [True, False]
     assert cap["total_free_days"] == 6 and cap["fits"] is True
     assert cap["first_week_with_room"] == "2027-01-11"
-    backwards = read(crm, "u-dev", "check_capacity", start_date="2027-01-10",
-                     end_date="2027-01-01")
+    backwards = read(crm, "u-dev", "check_capacity", start_date="2027-01-10", end_date="2027-01-01")
     assert backwards["kind"] == "validation" and "end_date" in backwards["message"]
 
 

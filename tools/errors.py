@@ -48,7 +48,7 @@ class InvalidArguments(ToolError):
         for item in error.errors():
             field = ".".join(str(part) for part in item["loc"]) or "(arguments)"
             fields.append(field)
-            problems.append(f"{field}: {_plain(item)}")
+            problems.append(f"{field}: {_plain(dict(item))}")
         return cls(f"Invalid arguments for {tool}: " + "; ".join(problems) + ".", fields=fields)
 
 

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from sqlalchemy import Table
 from sqlalchemy.exc import IntegrityError
 
 from tools.db import Database
@@ -257,12 +258,15 @@ def load_fixture(db: Database, data: dict[str, Any], *, batch_size: int = 5000) 
                     # Managers may be listed after their reports: insert, then link.
                     managers = {r["id"]: r.pop("manager_id", None) for r in rows}
                 for start in range(0, len(rows), batch_size):
-                    session.execute(model.__table__.insert(), rows[start : start + batch_size])
+                    session.execute(
+                        cast(Table, model.__table__).insert(), rows[start : start + batch_size]
+                    )
                 if table == "users":
                     for user_id, manager_id in managers.items():
                         if manager_id:
                             session.execute(
-                                User.__table__.update()
+                                cast(Table, User.__table__)
+                                .update()
                                 .where(User.__table__.c.id == user_id)
                                 .values(manager_id=manager_id)
                             )

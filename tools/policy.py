@@ -11,7 +11,7 @@ import operator
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -53,7 +53,7 @@ class Condition(BaseModel):
                 continue
             if value is None or isinstance(value, bool) or not isinstance(value, int | float):
                 try:
-                    value = float(value)
+                    value = float(cast(Any, value))
                 except (TypeError, ValueError):
                     return False
             if not compare(value, bound):

@@ -29,14 +29,23 @@ from tools.service import CRMService
 from warroom.settings import DEFAULT_POLICY_PATH
 
 THREAD = "fault-thread"
+LOG_CALL = {
+    "account_id": "acc-acme",
+    "kind": "call",
+    "subject": "Call with Jane",
+    "summary": "200 seats",
+}
+DISCOUNT = {"opportunity_id": "opp-acme-1", "percent": 25, "reason": "200 seats"}
 SCRIPT = [
-    {"agent": "sales", "tool_calls": [
-        {"name": "log_activity", "arguments": {"account_id": "acc-acme", "kind": "call",
-                                               "subject": "Call with Jane", "summary": "200 seats"}},
-        {"name": "apply_discount", "arguments": {"opportunity_id": "opp-acme-1", "percent": 25,
-                                                 "reason": "200 seats"}}]},
+    {
+        "agent": "sales",
+        "tool_calls": [
+            {"name": "log_activity", "arguments": LOG_CALL},
+            {"name": "apply_discount", "arguments": DISCOUNT},
+        ],
+    },
     {"agent": "sales", "reply": "Logged; the discount waits for Maria."},
-]  # fmt: skip
+]
 
 
 class Boundaries:
@@ -89,16 +98,20 @@ async def main(work: Path, kill_at: int | None) -> None:
     if not (work / "seeded").exists():
         load_fixture(db, small_company())
         (work / "seeded").touch()
-    crm = CRMService(db, policy=Policy.load(DEFAULT_POLICY_PATH),
-                     clock=FixedClock.on(date(2026, 11, 20), 12))
+    crm = CRMService(
+        db, policy=Policy.load(DEFAULT_POLICY_PATH), clock=FixedClock.on(date(2026, 11, 20), 12)
+    )
     async with open_async_checkpointer(url) as saver:
         instrument(saver, crm, Boundaries(work / "boundaries", kill_at))
         convo = ConversationService(crm=crm, model=ScriptedChatModel(SCRIPT), checkpointer=saver)
         # Phase 1: the requester's turn — start it, or finish what a crash interrupted.
         snapshot = await convo.graph.aget_state({"configurable": {"thread_id": THREAD}})
         if not snapshot.values:
-            await convo.send(thread_id=THREAD, user_id="u-alice",
-                             text="Log a call with Jane at Acme and give a 25% discount")
+            await convo.send(
+                thread_id=THREAD,
+                user_id="u-alice",
+                text="Log a call with Jane at Acme and give a 25% discount",
+            )
         else:
             await convo.resume(THREAD)
         # Phase 2: after a restart, finish what a crash interrupted; then Maria approves.
