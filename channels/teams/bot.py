@@ -374,7 +374,10 @@ class TeamsBot:
     async def _on_turn_error(self, context: TurnContext, error: Exception) -> None:
         log.error("Teams turn failed", exc_info=error)
         if context.activity.type == ActivityTypes.message:
-            await context.send_activity(messages.TURN_FAILED)
+            try:
+                await context.send_activity(messages.TURN_FAILED)
+            except Exception as exc:  # the connector itself may be what failed
+                log.error("Could not tell the user the turn failed: %s", exc)
 
 
 def _error_body(message: str) -> dict[str, Any]:

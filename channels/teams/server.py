@@ -81,7 +81,11 @@ async def handle_messages(request: web.Request) -> web.Response:
     missing = _missing_fields(body, REQUIRED.get(activity.type, ()))
     if missing:
         return _problem(400, messages.MISSING_FIELD.format(field=missing))
-    response = await bot.adapter.process_activity(authenticated, activity, bot.on_turn)
+    try:
+        response = await bot.adapter.process_activity(authenticated, activity, bot.on_turn)
+    except Exception:  # e.g. the Bot Connector API unreachable while replying
+        log.exception("Teams activity %s could not be processed", activity.id)
+        return _problem(500, messages.PROCESSING_FAILED)
     if response is None:
         return web.Response(status=200)
     return web.json_response(response.body, status=int(response.status))
