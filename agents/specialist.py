@@ -145,6 +145,7 @@ class SpecialistRun:
             messages.append(result.assistant_message())
             for call in result.tool_calls:
                 arguments = _without_empty(call.arguments)
+                self._provenance.add_model_call(call.name, arguments)
                 output = await self._run_tool(call.name, arguments, seen_writes, proposals)
                 ok = bool(output.get("ok", True))
                 summary = _summary(call.name, output)

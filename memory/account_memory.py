@@ -4,6 +4,7 @@ by meaning or by recency, and erasable per contact (right to erasure)."""
 from __future__ import annotations
 
 import hashlib
+import re
 import threading
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
@@ -119,23 +120,39 @@ class AccountMemory:
                 for cid in order if cid in facts]
 
     def erase_contact(self, contact_id: str, names: Iterable[str] = (),
-                      emails: Iterable[str] = (), phones: Iterable[str] = ()) -> int:
+                      emails: Iterable[str] = (), phones: Iterable[str] = (), *,
+                      patterns: Sequence[re.Pattern[str]] | None = None) -> int:
         """Delete every fact linked to the contact or whose text names them (by name, email or
-        phone number). Returns how many facts were deleted."""
-        patterns = mention_patterns([*names, *emails, *phones])
-        doomed: set[str] = set()
+        phone number, or by the given patterns). Returns how many facts were deleted."""
         with self._lock:
-            linked = self._collection.get(where={"contact_ids": {"$contains": contact_id}},
-                                          include=[])
-            doomed.update(linked["ids"])
-            if patterns:
-                for cid, text in self._all_texts():
-                    if any(p.search(text) for p in patterns):
-                        doomed.add(cid)
-            ids = sorted(doomed)
+            ids = sorted(self._ids_about(contact_id, names, emails, phones, patterns))
             for start in range(0, len(ids), _PAGE):
                 self._collection.delete(ids=ids[start : start + _PAGE])
         return len(ids)
+
+    def facts_about(self, contact_id: str,
+                    patterns: Sequence[re.Pattern[str]] = ()) -> list[AccountFact]:
+        """Every fact linked to the contact or matching one of the patterns (for an export)."""
+        with self._lock:
+            ids = sorted(self._ids_about(contact_id, (), (), (), patterns))
+            if not ids:
+                return []
+            rows = self._collection.get(ids=ids, include=["documents", "metadatas"])
+        return [_fact(cid, text, meta, None) for cid, text, meta in
+                zip(rows["ids"], rows["documents"], rows["metadatas"], strict=False)]
+
+    def _ids_about(self, contact_id: str, names: Iterable[str], emails: Iterable[str],
+                   phones: Iterable[str],
+                   patterns: Sequence[re.Pattern[str]] | None) -> set[str]:
+        found = [*mention_patterns([*names, *emails, *phones]), *(patterns or ())]
+        linked = self._collection.get(where={"contact_ids": {"$contains": contact_id}},
+                                      include=[])
+        ids = set(linked["ids"])
+        if found:
+            for cid, text in self._all_texts():
+                if any(p.search(text) for p in found):
+                    ids.add(cid)
+        return ids
 
     def _all_texts(self) -> Iterable[tuple[str, str]]:
         offset = 0

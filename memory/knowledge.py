@@ -349,6 +349,27 @@ class KnowledgeBase:
             index = self._fresh_lexical(force=True)
             return self._delete_ids(index.ids_mentioning(patterns))
 
+    def chunks_mentioning(self, patterns: Sequence[re.Pattern[str]]
+                          ) -> list[tuple[str, str, dict[str, Any]]]:
+        """(id, text, metadata) of every chunk whose text or title matches a pattern."""
+        if not patterns:
+            return []
+        with self._lock:
+            ids = self._fresh_lexical(force=True).ids_mentioning(patterns)
+            if not ids:
+                return []
+            rows = self._collection.get(ids=list(ids), include=["documents", "metadatas"])
+        return [(cid, text or "", dict(meta or {})) for cid, text, meta in
+                zip(rows["ids"], rows["documents"], rows["metadatas"], strict=False)]
+
+    def erase_patterns(self, patterns: Sequence[re.Pattern[str]]) -> int:
+        """Delete every chunk whose text or title matches a pattern (right to erasure), from
+        Chroma and the BM25 mirror; returns how many went."""
+        if not patterns:
+            return 0
+        with self._lock:
+            return self._delete_ids(self._fresh_lexical(force=True).ids_mentioning(patterns))
+
     def _delete_ids(self, ids: Sequence[str]) -> int:
         for start in range(0, len(ids), _PAGE):
             self._collection.delete(ids=list(ids[start : start + _PAGE]))

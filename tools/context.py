@@ -56,6 +56,12 @@ class KnowledgeSearch(Protocol):
     ) -> list[Any]: ...
 
 
+class AccountRecall(Protocol):
+    """What `recall_account_memory` needs of account memory (memory.account_memory has it)."""
+
+    def recall(self, account_id: str, query: str | None = None, k: int = 5) -> list[Any]: ...
+
+
 @dataclass(frozen=True)
 class Actor:
     """The user a tool acts for. Permissions are decided from this, never from the LLM."""
@@ -93,3 +99,4 @@ class ToolContext:
     clock: Clock
     knowledge: KnowledgeSearch | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    memory: AccountRecall | None = None

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 import tools.catalogue  # noqa: F401  (registers the tool catalogue)
-from tools.context import Actor, Clock, KnowledgeSearch, SystemClock, ToolContext
+from tools.context import AccountRecall, Actor, Clock, KnowledgeSearch, SystemClock, ToolContext
 from tools.db import Database
 from tools.errors import (
     Conflict,
@@ -82,11 +82,13 @@ class CRMService:
         policy: Policy,
         clock: Clock | None = None,
         knowledge: KnowledgeSearch | None = None,
+        memory: AccountRecall | None = None,
     ) -> None:
         self.db = db
         self.policy = policy
         self.clock = clock or SystemClock()
         self.knowledge = knowledge
+        self.memory = memory
 
     # ------------------------------------------------------------ users
 
@@ -99,7 +101,12 @@ class CRMService:
 
     def _context(self, session: Session, actor: Actor, **extra: Any) -> ToolContext:
         return ToolContext(
-            session=session, actor=actor, clock=self.clock, knowledge=self.knowledge, extra=extra
+            session=session,
+            actor=actor,
+            clock=self.clock,
+            knowledge=self.knowledge,
+            extra=extra,
+            memory=self.memory,
         )
 
     # ------------------------------------------------------------ reads
@@ -335,7 +342,12 @@ class CRMService:
                     reviewer_ids=decision.reviewer_ids,
                     rule_ids=decision.rule_ids,
                     reasons=decision.reasons,
-                    context={"proposal": proposal.model_dump(mode="json"), **(context or {})},
+                    context={
+                        "proposal": proposal.model_dump(mode="json"),
+                        # Argument values the model took only from data (agents/untrusted.py).
+                        "untrusted_arguments": proposal.facts.get("untrusted_arguments") or [],
+                        **(context or {}),
+                    },
                     status="pending",
                     created_at=now,
                     expires_at=now + ttl,
