@@ -1,0 +1,262 @@
+"""Block Kit for human review: the approval card, its decided state, and the reject and edit
+modals. Pure functions from a review row (`CRMService.reviews`) to Slack payloads."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from channels.slack import messages
+from channels.slack.text import escape
+
+APPROVE = "warroom_review_approve"
+REJECT = "warroom_review_reject"
+EDIT = "warroom_review_edit"
+REJECT_VIEW = "warroom_review_reject_view"
+EDIT_VIEW = "warroom_review_edit_view"
+REASON_BLOCK, REASON_INPUT = "reason", "reason_input"
+ARGUMENTS_BLOCK, ARGUMENTS_INPUT = "arguments", "arguments_input"
+COMMENT_BLOCK, COMMENT_INPUT = "comment", "comment_input"
+
+STATUS_MARK = {"approved": "✅", "rejected": "⛔", "expired": "⌛", "failed": "⚠️"}
+_SECTION_LIMIT = 2900  # a section's text holds 3,000 characters
+
+
+def _clip(text: str, limit: int = _SECTION_LIMIT) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def when(value: Any) -> str:
+    """'2026-11-20 12:00 UTC' from an ISO timestamp (or the value as it is)."""
+    try:
+        moment = datetime.fromisoformat(str(value))
+    except ValueError:
+        return str(value)
+    return moment.strftime("%Y-%m-%d %H:%M %Z").strip() if moment.tzinfo else str(value)
+
+
+def summary_of(row: dict[str, Any]) -> str:
+    return str(row.get("context", {}).get("proposal", {}).get("summary") or row["tool"])
+
+
+def _details(row: dict[str, Any], names: dict[str, str]) -> list[dict[str, Any]]:
+    proposal = row.get("context", {}).get("proposal", {})
+    before, after = proposal.get("before") or {}, proposal.get("after") or {}
+    changes = [
+        f"{k}: {before.get(k)} → {v}"
+        for k, v in after.items()
+        if before.get(k) != v and k != "version"
+    ]
+    requester = names.get(row["requested_by"], row["requested_by"])
+    lines = [
+        f"*{escape(summary_of(row))}*",
+        f"Asked by {escape(requester)} · rule {', '.join(row.get('rule_ids') or [])}: "
+        f"{escape('; '.join(row.get('reasons') or []))}",
+    ]
+    if changes:
+        lines.append("Change: " + escape("; ".join(changes)))
+    request = row.get("context", {}).get("request")
+    if request:
+        lines.append(f"Request: “{escape(str(request))}”")
+    blocks: list[dict[str, Any]] = [
+        {"type": "section", "text": {"type": "mrkdwn", "text": _clip("\n".join(lines))}},
+        {
+            "type": "section",
+            "text": {
+                "type": "mrkdwn",
+                "text": _clip(
+                    f"`{row['tool']}` "
+                    + escape(json.dumps(row.get("arguments") or {}, ensure_ascii=False))
+                ),
+            },
+        },
+    ]
+    negotiation = row.get("context", {}).get("negotiation")
+    if negotiation:
+        turns = "\n".join(
+            f"• {t['agent']}: {t['stance']} — {escape(str(t['reason']))}"
+            for t in negotiation.get("transcript", [])
+        )
+        blocks.append(
+            {
+                "type": "section",
+                "text": {
+                    "type": "mrkdwn",
+                    "text": _clip(f"Negotiation ({negotiation.get('outcome')}):\n{turns}"),
+                },
+            }
+        )
+    return blocks
+
+
+def review_card(
+    row: dict[str, Any], names: dict[str, str], *, mention: list[str] | None = None
+) -> dict[str, Any]:
+    """`text` and `blocks` of a pending request's card, with approve / reject / edit buttons."""
+    approval_id = row["id"]
+    header = f"Review request {approval_id}"
+    reviewers = ", ".join(f"<@{m}>" for m in mention or [])
+    blocks: list[dict[str, Any]] = [
+        {"type": "header", "text": {"type": "plain_text", "text": _clip(header, 150)}},
+        *_details(row, names),
+        {
+            "type": "context",
+            "elements": [
+                {
+                    "type": "mrkdwn",
+                    "text": (f"For {reviewers} · " if reviewers else "")
+                    + f"expires {when(row.get('expires_at'))}",
+                }
+            ],
+        },
+        {
+            "type": "actions",
+            "block_id": f"review:{approval_id}",
+            "elements": [
+                {
+                    "type": "button",
+                    "action_id": APPROVE,
+                    "style": "primary",
+                    "text": {"type": "plain_text", "text": "Approve"},
+                    "value": approval_id,
+                },
+                {
+                    "type": "button",
+                    "action_id": REJECT,
+                    "style": "danger",
+                    "text": {"type": "plain_text", "text": "Reject…"},
+                    "value": approval_id,
+                },
+                {
+                    "type": "button",
+                    "action_id": EDIT,
+                    "text": {"type": "plain_text", "text": "Edit…"},
+                    "value": approval_id,
+                },
+            ],
+        },
+    ]
+    text = f"Review request: {summary_of(row)} (asked by {names.get(row['requested_by'], '?')})"
+    return {"text": text, "blocks": blocks}
+
+
+def decided_line(row: dict[str, Any], names: dict[str, str]) -> str:
+    status = row["status"]
+    who = names.get(row.get("decided_by") or "", row.get("decided_by") or "")
+    at = when(row.get("decided_at") or row.get("expires_at"))
+    if status == "expired":
+        return f"{STATUS_MARK[status]} Expired at {at} without a decision; nothing was changed."
+    note = f" — “{escape(str(row['comment']))}”" if row.get("comment") else ""
+    if status == "failed":
+        return f"{STATUS_MARK[status]} Approved by {escape(who)} at {at} but not applied{note}"
+    edited = " with edited arguments" if row.get("edited_arguments") else ""
+    mark = STATUS_MARK.get(status, "•")
+    return f"{mark} {status.capitalize()}{edited} by {escape(who)} at {at}{note}"
+
+
+def decided_card(row: dict[str, Any], names: dict[str, str]) -> dict[str, Any]:
+    """The card after a decision: the details, who decided and when, no buttons."""
+    line = decided_line(row, names)
+    blocks = [
+        {
+            "type": "header",
+            "text": {"type": "plain_text", "text": _clip(f"Review request {row['id']}", 150)},
+        },
+        *_details(row, names),
+        {"type": "section", "text": {"type": "mrkdwn", "text": _clip(line)}},
+    ]
+    return {"text": f"{summary_of(row)}: {line}", "blocks": blocks}
+
+
+def already_decided(row: dict[str, Any], names: dict[str, str]) -> str:
+    who = names.get(row.get("decided_by") or "", row.get("decided_by") or "nobody")
+    return messages.ALREADY_DECIDED.format(
+        status=row["status"], who=who, when=when(row.get("decided_at"))
+    )
+
+
+def _metadata(approval_id: str, channel: str, ts: str) -> str:
+    return json.dumps({"approval_id": approval_id, "channel": channel, "ts": ts})
+
+
+def read_metadata(view: dict[str, Any]) -> dict[str, str]:
+    return json.loads(view.get("private_metadata") or "{}")
+
+
+def reject_modal(row: dict[str, Any], *, channel: str, ts: str) -> dict[str, Any]:
+    return {
+        "type": "modal",
+        "callback_id": REJECT_VIEW,
+        "private_metadata": _metadata(row["id"], channel, ts),
+        "title": {"type": "plain_text", "text": "Reject request"},
+        "submit": {"type": "plain_text", "text": "Reject"},
+        "close": {"type": "plain_text", "text": "Cancel"},
+        "blocks": [
+            {"type": "section", "text": {"type": "mrkdwn", "text": f"*{escape(summary_of(row))}*"}},
+            {
+                "type": "input",
+                "block_id": REASON_BLOCK,
+                "label": {"type": "plain_text", "text": "Why? The requester will read it."},
+                "element": {
+                    "type": "plain_text_input",
+                    "action_id": REASON_INPUT,
+                    "multiline": True,
+                    "max_length": 2000,
+                },
+            },
+        ],
+    }
+
+
+def edit_modal(row: dict[str, Any], *, channel: str, ts: str) -> dict[str, Any]:
+    arguments = json.dumps(row.get("arguments") or {}, indent=2, ensure_ascii=False)
+    return {
+        "type": "modal",
+        "callback_id": EDIT_VIEW,
+        "private_metadata": _metadata(row["id"], channel, ts),
+        "title": {"type": "plain_text", "text": "Edit and approve"},
+        "submit": {"type": "plain_text", "text": "Approve edited"},
+        "close": {"type": "plain_text", "text": "Cancel"},
+        "blocks": [
+            {"type": "section", "text": {"type": "mrkdwn", "text": f"*{escape(summary_of(row))}*"}},
+            {
+                "type": "input",
+                "block_id": ARGUMENTS_BLOCK,
+                "label": {"type": "plain_text", "text": f"Arguments of {row['tool']} (JSON)"},
+                "element": {
+                    "type": "plain_text_input",
+                    "action_id": ARGUMENTS_INPUT,
+                    "multiline": True,
+                    "initial_value": arguments[:3000],
+                },
+            },
+            {
+                "type": "input",
+                "block_id": COMMENT_BLOCK,
+                "optional": True,
+                "label": {"type": "plain_text", "text": "Comment for the requester"},
+                "element": {"type": "plain_text_input", "action_id": COMMENT_INPUT},
+            },
+        ],
+    }
+
+
+def submitted_value(view: dict[str, Any], block_id: str, action_id: str) -> str:
+    state = view.get("state", {}).get("values", {})
+    return str((state.get(block_id, {}).get(action_id) or {}).get("value") or "").strip()
+
+
+def parse_edited_arguments(raw: str) -> tuple[dict[str, Any] | None, str | None]:
+    """(arguments, None) or (None, the sentence saying what is wrong)."""
+    if not raw.strip():
+        return None, messages.ARGUMENTS_EMPTY
+    try:
+        value = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        return None, messages.ARGUMENTS_NOT_JSON.format(
+            problem=exc.msg, line=exc.lineno, column=exc.colno
+        )
+    if not isinstance(value, dict) or not value:
+        return None, messages.ARGUMENTS_NOT_OBJECT
+    return value, None

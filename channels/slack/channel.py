@@ -1,0 +1,567 @@
+"""The Slack app: Bolt listeners that acknowledge at once and hand the work to
+`ConversationService` in the background.
+
+    mention / DM      → a turn in the Slack thread's conversation, progress in a status message
+    file shared       → meeting-note ingestion, summary in the thread
+    /warroom …        → a private turn, answered through response_url
+    review requests   → Block Kit cards to the reviewers (DM or the review channel)
+    card buttons      → approve / reject (modal) / edit (modal) through ConversationService.decide
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Coroutine
+from contextlib import asynccontextmanager
+from typing import Any
+
+from slack_bolt.async_app import AsyncApp
+from slack_bolt.request.async_request import AsyncBoltRequest
+from slack_bolt.response import BoltResponse
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from agents.conversation import ConversationError, ConversationService
+from agents.llm_errors import LLMError
+from agents.review import ReviewError
+from channels.identity import UnknownUser
+from channels.slack import cards, messages
+from channels.slack.config import SlackConfig
+from channels.slack.dedupe import RecentDeliveries
+from channels.slack.files import FileRefused, Ingest, download
+from channels.slack.people import SlackPeople
+from channels.slack.progress import StatusMessage
+from channels.slack.text import MAX_PARTS, escape, from_slack, split_message
+from channels.slack.threads import SlackThread
+from tools.errors import NotFound
+
+log = logging.getLogger(__name__)
+
+COMMAND = "/warroom"
+_REMEMBERED_CARDS = 5_000
+
+
+class KeyedLocks:
+    """One asyncio lock per key (a conversation, a review request), dropped when unused."""
+
+    def __init__(self) -> None:
+        self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
+
+    @asynccontextmanager
+    async def hold(self, key: str) -> AsyncIterator[None]:
+        lock, users = self._locks.get(key, (asyncio.Lock(), 0))
+        self._locks[key] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._locks[key]
+            if users == 1:
+                del self._locks[key]
+            else:
+                self._locks[key] = (lock, users - 1)
+
+    def __len__(self) -> int:
+        return len(self._locks)
+
+
+class SlackChannel:
+    def __init__(
+        self,
+        *,
+        convo: ConversationService,
+        people: SlackPeople,
+        config: SlackConfig,
+        client: AsyncWebClient,
+        ingest: Ingest | None = None,
+        ingest_errors: tuple[type[BaseException], ...] = (),
+        deliveries: RecentDeliveries | None = None,
+    ) -> None:
+        self.convo = convo
+        self.crm = convo.crm
+        self.people = people
+        self.config = config
+        self.client = client
+        self.ingest = ingest
+        self.ingest_errors = ingest_errors
+        self.deliveries = deliveries or RecentDeliveries()
+        self.bolt = AsyncApp(
+            name="warroom",
+            client=client,
+            signing_secret=config.signing_secret or "",
+            logger=logging.getLogger("warroom.slack.bolt"),
+        )
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._locks = KeyedLocks()
+        self._turn_slots = asyncio.Semaphore(config.max_concurrent_turns)
+        self._cards: OrderedDict[str, set[tuple[str, str]]] = OrderedDict()
+        self._register()
+        convo.subscribe(review_opened=self.post_review_card, requester_told=self.tell_requester)
+
+    # ------------------------------------------------------------------ plumbing
+
+    def _register(self) -> None:
+        bolt = self.bolt
+        bolt.middleware(self._once_per_event)
+        bolt.event("app_mention")(self._on_mention)
+        bolt.event("message")(self._on_direct_message)
+        bolt.command(COMMAND)(self._on_command)
+        bolt.action(cards.APPROVE)(self._on_approve)
+        bolt.action(cards.REJECT)(self._on_reject_clicked)
+        bolt.action(cards.EDIT)(self._on_edit_clicked)
+        bolt.view(cards.REJECT_VIEW)(self._on_reject_submitted)
+        bolt.view(cards.EDIT_VIEW)(self._on_edit_submitted)
+
+    def _spawn(self, work: Coroutine[Any, Any, None], what: str) -> None:
+        """Run `work` after the ack; kept referenced until done, failures logged."""
+
+        async def guarded() -> None:
+            try:
+                await work
+            except Exception:
+                log.exception("Slack %s failed", what)
+
+        task = asyncio.get_running_loop().create_task(guarded(), name=f"slack {what}")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    @property
+    def busy(self) -> int:
+        """Background jobs still running."""
+        return len(self._tasks)
+
+    async def drain(self, within: float = 30.0) -> None:
+        """Wait (at most `within` seconds) for background work, e.g. before shutting down."""
+        if self._tasks:
+            await asyncio.wait(set(self._tasks), timeout=within)
+
+    async def _once_per_event(
+        self, req: AsyncBoltRequest, resp: BoltResponse, next: Any
+    ) -> BoltResponse:
+        """Slack redelivers an event it believes unacknowledged; each event_id runs once.
+        (Runs after Bolt's signature check, so forged requests cannot fill the memory.)"""
+        body = req.body if isinstance(req.body, dict) else {}
+        event_id = body.get("event_id")
+        if event_id and not self.deliveries.first_time(str(event_id)):
+            retry = (req.headers.get("x-slack-retry-num") or ["?"])[0]
+            log.info("Skipping repeated delivery of %s (retry %s)", event_id, retry)
+            return BoltResponse(status=200, body="")
+        return await next()
+
+    async def _ephemeral(
+        self, channel: str, user: str, text: str, *, thread_ts: str | None = None
+    ) -> None:
+        try:
+            await self.client.chat_postEphemeral(
+                channel=channel, user=user, text=text, thread_ts=thread_ts
+            )
+        except SlackApiError as exc:
+            log.warning("chat.postEphemeral failed: %s", exc.response.get("error"))
+
+    async def _post(self, thread: SlackThread, text: str) -> None:
+        """An answer in a thread: split into parts, or attached when very long."""
+        assert thread.thread_ts is not None
+        parts = split_message(escape(text))
+        if len(parts) > MAX_PARTS:
+            await self.client.chat_postMessage(
+                channel=thread.channel,
+                thread_ts=thread.thread_ts,
+                text=parts[0] + "\n\n" + messages.FULL_ANSWER_ATTACHED,
+            )
+            await self.client.files_upload_v2(
+                channel=thread.channel,
+                thread_ts=thread.thread_ts,
+                content=text,
+                filename="warroom-answer.txt",
+                title="warroom answer",
+            )
+            return
+        for part in parts:
+            await self.client.chat_postMessage(
+                channel=thread.channel, thread_ts=thread.thread_ts, text=part
+            )
+
+    def _names(self, user_ids: list[str]) -> dict[str, str]:
+        names = {}
+        for user_id in filter(None, set(user_ids)):
+            try:
+                names[user_id] = self.crm.actor(user_id).name
+            except NotFound:
+                names[user_id] = user_id
+        return names
+
+    # ------------------------------------------------------------ conversations
+
+    async def _on_mention(self, event: dict[str, Any], body: dict[str, Any], context: Any) -> None:
+        team = body.get("team_id") or event.get("team") or ""
+        self._spawn(self._message(team, event, context.bot_user_id), "mention")
+
+    async def _on_direct_message(
+        self, event: dict[str, Any], body: dict[str, Any], context: Any
+    ) -> None:
+        if event.get("channel_type") != "im" or event.get("bot_id"):
+            return  # channel messages reach us as app_mention; bots do not talk to us
+        if event.get("subtype") not in (None, "file_share", "thread_broadcast"):
+            return  # edits, deletions, joins
+        team = body.get("team_id") or event.get("team") or ""
+        self._spawn(self._message(team, event, context.bot_user_id), "direct message")
+
+    async def _message(self, team: str, event: dict[str, Any], bot_user_id: str | None) -> None:
+        channel, user = event["channel"], event.get("user") or ""
+        thread = SlackThread(team, channel, thread_ts=event.get("thread_ts") or event["ts"])
+        try:
+            actor = await self.people.crm_user(user)
+        except UnknownUser as exc:
+            await self._ephemeral(channel, user, exc.message, thread_ts=thread.thread_ts)
+            return
+        async with self._locks.hold(thread.id), self._turn_slots:
+            if event.get("files"):
+                for file in event["files"]:
+                    await self._ingest_file(thread, actor, file)
+                return
+            text = from_slack(event.get("text") or "", bot_user_id=bot_user_id)
+            await self._turn(thread, actor, text)
+
+    async def _turn(self, thread: SlackThread, actor: str, text: str) -> None:
+        assert thread.thread_ts is not None
+        status = StatusMessage(
+            self.client,
+            channel=thread.channel,
+            thread_ts=thread.thread_ts,
+            interval=self.config.progress_interval,
+        )
+        await status.start()
+        try:
+            turn = await self.convo.send(
+                thread_id=thread.id, user_id=actor, text=text, on_event=status.on_event
+            )
+        except ConversationError as exc:
+            await status.finish(f"✗ {escape(str(exc))}")
+            return
+        except LLMError as exc:
+            await status.finish(f"✗ {escape(exc.user_message)}")
+            return
+        except Exception:
+            log.exception("Turn in %s failed", thread.id)
+            await status.finish(f"✗ {messages.TURN_INTERNAL}")
+            return
+        waiting = (turn.outcome or {}).get("pending")
+        await status.finish("⏳ Done; part of it waits for approval." if waiting else "✓ Done.")
+        await self._post(thread, turn.reply)
+
+    async def _ingest_file(self, thread: SlackThread, actor: str, file: dict[str, Any]) -> None:
+        name = str(file.get("name") or file.get("title") or file.get("id") or "the file")
+        if self.ingest is None:
+            await self._post(thread, messages.INGEST_UNAVAILABLE.format(filename=name))
+            return
+        assert thread.thread_ts is not None
+        status = StatusMessage(
+            self.client,
+            channel=thread.channel,
+            thread_ts=thread.thread_ts,
+            interval=self.config.progress_interval,
+        )
+        await status.start(f"Reading {escape(name)}…")
+        try:
+            if not (file.get("url_private") or file.get("url_private_download")) and file.get("id"):
+                file = (await self.client.files_info(file=file["id"]))["file"]
+            data = await download(
+                file,
+                bot_token=self.config.bot_token,
+                api_url=self.config.api_url,
+                max_bytes=self.config.max_file_bytes,
+            )
+            result = await self.ingest(
+                filename=name, data=data, actor_id=actor, thread_id=thread.id
+            )
+            answer = result.summary()
+            headline = f"✓ Read {escape(name)}."
+        except FileRefused as exc:
+            answer, headline = str(exc), f"✗ {escape(name)} was not read."
+        except Exception as exc:
+            if not isinstance(exc, self.ingest_errors):
+                log.exception("Ingesting %s failed", name)
+                answer = messages.INGEST_INTERNAL.format(filename=name)
+            else:
+                answer = messages.INGEST_FAILED.format(filename=name, reason=exc)
+            headline = f"✗ {escape(name)} was not filed."
+        await status.finish(headline)
+        await self._post(thread, answer)
+
+    # ----------------------------------------------------------------- /warroom
+
+    async def _on_command(self, ack: Any, command: dict[str, Any], respond: Any) -> None:
+        text = (command.get("text") or "").strip()
+        if text.lower() in ("", "help"):
+            await ack(text=messages.HELP)
+            return
+        if text.lower() == "pending":
+            await ack()
+        else:
+            await ack(text=messages.WORKING)
+        self._spawn(self._command(command, text, respond), "slash command")
+
+    async def _command(self, command: dict[str, Any], text: str, respond: Any) -> None:
+        user = command["user_id"]
+        thread = SlackThread(command.get("team_id") or "", command["channel_id"], private_to=user)
+
+        async def answer(reply: str) -> None:
+            parts = split_message(escape(reply))
+            for part in parts[:MAX_PARTS]:
+                await respond(text=part, response_type="ephemeral", replace_original=False)
+
+        try:
+            actor = await self.people.crm_user(user)
+        except UnknownUser as exc:
+            await answer(exc.message)
+            return
+        if text.lower() == "pending":
+            rows = await asyncio.to_thread(self.crm.reviews, reviewer_id=actor)
+            names = await asyncio.to_thread(self._names, [r["requested_by"] for r in rows])
+            lines = [
+                f"{r['id']}: {cards.summary_of(r)} — from {names.get(r['requested_by'])}, "
+                f"expires {cards.when(r['expires_at'])}"
+                for r in rows
+            ]
+            await answer("\n".join(lines) or messages.NOTHING_PENDING)
+            return
+        async with self._locks.hold(thread.id), self._turn_slots:
+            try:
+                turn = await self.convo.send(thread_id=thread.id, user_id=actor, text=text)
+            except ConversationError as exc:
+                await answer(str(exc))
+                return
+            except LLMError as exc:
+                await answer(exc.user_message)
+                return
+        await answer(turn.reply)
+
+    # ------------------------------------------------------------------ review
+
+    async def post_review_card(self, row: dict[str, Any]) -> None:
+        """ConversationService listener: a new review request → cards for its reviewers."""
+        try:
+            await self._post_review_card(row)
+        except Exception:
+            log.exception("Posting the review card of %s failed", row.get("id"))
+
+    async def _post_review_card(self, row: dict[str, Any]) -> None:
+        if row["status"] != "pending":
+            return
+        names = await asyncio.to_thread(self._names, [row["requested_by"], *row["reviewer_ids"]])
+        slack_ids = {rid: await self.people.slack_user(rid) for rid in row["reviewer_ids"]}
+        for rid, slack_id in slack_ids.items():
+            if slack_id is None:
+                log.warning(
+                    messages.REVIEW_UNADDRESSED.format(approval_id=row["id"], who=names[rid])
+                )
+        found = [s for s in slack_ids.values() if s]
+        targets: list[tuple[str, list[str]]] = []
+        if self.config.review_channel:
+            targets.append((self.config.review_channel, found))
+        else:
+            for slack_id in found:
+                opened = await self.client.conversations_open(users=slack_id)
+                targets.append((opened["channel"]["id"], [slack_id]))
+        for channel, mention in targets:
+            card = cards.review_card(row, names, mention=mention)
+            posted = await self.client.chat_postMessage(
+                channel=channel, text=card["text"], blocks=card["blocks"]
+            )
+            self._remember_card(row["id"], channel, posted["ts"])
+
+    def _remember_card(self, approval_id: str, channel: str, ts: str) -> None:
+        self._cards.setdefault(approval_id, set()).add((channel, ts))
+        self._cards.move_to_end(approval_id)
+        while len(self._cards) > _REMEMBERED_CARDS:
+            self._cards.popitem(last=False)
+
+    async def tell_requester(self, thread_id: str, message: str) -> None:
+        """ConversationService listener: a decision or expiry, told in the requester's thread."""
+        thread = SlackThread.parse(thread_id)
+        if thread is None:
+            return  # another channel's conversation
+        try:
+            if thread.private_to:
+                await self._ephemeral(thread.channel, thread.private_to, escape(message))
+            else:
+                await self._post(thread, message)
+        except SlackApiError as exc:
+            log.warning("Telling %s failed: %s", thread_id, exc.response.get("error"))
+
+    @staticmethod
+    def _card_of(body: dict[str, Any]) -> tuple[str, str]:
+        container = body.get("container") or {}
+        channel = container.get("channel_id") or (body.get("channel") or {}).get("id")
+        ts = container.get("message_ts") or (body.get("message") or {}).get("ts")
+        return str(channel), str(ts)
+
+    async def _review(self, approval_id: str) -> dict[str, Any] | None:
+        rows = await asyncio.to_thread(self.crm.reviews, status=None, approval_id=approval_id)
+        return rows[0] if rows else None
+
+    async def _refresh_cards(self, row: dict[str, Any], clicked: tuple[str, str]) -> None:
+        """Every card of a decided request shows who decided and when; no buttons remain."""
+        who = [row.get("decided_by") or "", row["requested_by"]]
+        card = cards.decided_card(row, await asyncio.to_thread(self._names, who))
+        for channel, ts in self._cards.get(row["id"], set()) | {clicked}:
+            try:
+                await self.client.chat_update(
+                    channel=channel, ts=ts, text=card["text"], blocks=card["blocks"]
+                )
+            except SlackApiError as exc:
+                error = exc.response.get("error")
+                log.warning("Updating the card of %s failed: %s", row["id"], error)
+
+    async def _on_approve(self, ack: Any, body: dict[str, Any], action: dict[str, Any]) -> None:
+        await ack()
+        self._spawn(
+            self._decide(
+                approval_id=action["value"],
+                slack_user=body["user"]["id"],
+                decision="approve",
+                card=self._card_of(body),
+            ),
+            "approval",
+        )
+
+    async def _decide(
+        self,
+        *,
+        approval_id: str,
+        slack_user: str,
+        decision: str,
+        card: tuple[str, str],
+        comment: str | None = None,
+        arguments: dict[str, Any] | None = None,
+    ) -> None:
+        channel = card[0]
+        try:
+            reviewer = await self.people.crm_user(slack_user)
+        except UnknownUser as exc:
+            await self._ephemeral(channel, slack_user, exc.message)
+            return
+        async with self._locks.hold(f"review:{approval_id}"):
+            try:
+                result = await self.convo.decide(
+                    approval_id=approval_id,
+                    reviewer_id=reviewer,
+                    decision=decision,
+                    comment=comment,
+                    arguments=arguments,
+                )
+            except ReviewError as exc:
+                await self._ephemeral(channel, slack_user, escape(exc.user_message))
+                row = await self._review(approval_id)
+                if row is not None and row["status"] != "pending":  # e.g. it expired
+                    await self._refresh_cards(row, card)
+                return
+        row = await self._review(approval_id)
+        assert row is not None
+        # A fresh decision reports its ReviewOutcome (`already_decided` False); a repeat click
+        # reports the stored request, which has no such field.
+        if (result.outcome.get("review") or {}).get("already_decided", True):
+            names = await asyncio.to_thread(self._names, [row.get("decided_by") or ""])
+            await self._ephemeral(channel, slack_user, cards.already_decided(row, names))
+        await self._refresh_cards(row, card)
+
+    async def _may_decide(self, row: dict[str, Any], reviewer: str) -> bool:
+        """Mirrors CRMService.decide_review (which stays the authority) to refuse early, before
+        a modal opens: the addressed reviewers, or an admin."""
+        if reviewer in row["reviewer_ids"]:
+            return True
+        try:
+            actor = await asyncio.to_thread(self.crm.actor, reviewer)
+        except NotFound:
+            return False
+        return "admin" in (actor.roles or [])
+
+    async def _on_reject_clicked(
+        self, ack: Any, body: dict[str, Any], action: dict[str, Any]
+    ) -> None:
+        await ack()
+        self._spawn(self._open_modal(body, action["value"], cards.reject_modal), "reject")
+
+    async def _on_edit_clicked(
+        self, ack: Any, body: dict[str, Any], action: dict[str, Any]
+    ) -> None:
+        await ack()
+        self._spawn(self._open_modal(body, action["value"], cards.edit_modal), "edit")
+
+    async def _open_modal(self, body: dict[str, Any], approval_id: str, build: Any) -> None:
+        slack_user = body["user"]["id"]
+        card = self._card_of(body)
+        try:
+            reviewer = await self.people.crm_user(slack_user)
+        except UnknownUser as exc:
+            await self._ephemeral(card[0], slack_user, exc.message)
+            return
+        row = await self._review(approval_id)
+        if row is None:
+            await self._ephemeral(
+                card[0], slack_user, messages.REVIEW_GONE.format(approval_id=approval_id)
+            )
+            return
+        if row["status"] != "pending":
+            names = await asyncio.to_thread(self._names, [row.get("decided_by") or ""])
+            await self._ephemeral(card[0], slack_user, cards.already_decided(row, names))
+            await self._refresh_cards(row, card)
+            return
+        if not await self._may_decide(row, reviewer):
+            names = await asyncio.to_thread(self._names, row["reviewer_ids"])
+            who = ", ".join(names[r] for r in row["reviewer_ids"]) or row["reviewer_role"]
+            await self._ephemeral(
+                card[0],
+                slack_user,
+                messages.NOT_YOUR_REVIEW.format(who=who, approval_id=approval_id),
+            )
+            return
+        await self.client.views_open(
+            trigger_id=body["trigger_id"], view=build(row, channel=card[0], ts=card[1])
+        )
+
+    async def _on_reject_submitted(
+        self, ack: Any, body: dict[str, Any], view: dict[str, Any]
+    ) -> None:
+        reason = cards.submitted_value(view, cards.REASON_BLOCK, cards.REASON_INPUT)
+        if not reason:
+            errors = {cards.REASON_BLOCK: messages.REASON_REQUIRED}
+            await ack(response_action="errors", errors=errors)
+            return
+        await ack()
+        meta = cards.read_metadata(view)
+        self._spawn(
+            self._decide(
+                approval_id=meta["approval_id"],
+                slack_user=body["user"]["id"],
+                decision="reject",
+                comment=reason,
+                card=(meta["channel"], meta["ts"]),
+            ),
+            "rejection",
+        )
+
+    async def _on_edit_submitted(
+        self, ack: Any, body: dict[str, Any], view: dict[str, Any]
+    ) -> None:
+        raw = cards.submitted_value(view, cards.ARGUMENTS_BLOCK, cards.ARGUMENTS_INPUT)
+        arguments, problem = cards.parse_edited_arguments(raw)
+        if problem:
+            await ack(response_action="errors", errors={cards.ARGUMENTS_BLOCK: problem})
+            return
+        await ack()
+        meta = cards.read_metadata(view)
+        comment = cards.submitted_value(view, cards.COMMENT_BLOCK, cards.COMMENT_INPUT) or None
+        self._spawn(
+            self._decide(
+                approval_id=meta["approval_id"],
+                slack_user=body["user"]["id"],
+                decision="edit",
+                comment=comment,
+                arguments=arguments,
+                card=(meta["channel"], meta["ts"]),
+            ),
+            "edit",
+        )

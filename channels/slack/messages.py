@@ -1,0 +1,61 @@
+"""Every sentence the Slack channel says to people, written once."""
+
+from __future__ import annotations
+
+WORKING = "Working on it…"
+HELP = (
+    "Ask me about accounts, deals, tickets and projects, e.g. `/warroom what's open with Acme?`. "
+    "`/warroom pending` lists the review requests waiting for you. Mention me in a channel or "
+    "message me directly for a threaded conversation; share a meeting transcript with me to "
+    "have it filed."
+)
+NOTHING_PENDING = "Nothing waits for your review."
+INGEST_UNAVAILABLE = (
+    "Transcript ingestion is not available in this deployment, so I cannot file {filename}."
+)
+INGEST_FAILED = "I could not ingest {filename}: {reason}"
+INGEST_INTERNAL = (
+    "I could not ingest {filename} because of an internal error; the logs have details."
+)
+TURN_INTERNAL = "Something went wrong on my side while answering; the logs have details."
+FULL_ANSWER_ATTACHED = "The answer is long; the full text is attached."
+ALREADY_DECIDED = "Already {status} by {who} at {when}: nothing was applied again."
+REVIEW_GONE = "There is no review request {approval_id}."
+NOT_YOUR_REVIEW = "Only {who} may decide review request {approval_id}; nothing was changed."
+REASON_REQUIRED = "Say why you reject the request; the requester will read it."
+ARGUMENTS_NOT_JSON = "This is not valid JSON: {problem} (line {line}, column {column})."
+ARGUMENTS_NOT_OBJECT = 'The arguments must be a JSON object such as {{"percent": 18}}.'
+ARGUMENTS_EMPTY = "Give the arguments to change."
+DECISION_FAILED = "Your decision on {approval_id} did not go through: {reason}"
+REVIEW_UNADDRESSED = (
+    "Review request {approval_id} waits for {who}, who has no Slack account I can find; "
+    "they can decide it with `warroom review`."
+)
+
+
+def file_too_large(filename: str, size: int | None, limit: int) -> str:
+    how_big = f"it is {size / 1e6:.1f} MB" if size is not None else "it is larger than that"
+    return f"I could not ingest {filename}: the limit is {limit / 1e6:.1f} MB and {how_big}."
+
+
+def file_unreadable(filename: str, detail: str) -> str:
+    return f"I could not download {filename} from Slack ({detail})."
+
+
+class SlackStartError(Exception):
+    """The Slack server cannot start; the message is one sentence for the operator."""
+
+
+def missing_settings(names: list[str], socket_mode: bool) -> str:
+    what = {
+        "WARROOM_SLACK_BOT_TOKEN": "the bot token (xoxb-…, OAuth & Permissions)",
+        "WARROOM_SLACK_SIGNING_SECRET": "the signing secret (Basic Information)",
+        "WARROOM_SLACK_APP_TOKEN": "an app-level token (xapp-…) with connections:write",
+    }
+    mode = "Socket Mode" if socket_mode else "HTTP mode"
+    listed = " and ".join(f"{name} ({what[name]})" for name in names)
+    return f"The Slack app cannot start in {mode}: set {listed}."
+
+
+def wrong_token_kind(name: str, prefix: str) -> str:
+    return f"{name} does not look right: it should start with '{prefix}'."

@@ -1,0 +1,82 @@
+"""A status message in the thread, edited (chat.update) as the graph's events arrive.
+
+Edits are coalesced: at most one per `interval` seconds (chat.update is a Tier 3 method, about
+50 a minute), and the last one always shows the final state."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from typing import Any
+
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from channels.slack import messages
+from channels.slack.text import describe_event, progress_text
+
+log = logging.getLogger(__name__)
+
+
+class StatusMessage:
+    def __init__(
+        self, client: AsyncWebClient, *, channel: str, thread_ts: str, interval: float = 1.0
+    ) -> None:
+        self.client = client
+        self.channel = channel
+        self.thread_ts = thread_ts
+        self.interval = interval
+        self.lines: list[str] = []
+        self.headline = messages.WORKING
+        self.ts: str | None = None
+        self._shown = ""
+        self._last_edit = 0.0
+        self._pending: asyncio.Task[None] | None = None
+        self._editing = False
+
+    async def start(self, headline: str = messages.WORKING) -> None:
+        self.headline = headline
+        response = await self.client.chat_postMessage(
+            channel=self.channel, thread_ts=self.thread_ts, text=headline
+        )
+        self.ts = response["ts"]
+        self._shown = headline
+        self._last_edit = time.monotonic()
+
+    def on_event(self, event: dict[str, Any]) -> None:
+        """The graph's event callback (synchronous): note the step, schedule an edit."""
+        line = describe_event(event)
+        if line is None:
+            return
+        self.lines.append(line)
+        if self.ts is not None and (self._pending is None or self._pending.done()):
+            self._pending = asyncio.get_running_loop().create_task(self._edit_soon())
+
+    async def _edit_soon(self) -> None:
+        await asyncio.sleep(max(0.0, self._last_edit + self.interval - time.monotonic()))
+        self._editing = True  # from here on, let the edit land rather than race the final one
+        try:
+            await self._edit(progress_text(self.headline, self.lines))
+        finally:
+            self._editing = False
+
+    async def _edit(self, text: str) -> None:
+        if self.ts is None or text == self._shown:
+            return
+        self._last_edit = time.monotonic()
+        try:
+            await self.client.chat_update(channel=self.channel, ts=self.ts, text=text)
+            self._shown = text
+        except SlackApiError as exc:  # progress is a courtesy: the answer still goes out
+            log.warning("chat.update of the status message failed: %s", exc.response.get("error"))
+
+    async def finish(self, headline: str) -> None:
+        """The final edit: `headline` and the steps taken; no later edit can overwrite it."""
+        if self._pending is not None and not self._pending.done():
+            if not self._editing:
+                self._pending.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._pending
+        await self._edit(progress_text(headline, self.lines))

@@ -1,0 +1,175 @@
+"""`warroom serve slack`: the Slack app over HTTP (Events API, interactivity and /warroom at
+/slack/events, signatures verified by Bolt) or over Socket Mode."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from aiohttp import web
+from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+
+from agents.conversation import ConversationService
+from agents.llm_errors import LLMError
+from channels.identity import IdentityMapError, IdentityResolver, load_identity_map
+from channels.slack.channel import SlackChannel
+from channels.slack.config import SlackConfig, SlackSettingsError, web_client
+from channels.slack.files import Ingest, meeting_ingest
+from channels.slack.messages import SlackStartError
+from channels.slack.people import SlackPeople
+from warroom.app import App
+
+__all__ = ["EVENTS_PATH", "build_channel", "http_app", "run", "serving_http"]
+
+log = logging.getLogger(__name__)
+
+EVENTS_PATH = "/slack/events"  # Bolt's default: Events API, interactivity, slash commands
+EXPIRY_SWEEP_SECONDS = 300.0
+_DEFAULT: Any = object()
+
+
+def build_channel(
+    *,
+    app: App,
+    convo: ConversationService,
+    config: SlackConfig,
+    ingest: Ingest | None = _DEFAULT,
+    ingest_errors: tuple[type[BaseException], ...] | None = None,
+) -> SlackChannel:
+    """The Slack channel on a conversation service. `ingest` defaults to meeting-note
+    ingestion (`channels.meetings`) when it is installed."""
+    try:
+        mapping = load_identity_map(app.settings.identity_map_path)
+    except IdentityMapError as exc:
+        raise SlackSettingsError(str(exc)) from exc
+    client = web_client(config)
+    if ingest is _DEFAULT:
+        ingest = meeting_ingest(
+            crm=convo.crm, model=convo.model, convo=convo, max_bytes=config.max_file_bytes
+        )
+    if ingest_errors is None:
+        try:
+            from channels.meetings import IngestError
+
+            ingest_errors = (IngestError,)
+        except ImportError:
+            ingest_errors = ()
+    return SlackChannel(
+        convo=convo,
+        people=SlackPeople(client=client, resolver=IdentityResolver(app.db, mapping)),
+        config=config,
+        client=client,
+        ingest=ingest,
+        ingest_errors=ingest_errors,
+    )
+
+
+def http_app(channel: SlackChannel) -> web.Application:
+    async def events(request: web.Request) -> web.Response:
+        response = await channel.bolt.async_dispatch(await to_bolt_request(request))
+        return await to_aiohttp_response(response)
+
+    async def health(_: web.Request) -> web.Response:
+        return web.json_response({"ok": True, "busy": channel.busy})
+
+    application = web.Application()
+    application.router.add_post(EVENTS_PATH, events)
+    application.router.add_get("/healthz", health)
+    return application
+
+
+@asynccontextmanager
+async def serving_http(channel: SlackChannel, *, host: str, port: int) -> AsyncIterator[str]:
+    """Serve the channel over HTTP; yields the base URL (port 0 picks a free port)."""
+    runner = web.AppRunner(http_app(channel), access_log=None)
+    await runner.setup()
+    try:
+        site = web.TCPSite(runner, host, port)
+        await site.start()
+        bound = runner.addresses[0][1]
+        yield f"http://{host}:{bound}"
+    finally:
+        await channel.drain()
+        await runner.cleanup()
+
+
+async def _expire_periodically(convo: ConversationService, every: float) -> None:
+    """Requests expire even when nobody talks: their requesters are told in their threads."""
+    while True:
+        await asyncio.sleep(every)
+        try:
+            await convo.expire_due()
+        except Exception:
+            log.exception("Expiring review requests failed")
+
+
+def run(app: App, *, port: int | None, socket_mode: bool) -> None:
+    """Run until interrupted. Raises `SlackStartError` (one sentence) when it cannot start."""
+    config = SlackConfig.from_settings(app.settings, socket_mode=socket_mode)
+    from agents.llm import build_chat_model
+
+    try:
+        model = build_chat_model(app.settings)
+    except LLMError as exc:
+        raise SlackStartError(exc.user_message) from exc
+    listen_port = port if port is not None else app.settings.http_port
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(_serve(app, config, model, port=listen_port, socket_mode=socket_mode))
+
+
+async def _serve(
+    app: App, config: SlackConfig, model: Any, *, port: int, socket_mode: bool
+) -> None:
+    from memory.checkpoint import open_async_checkpointer
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+    settings = app.settings
+    try:
+        async with open_async_checkpointer(settings.resolved_database_url()) as saver:
+            convo = ConversationService(
+                crm=app.crm(with_knowledge=True),
+                model=model,
+                checkpointer=saver,
+                review_ttl_hours=settings.review_ttl_hours,
+            )
+            channel = build_channel(app=app, convo=convo, config=config)
+            await convo.recover()
+            sweeper = asyncio.create_task(_expire_periodically(convo, EXPIRY_SWEEP_SECONDS))
+            try:
+                if socket_mode:
+                    async with serving_socket_mode(channel):
+                        print("warroom Slack app connected over Socket Mode.", flush=True)
+                        await stop.wait()
+                else:
+                    async with serving_http(channel, host=settings.http_host, port=port) as url:
+                        print(f"warroom Slack app listening at {url}{EVENTS_PATH}", flush=True)
+                        await stop.wait()
+            finally:
+                sweeper.cancel()
+    finally:
+        await model.aclose()
+
+
+@asynccontextmanager
+async def serving_socket_mode(channel: SlackChannel) -> AsyncIterator[None]:
+    """Connect over Socket Mode (apps.connections.open with the app-level token)."""
+    from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+
+    if not channel.config.app_token:
+        raise SlackSettingsError("Socket Mode needs WARROOM_SLACK_APP_TOKEN (xapp-…).")
+    handler = AsyncSocketModeHandler(channel.bolt, channel.config.app_token)
+    await handler.connect_async()
+    try:
+        yield
+    finally:
+        await handler.close_async()
+        await channel.drain()
