@@ -133,9 +133,7 @@ def merge(answers: Sequence[ExtractionOut]) -> ExtractionOut:
         decisions=_unique([d for a in answers for d in a.decisions]),
         action_items=_unique([i for a in answers for i in a.action_items]),
         risks=_unique([r for a in answers for r in a.risks]),
-        competitors=list(
-            {normalise(c): c for a in answers for c in a.competitors if c.strip()}.values()
-        ),
+        competitors=_first_spellings([c for a in answers for c in a.competitors]),
     )
     for name in ("budget", "authority", "need", "timeline"):
         value = next(
@@ -154,6 +152,14 @@ def merge(answers: Sequence[ExtractionOut]) -> ExtractionOut:
             last[change.field] = change
     merged.changes = list(last.values())
     return merged
+
+
+def _first_spellings(names: list[str]) -> list[str]:
+    kept: dict[str, str] = {}
+    for name in names:
+        if name.strip():
+            kept.setdefault(normalise(name), name.strip())
+    return list(kept.values())
 
 
 def _unique(items: list[_Item]) -> list[_Item]:

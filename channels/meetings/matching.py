@@ -254,7 +254,15 @@ def match_meeting(
 ) -> Match:
     ambiguities: list[str] = []
     labels = list(dict.fromkeys([*attendee_labels, *speakers]))
-    parsed = [_split_label(label) for label in labels]
+    parsed: list[tuple[str, str | None]] = []
+    for name, email in (_split_label(label) for label in labels):
+        same = next((i for i, (n, _) in enumerate(parsed) if normalise(n) == normalise(name)), None)
+        if same is None:
+            parsed.append((name, email))
+        else:  # one person: keep the e-mail, and a spoken name over an address's local part
+            old_name, old_email = parsed[same]
+            keep = name if old_email and old_name == old_email.split("@")[0] else old_name
+            parsed[same] = (keep, old_email or email)
     emails = {e for _, e in parsed if e} | {m.group(0).lower() for m in _EMAIL.finditer(text)}
 
     # ---- the account
@@ -302,6 +310,10 @@ def _resolve(
         found = full
     if not found:
         found = _first_name_hits(name, directory.users + context_contacts)
+    if not found and account_id is None:
+        # Without an account a first name is matched nowhere; several candidates are reported.
+        everywhere = _first_name_hits(name, directory.contacts)
+        found = everywhere if len(everywhere) > 1 else []
     if len(found) > 1:
         in_context = [p for p in found if p.kind == "user" or p.account_id == account_id]
         found = in_context if len(in_context) == 1 else found

@@ -65,8 +65,9 @@ def test_quote_matches_across_width_case_punctuation_and_cues() -> None:
     assert span is not None and span.speaker == "Jane Doe"
     assert span.text == "we’re now looking at 200 seats"  # the transcript's own characters
     across = g.find("I'll send the revised quote by next Friday")
-    assert across is not None and across.text == "I'll send the revised quote\nby next Friday".replace(
-        "\n", " "
+    assert (
+        across is not None
+        and across.text == "I'll send the revised quote\nby next Friday".replace("\n", " ")
     )
     assert g.find("Alice Wong: I'll send the revised quote") is not None
     assert g.find("我们希望月底前完成签约, 预算是三百万") is not None  # half-width comma

@@ -32,9 +32,10 @@ def test_srt_uppercase_names_repeats_and_missing_speaker() -> None:
     t = parse("acme-followup.srt")
     assert t.format == "srt"
     texts = [s.text for s in t.segments]
-    assert texts.count(
-        "Sure. Legal approved the order form, so we are ready to move to negotiation."
-    ) == 1  # the repeated rolling cue appears once
+    assert (
+        texts.count("Sure. Legal approved the order form, so we are ready to move to negotiation.")
+        == 1
+    )  # the repeated rolling cue appears once
     assert t.segments[2].speaker is None  # unknown stays unknown
     assert t.segments[0].speaker == "ALICE WONG"
 
@@ -70,7 +71,9 @@ def test_json_list_skips_segments_without_text_keeps_unknown_speaker() -> None:
 def test_gb18030_srt_with_full_width_colons() -> None:
     t = parse("huaxing-gbk.srt")
     assert t.speakers == ["陈伟", "王芳"]
-    assert t.segments[1].text == "很好。我们需要先做安全评估，然后再推进合同。"  # lines joined, no space
+    assert (
+        t.segments[1].text == "很好。我们需要先做安全评估，然后再推进合同。"
+    )  # lines joined, no space
 
 
 def test_docx_paragraphs_title_and_date() -> None:
