@@ -70,6 +70,20 @@ class LazyKnowledge:
         return self.open().search(query, k=k, roles=roles)  # type: ignore[no-any-return]
 
 
+def _account_memory(scenario: Scenario, directory: Path, clock: FixedClock) -> Any:
+    from memory.account_memory import AccountMemory
+    from memory.store import chroma_client
+
+    memory = AccountMemory(
+        client=chroma_client(data_dir=directory / "knowledge"), embedder=_shared_embedder()
+    )
+    for fact in scenario.fixture.account_memory:
+        memory.remember(fact.account_id, fact.text, author_id=fact.author_id,
+                        source_kind=fact.source_kind, source_ref=fact.source_ref,
+                        contact_ids=fact.contact_ids, at=clock.now())
+    return memory
+
+
 @dataclass
 class ScenarioWorld:
     db: Database
@@ -97,7 +111,9 @@ async def scenario_world(
         knowledge = LazyKnowledge(directory / "knowledge", documents)
         if documents:
             knowledge.open()  # bad documents fail the scenario before its first turn
-        crm = CRMService(db, policy=policy, clock=clock, knowledge=knowledge)
+        memory = _account_memory(scenario, directory, clock) if scenario.fixture.account_memory \
+            else None
+        crm = CRMService(db, policy=policy, clock=clock, knowledge=knowledge, memory=memory)
         async with open_async_checkpointer(url) as saver:
             yield ScenarioWorld(db, crm, clock, knowledge, saver, directory)
     finally:

@@ -46,8 +46,20 @@ class KnowledgeDoc(_Strict):
     language: str | None = None
 
 
+class MemoryFact(_Strict):
+    """Extension: a fact in account memory (memory.account_memory) before the first turn."""
+
+    account_id: str = Field(min_length=1)
+    text: str = Field(min_length=1)
+    contact_ids: list[str] = []
+    author_id: str = "import"
+    source_kind: Literal["conversation", "meeting", "email", "note", "import"] = "note"
+    source_ref: str = "fixture"
+
+
 class Fixture(_Strict):
-    """The CRM tables of tools.fixtures (validated there, field by field) plus `knowledge`."""
+    """The CRM tables of tools.fixtures (validated there, field by field) plus `knowledge` and
+    `account_memory`."""
 
     users: list[dict[str, Any]] = []
     accounts: list[dict[str, Any]] = []
@@ -60,6 +72,7 @@ class Fixture(_Strict):
     capacity: list[dict[str, Any]] = []
     products: list[dict[str, Any]] = []
     knowledge: list[KnowledgeDoc] = []
+    account_memory: list[MemoryFact] = []
 
     def crm_tables(self) -> dict[str, list[dict[str, Any]]]:
         return {table: getattr(self, table) for table in TABLES}
