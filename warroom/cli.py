@@ -16,7 +16,7 @@ from rich.table import Table
 from agents.llm_errors import LLMError
 from tools.errors import NotFound
 from tools.policy import Policy, PolicyError
-from warroom import cli_eval, cli_kb, cli_model, cli_privacy, cli_review, cli_serve
+from warroom import cli_eval, cli_ingest, cli_kb, cli_model, cli_privacy, cli_review, cli_serve
 from warroom.app import App
 
 app = typer.Typer(
@@ -409,6 +409,7 @@ app.add_typer(cli_model.app, name="model")
 app.add_typer(cli_review.app, name="review")
 app.add_typer(cli_eval.app, name="eval")
 app.add_typer(cli_serve.app, name="serve")
+app.add_typer(cli_ingest.app, name="ingest")
 app.add_typer(cli_privacy.app, name="privacy")
 
 

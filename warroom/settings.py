@@ -111,6 +111,11 @@ class Settings(BaseSettings):
     )
     http_host: str = Field(default="127.0.0.1", description="Host the HTTP servers bind to.")
     http_port: int = Field(default=3000, ge=0, le=65535, description="Port of `warroom serve`.")
+    api_token: str | None = Field(
+        default=None,
+        description="Bearer token of the HTTP API (`warroom serve api`); it refuses to start "
+        "without one.",
+    )
 
     @field_validator("data_dir", mode="after")
     @classmethod
