@@ -18,9 +18,14 @@ def slack(
     socket: Annotated[bool, typer.Option("--socket", help="Socket Mode instead of HTTP.")] = False,
 ) -> None:
     """The Slack app: Events API, interactivity and /warroom at /slack/events (or Socket Mode)."""
+    from channels.slack import SlackStartError
     from channels.slack.server import run
 
-    run(App(), port=port, socket_mode=socket)
+    try:
+        run(App(), port=port, socket_mode=socket)
+    except SlackStartError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
 
 
 @app.command("teams")
@@ -34,3 +39,11 @@ def teams(port: Port = None) -> None:
     except TeamsStartError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc
+
+
+@app.command("api")
+def api(port: Port = None) -> None:
+    """The HTTP API: POST /ingest (meeting transcripts), GET /healthz. Needs WARROOM_API_TOKEN."""
+    from channels.http_api import run
+
+    run(App(), port=port)

@@ -33,9 +33,17 @@ REVIEW_UNADDRESSED = (
 )
 
 
+def _size(count: int) -> str:
+    if count < 1_000:
+        return f"{count} bytes"
+    if count < 1_000_000:
+        return f"{count / 1_000:.1f} kB"
+    return f"{count / 1_000_000:.1f} MB"
+
+
 def file_too_large(filename: str, size: int | None, limit: int) -> str:
-    how_big = f"it is {size / 1e6:.1f} MB" if size is not None else "it is larger than that"
-    return f"I could not ingest {filename}: the limit is {limit / 1e6:.1f} MB and {how_big}."
+    how_big = f"it is {_size(size)}" if size is not None else "it is larger than that"
+    return f"I could not ingest {filename}: the limit is {_size(limit)} and {how_big}."
 
 
 def file_unreadable(filename: str, detail: str) -> str:
@@ -48,9 +56,9 @@ class SlackStartError(Exception):
 
 def missing_settings(names: list[str], socket_mode: bool) -> str:
     what = {
-        "WARROOM_SLACK_BOT_TOKEN": "the bot token (xoxb-…, OAuth & Permissions)",
-        "WARROOM_SLACK_SIGNING_SECRET": "the signing secret (Basic Information)",
-        "WARROOM_SLACK_APP_TOKEN": "an app-level token (xapp-…) with connections:write",
+        "WARROOM_SLACK_BOT_TOKEN": "the bot token xoxb-… from OAuth & Permissions",
+        "WARROOM_SLACK_SIGNING_SECRET": "the signing secret from Basic Information",
+        "WARROOM_SLACK_APP_TOKEN": "an app-level token xapp-… with connections:write",
     }
     mode = "Socket Mode" if socket_mode else "HTTP mode"
     listed = " and ".join(f"{name} ({what[name]})" for name in names)

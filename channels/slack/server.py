@@ -111,6 +111,10 @@ async def _expire_periodically(convo: ConversationService, every: float) -> None
 def run(app: App, *, port: int | None, socket_mode: bool) -> None:
     """Run until interrupted. Raises `SlackStartError` (one sentence) when it cannot start."""
     config = SlackConfig.from_settings(app.settings, socket_mode=socket_mode)
+    try:  # before the model starts: a bad map should cost no time
+        load_identity_map(app.settings.identity_map_path)
+    except IdentityMapError as exc:
+        raise SlackSettingsError(str(exc)) from exc
     from agents.llm import build_chat_model
 
     try:

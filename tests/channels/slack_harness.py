@@ -24,8 +24,15 @@ from agents.llm_scripted import ScriptedChatModel
 from channels.slack import cards
 from channels.slack.channel import SlackChannel
 from channels.slack.config import SlackConfig
-from channels.slack.server import EVENTS_PATH, build_channel, serving_http
-from tests.channels.slack_fake_api import BOT_TOKEN, BOT_USER, TEAM, FakeSlackAPI, SlackUser
+from channels.slack.server import EVENTS_PATH, build_channel, serving_http, serving_socket_mode
+from tests.channels.slack_fake_api import (
+    APP_TOKEN,
+    BOT_TOKEN,
+    BOT_USER,
+    TEAM,
+    FakeSlackAPI,
+    SlackUser,
+)
 from tests.conftest import TODAY, small_company
 from tools.context import FixedClock
 from tools.db import Database
@@ -258,6 +265,7 @@ async def slack_stack(
     review_channel: str | None = None,
     max_file_bytes: int = 1_000_000,
     convo_factory: Callable[[CRMService], ConversationService] | None = None,
+    socket_mode: bool = False,
 ) -> AsyncIterator[SlackStack]:
     db_url = f"sqlite:///{tmp_path / 'crm.sqlite3'}"
     db = Database(db_url)
@@ -274,20 +282,24 @@ async def slack_stack(
         identity_map_path=identity_map,
         slack_bot_token=BOT_TOKEN,
         slack_signing_secret=SECRET,
+        slack_app_token=APP_TOKEN,
         slack_api_url=fake.api_url,
         slack_review_channel=review_channel,
         ingest_max_bytes=max_file_bytes,
     )
-    config = replace(SlackConfig.from_settings(settings, socket_mode=False), progress_interval=0.0)
+    config = SlackConfig.from_settings(settings, socket_mode=socket_mode)
+    config = replace(config, progress_interval=0.0)
     channel = build_channel(
         app=App(settings), convo=convo, config=config, ingest=ingest, ingest_errors=ingest_errors
     )
     try:
-        async with (
-            aiohttp.ClientSession() as session,
-            serving_http(channel, host="127.0.0.1", port=0) as base,
-        ):
-            yield SlackStack(base + EVENTS_PATH, fake, channel, crm, model, session)
+        async with aiohttp.ClientSession() as session:
+            if socket_mode:
+                async with serving_socket_mode(channel):
+                    yield SlackStack("", fake, channel, crm, model, session)
+            else:
+                async with serving_http(channel, host="127.0.0.1", port=0) as base:
+                    yield SlackStack(base + EVENTS_PATH, fake, channel, crm, model, session)
     finally:
         await fake.stop()
         db.dispose()
