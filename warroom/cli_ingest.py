@@ -22,6 +22,8 @@ __all__ = ["app", "ingest_command"]
 app = typer.Typer(
     help="Ingest meeting transcripts (WebVTT, SRT, text, JSON, Word) into the CRM.",
     add_completion=False,
+    # Options may follow PATH (the group has no sub-commands to confuse them with).
+    context_settings={"allow_interspersed_args": True},
 )
 console = Console()
 err_console = Console(stderr=True)
@@ -208,8 +210,7 @@ async def _run(
                     console.print(escape(outcome.summary()) + "\n")
                 else:
                     batch.failures.append(outcome)
-                    err_console.print(f"[red]{escape(outcome.path)}: FAILED — "
-                                      f"{escape(outcome.reason)}[/]")  # fmt: skip
+                    err_console.print(f"[red]FAILED — {escape(outcome.reason)}[/]")
 
             console.print(f"Watching {watch} for transcripts (Ctrl-C to stop)…")
             await watch_folder(service, watch, actor_id=as_user, report=report, dry_run=dry_run,

@@ -142,7 +142,7 @@ class MeetingResult:
         if activity:
             lines.append(
                 f"Meeting logged: {activity.get('status')} "
-                f"{activity.get('record_id') or ''}".rstrip()
+                f"{activity.get('record_id') or activity.get('message') or ''}".rstrip()
             )
         for item in self.action_items:
             owner = item.get("owner_name") or "no owner said"
@@ -209,6 +209,6 @@ class IngestBatch:
 
     def summary(self) -> str:
         parts = [r.summary() for r in self.results]
-        parts += [f"{f.path}: FAILED — {f.reason}" for f in self.failures]
+        parts += [f"FAILED — {f.reason}" for f in self.failures]
         parts.append(f"{len(self.results)} transcript(s) read, {len(self.failures)} failed.")
         return "\n\n".join(parts)

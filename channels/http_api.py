@@ -1,0 +1,162 @@
+"""The HTTP API (aiohttp): `POST /ingest` takes a meeting transcript, `GET /healthz` says the
+process is up. Run by `warroom serve api`.
+
+Auth: `Authorization: Bearer <WARROOM_API_TOKEN>`; the acting CRM user comes from the
+`X-Warroom-User` header and must exist. A transcript arrives either as multipart/form-data
+(part `file`, optional fields `dry_run`, `account_id`, `thread_id`) or as the raw body with the
+file name in `?filename=` or an `X-Filename` header (options then in the query). The body is
+read in chunks and refused with 413 as soon as it passes the size limit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+from typing import Any
+
+from aiohttp import BodyPartReader, web
+
+from channels.meetings import IngestError, MeetingService
+from tools.errors import NotFound
+from tools.service import CRMService
+
+__all__ = ["build_api", "run"]
+
+MEETINGS = web.AppKey("meetings", MeetingService)
+CRM = web.AppKey("crm", CRMService)
+TOKEN = web.AppKey("token", str)
+USER_HEADER = "X-Warroom-User"
+_CHUNK = 64 * 1024
+
+
+def _error(status: int, message: str, **headers: str) -> web.Response:
+    return web.json_response({"error": message}, status=status, headers=headers or None)
+
+
+def _flag(value: str | None) -> bool:
+    return (value or "").strip().lower() in ("1", "true", "yes", "on")
+
+
+async def healthz(request: web.Request) -> web.Response:
+    return web.json_response({"ok": True})
+
+
+async def _read_limited(stream: Any, limit: int, name: str) -> bytes:
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        chunk = await stream.read_chunk(_CHUNK) if isinstance(stream, BodyPartReader) else (
+            await stream.read(_CHUNK)
+        )  # fmt: skip
+        if not chunk:
+            return b"".join(chunks)
+        size += len(chunk)
+        if size > limit:
+            from channels.meetings.errors import messages
+
+            raise IngestError(messages.too_large(name, None, limit), filename=name, status=413)
+        chunks.append(chunk)
+
+
+async def ingest(request: web.Request) -> web.Response:
+    app = request.app
+    service = app[MEETINGS]
+    expected = f"Bearer {app[TOKEN]}"
+    given = request.headers.get("Authorization", "")
+    if not hmac.compare_digest(given.encode(), expected.encode()):
+        return _error(401, "A valid bearer token is required.", **{"WWW-Authenticate": "Bearer"})
+    user_id = request.headers.get(USER_HEADER, "").strip()
+    if not user_id:
+        return _error(400, f"Say who is ingesting in the {USER_HEADER} header.")
+    try:
+        await asyncio.to_thread(app[CRM].actor, user_id)
+    except NotFound:
+        return _error(403, f"There is no warroom user '{user_id}'.")
+    options: dict[str, str] = dict(request.query)
+    try:
+        if request.content_type.startswith("multipart/"):
+            filename, data = None, None
+            reader = await request.multipart()
+            async for part in reader:
+                if not isinstance(part, BodyPartReader):
+                    continue
+                if part.name == "file":
+                    filename = part.filename or options.get("filename") or "upload"
+                    data = await _read_limited(part, service.max_bytes, filename)
+                elif part.name in ("dry_run", "account_id", "thread_id", "filename"):
+                    options[part.name] = (await part.text()).strip()
+            if data is None or filename is None:
+                return _error(400, "The upload has no 'file' part holding the transcript.")
+        else:
+            filename = options.get("filename") or request.headers.get("X-Filename")
+            if not filename:
+                return _error(
+                    400, "Name the file: ?filename=… or an X-Filename header (or upload it as "
+                    "multipart/form-data with a 'file' part).",
+                )  # fmt: skip
+            data = await _read_limited(request.content, service.max_bytes, filename)
+        result = await service.ingest_bytes(
+            filename=filename, data=data, actor_id=user_id, dry_run=_flag(options.get("dry_run")),
+            thread_id=options.get("thread_id") or None,
+            account_id=options.get("account_id") or None,
+        )  # fmt: skip
+    except IngestError as exc:
+        return _error(exc.status, exc.message)
+    return web.json_response(result.to_dict(), dumps=_dumps)
+
+
+def _dumps(value: Any) -> str:
+    import json
+
+    return json.dumps(value, ensure_ascii=False, default=str)
+
+
+def build_api(*, meetings: MeetingService, crm: CRMService, api_token: str) -> web.Application:
+    """The aiohttp application; refuses to be built without a token."""
+    if not api_token:
+        raise ValueError("The HTTP API needs a bearer token: set WARROOM_API_TOKEN.")
+    app = web.Application(client_max_size=meetings.max_bytes + 1_000_000)
+    app[MEETINGS] = meetings
+    app[CRM] = crm
+    app[TOKEN] = api_token
+    app.router.add_get("/healthz", healthz)
+    app.router.add_post("/ingest", ingest)
+    return app
+
+
+def run(application: Any, *, port: int | None = None) -> None:
+    """Serve the API with the configured model, checkpointer and account memory."""
+    from agents.conversation import ConversationService
+    from agents.llm import build_chat_model
+    from memory.account_memory import open_account_memory
+    from memory.checkpoint import open_async_checkpointer
+
+    settings = application.settings
+    if not settings.api_token:
+        raise SystemExit("error: the HTTP API needs a bearer token: set WARROOM_API_TOKEN.")
+    crm = application.crm()
+    model = build_chat_model(settings)
+    memory = open_account_memory(
+        data_dir=settings.data_dir, chroma_url=settings.chroma_url,
+        embeddings_base_url=settings.embeddings_base_url,
+        embeddings_api_key=settings.embeddings_api_key, embeddings_model=settings.embeddings_model,
+    )  # fmt: skip
+
+    async def make_app() -> web.Application:
+        saver_cm = open_async_checkpointer(settings.resolved_database_url())
+        saver = await saver_cm.__aenter__()
+        convo = ConversationService(crm=crm, model=model, checkpointer=saver,
+                                    review_ttl_hours=settings.review_ttl_hours)  # fmt: skip
+        meetings = MeetingService(crm=crm, model=model, convo=convo, memory=memory,
+                                  max_bytes=settings.ingest_max_bytes,
+                                  review_ttl_hours=settings.review_ttl_hours)  # fmt: skip
+        app = build_api(meetings=meetings, crm=crm, api_token=settings.api_token)
+
+        async def close(_: web.Application) -> None:
+            await saver_cm.__aexit__(None, None, None)
+            await model.aclose()
+
+        app.on_cleanup.append(close)
+        return app
+
+    web.run_app(make_app(), host=settings.http_host, port=port or settings.http_port)
