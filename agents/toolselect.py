@@ -84,6 +84,11 @@ READ_TOOLS: dict[str, re.Pattern[str]] = {
         r"功能|安全|合规|竞品|竞争|续约|手册|文档",
         re.IGNORECASE,
     ),
+    "recall_account_memory": re.compile(
+        r"\b(remember\w*|recall|said|told|mentioned|earlier|last time|previous\w*|history|"
+        r"learned|know about|background|context)\b|记得|提到|之前|上次|说过|了解|背景",
+        re.IGNORECASE,
+    ),
     "search_accounts": re.compile(
         r"\b(find|search|look ?up|which accounts?|accounts? (named|called))\b|查找|搜索",
         re.IGNORECASE,

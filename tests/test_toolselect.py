@@ -73,6 +73,8 @@ def test_forecast_and_knowledge_only_when_asked() -> None:
     assert "forecast" in shown("sales", "What is my forecast for this quarter?")
     assert "search_knowledge" in shown("sales", "What does our discount policy say?")
     assert "search_knowledge" not in shown("sales", "What's open with Acme?")
+    assert "recall_account_memory" in shown("sales", "What did Jane tell us last time?")
+    assert "recall_account_memory" not in shown("service", "Which P1 tickets breach SLA?")
 
 
 async def test_an_unshown_tool_of_the_agent_still_runs(crm: CRMService) -> None:
