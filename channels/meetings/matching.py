@@ -360,6 +360,8 @@ def _choose_account(
     tiers.append(("e-mail addresses", votes))
     votes = Counter()
     for name, _ in parsed:
+        if _full_name_hits(name, directory.users):
+            continue  # a colleague's name says nothing about the customer
         hits = {p.account_id for p in _full_name_hits(name, directory.contacts) if p.account_id}
         if len(hits) == 1:
             votes[hits.pop()] += 1

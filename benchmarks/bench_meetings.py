@@ -1,0 +1,247 @@
+"""Meeting-ingestion benchmark on the labelled set evals/meetings (gold.yaml).
+
+    .venv/bin/python -m benchmarks.bench_meetings --llm scripted
+    flock /tmp/warroom-local-llm.lock .venv/bin/python -m benchmarks.bench_meetings --llm local \
+        [--limit N | --files a.vtt,b.json]
+
+Each transcript is ingested as a dry run against the demo company (tools/seed.py, seed 7,
+today 2026-11-20), so the transcripts do not affect each other. Reported:
+- field-level precision/recall/F1: account, opportunity, attendees (name → CRM id), action items
+  (matched to gold by evidence overlap; owner and due date scored on the matched pairs),
+  proposed changes (field and value);
+- evidence: the share of kept action items and changes whose evidence is a verbatim span of the
+  transcript (the grounding filter makes it 100 %), and the share of what the model proposed
+  that survived the filter;
+- speed: seconds per transcript minute (the model's run), transcripts per second (scripted).
+
+`--llm scripted` answers with the gold labels (a check of the pipeline: F1 must be 1.0) and
+measures the pipeline's own throughput.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import tempfile
+import time
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from agents.llm import ScriptedChatModel
+from channels.meetings import MeetingService
+from channels.meetings.grounding import normalise
+from channels.meetings.parsers import parse_transcript
+from tools.context import FixedClock
+from tools.db import Database
+from tools.policy import Policy
+from tools.seed import seed_demo
+from tools.service import CRMService
+from warroom.settings import DEFAULT_POLICY_PATH
+
+SET = Path(__file__).resolve().parent.parent / "evals" / "meetings"
+TODAY = date(2026, 11, 20)
+
+
+class Score:
+    def __init__(self) -> None:
+        self.tp = self.fp = self.fn = 0
+
+    def add(self, tp: int, fp: int, fn: int) -> None:
+        self.tp, self.fp, self.fn = self.tp + tp, self.fp + fp, self.fn + fn
+
+    def report(self) -> dict[str, float | int]:
+        p = self.tp / (self.tp + self.fp) if self.tp + self.fp else 1.0
+        r = self.tp / (self.tp + self.fn) if self.tp + self.fn else 1.0
+        f = 2 * p * r / (p + r) if p + r else 0.0
+        return {"precision": round(p, 3), "recall": round(r, 3), "f1": round(f, 3),
+                "tp": self.tp, "fp": self.fp, "fn": self.fn}  # fmt: skip
+
+
+def gold_extraction(gold: dict[str, Any]) -> dict[str, Any]:
+    """What a perfect model would answer for one transcript."""
+    return {
+        "title": "",
+        "summary": "Gold summary.",
+        "decisions": [],
+        "action_items": [
+            {"text": a["text"], "owner": a["owner_name"] or "", "due": "",
+             "evidence": a["evidence"]}
+            for a in gold["action_items"]
+        ],
+        "risks": [],
+        "competitors": [],
+        "qualification": {"budget": "", "authority": "", "need": "", "timeline": ""},
+        "changes": [
+            {"field": c["field"], "value": str(c["value"]), "evidence": c["evidence"]}
+            for c in gold["changes"]
+        ],
+    }  # fmt: skip
+
+
+def _same_value(field: str, got: Any, want: Any) -> bool:
+    if field in ("amount", "probability"):
+        try:
+            return float(got) == float(want)
+        except (TypeError, ValueError):
+            return False
+    if field == "next_step":
+        return normalise(str(got)) == normalise(str(want))
+    return str(got) == str(want)
+
+
+def score_one(result: dict[str, Any], gold: dict[str, Any], scores: dict[str, Score]) -> None:
+    for key in ("account_id", "opportunity_id"):
+        got, want = result[key], gold[key]
+        scores[key].add(int(got is not None and got == want),
+                        int(got is not None and got != want),
+                        int(want is not None and got != want))  # fmt: skip
+    got_people = {a["name"]: a["user_id"] or a["contact_id"] for a in result["attendees"]}
+    got_people = {k: v for k, v in got_people.items() if v}
+    want_people = gold["attendees"]
+    tp = sum(1 for n, i in got_people.items() if want_people.get(n) == i)
+    scores["attendees"].add(tp, len(got_people) - tp, len(want_people) - tp)
+    matched = []
+    unmatched_gold = list(gold["action_items"])
+    for item in result["action_items"]:
+        hit = next((g for g in unmatched_gold
+                    if normalise(g["evidence"]) in normalise(item["evidence"])
+                    or normalise(item["evidence"]) in normalise(g["evidence"])), None)  # fmt: skip
+        if hit is not None:
+            unmatched_gold.remove(hit)
+            matched.append((item, hit))
+    n_items = len(result["action_items"])
+    scores["action_items"].add(len(matched), n_items - len(matched), len(unmatched_gold))
+    for item, want in matched:
+        ok_owner = item["owner_id"] == want["owner_id"] and (
+            want["owner_id"] is not None or item["owner_name"] == want["owner_name"]
+        )
+        scores["action_item_owner"].add(int(ok_owner), int(not ok_owner), int(not ok_owner))
+        ok_due = item["due_date"] == want["due_date"]
+        scores["action_item_due_date"].add(int(ok_due), int(not ok_due), int(not ok_due))
+    got_changes = [
+        (field, value)
+        for c in result["proposed_changes"]
+        for field, value in c["args"].items()
+        if field != "opportunity_id"
+    ]
+    want_changes = [(c["field"], c["value"]) for c in gold["changes"]]
+    tp = 0
+    for field, value in got_changes:
+        hit = next((w for w in want_changes if w[0] == field and _same_value(field, value, w[1])),
+                   None)  # fmt: skip
+        if hit is not None:
+            want_changes.remove(hit)
+            tp += 1
+    scores["changes"].add(tp, len(got_changes) - tp, len(want_changes))
+
+
+def fresh_crm(workdir: Path) -> CRMService:
+    db = Database(f"sqlite:///{workdir / 'crm.sqlite3'}")
+    seed_demo(db, seed=7, anchor=TODAY)
+    return CRMService(db, policy=Policy.load(DEFAULT_POLICY_PATH),
+                      clock=FixedClock.on(TODAY, hour=15))  # fmt: skip
+
+
+def acting_user(gold: dict[str, Any]) -> str:
+    users = [i for i in gold["attendees"].values() if i.startswith("u-") and i != "u-maria"]
+    return users[0] if users else "u-admin"
+
+
+async def run(llm: str, entries: list[dict[str, Any]], repeat: int) -> dict[str, Any]:
+    model: Any = None
+    if llm != "scripted":
+        from evals.suite import build_real_model
+
+        model = build_real_model(llm)  # type: ignore[arg-type]
+    scores = {k: Score() for k in ("account_id", "opportunity_id", "attendees", "action_items",
+                                   "action_item_owner", "action_item_due_date", "changes")}  # fmt: skip
+    evidence_total = evidence_verbatim = proposed = dropped = 0
+    seconds = minutes = 0.0
+    per_file = []
+    with tempfile.TemporaryDirectory() as tmp:
+        crm = fresh_crm(Path(tmp))
+        try:
+            for _ in range(repeat):
+                for gold in entries:
+                    path = SET / "transcripts" / gold["file"]
+                    data = path.read_bytes()
+                    if llm == "scripted":
+                        the_model: Any = ScriptedChatModel(
+                            [{"agent": "meetings", "output": gold_extraction(gold)}]
+                        )
+                    else:
+                        the_model = model
+                    service = MeetingService(crm=crm, model=the_model, chunk_tokens=100_000)
+                    started = time.perf_counter()
+                    result = await service.ingest_bytes(
+                        filename=gold["file"], data=data, actor_id=acting_user(gold), dry_run=True
+                    )
+                    took = time.perf_counter() - started
+                    seconds += took
+                    minutes += gold["minutes"]
+                    d = result.to_dict()
+                    score_one(d, gold, scores)
+                    text = normalise(" ".join(s.text for s in parse_transcript(data, path.name)
+                                              .segments))  # fmt: skip
+                    kept = d["action_items"] + d["proposed_changes"]
+                    evidence_total += len(kept)
+                    evidence_verbatim += sum(normalise(k["evidence"]) in text for k in kept)
+                    lost = d["ingestion"]["dropped"]
+                    gone = sum(1 for x in d["ingestion"]["dropped_items"]
+                               if "evidence" in x["reason"])  # fmt: skip
+                    proposed += len(kept) + gone
+                    dropped += gone
+                    per_file.append({"file": gold["file"], "seconds": round(took, 2),
+                                     "minutes": gold["minutes"], "dropped": lost,
+                                     "action_items": len(d["action_items"]),
+                                     "changes": len(d["proposed_changes"])})  # fmt: skip
+                    print(f"{gold['file']}: {took:.1f}s, {len(d['action_items'])} items, "
+                          f"{len(d['proposed_changes'])} changes, dropped {lost}", flush=True)  # fmt: skip
+        finally:
+            if model is not None:
+                await model.aclose()
+            crm.db.dispose()
+    n = len(entries) * repeat
+    return {
+        "llm": llm,
+        "transcripts": n,
+        "scores": {k: v.report() for k, v in scores.items()},
+        "evidence_verbatim_share": round(evidence_verbatim / evidence_total, 3)
+        if evidence_total
+        else None,
+        "model_quotes_kept_share": round((proposed - dropped) / proposed, 3) if proposed else None,
+        "seconds": round(seconds, 2),
+        "seconds_per_transcript_minute": round(seconds / minutes, 3) if minutes else None,
+        "transcripts_per_second": round(n / seconds, 2) if seconds else None,
+        "per_file": per_file,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--llm", choices=("scripted", "local", "openai"), default="scripted")
+    parser.add_argument("--limit", type=int, help="Only the first N transcripts.")
+    parser.add_argument("--files", help="Comma-separated transcript file names.")
+    parser.add_argument("--repeat", type=int, default=1, help="Passes over the set (scripted).")
+    parser.add_argument("--out", type=Path, help="Write the JSON report here.")
+    args = parser.parse_args()
+    entries = yaml.safe_load((SET / "gold.yaml").read_text(encoding="utf-8"))
+    if args.files:
+        wanted = set(args.files.split(","))
+        entries = [e for e in entries if e["file"] in wanted]
+    if args.limit:
+        entries = entries[: args.limit]
+    report = asyncio.run(run(args.llm, entries, args.repeat))
+    text = json.dumps(report, indent=2, ensure_ascii=False)
+    print(text)
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(text + "\n", encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
