@@ -35,6 +35,7 @@ from agents.llm_errors import (
     StructuredOutputInvalid,
 )
 from agents.llm_openai import OpenAIChatModel
+from agents.pii import PIIMaskingChatModel
 from agents.llm_retry import RetryPolicy
 from agents.llm_scripted import ScriptedChatModel, ScriptStep
 from agents.llm_types import ChatModel, ChatResult, Message, TokenUsage, ToolCall, ToolChoice
@@ -65,6 +66,7 @@ __all__ = [
     "ModelNotFound",
     "OPENAI",
     "OpenAIChatModel",
+    "PIIMaskingChatModel",
     "RateLimited",
     "RetryPolicy",
     "ScriptExhausted",
@@ -88,12 +90,19 @@ def uses_external_endpoint(settings: Settings) -> bool:
     return bool(settings.llm_base_url or settings.llm_api_key or os.environ.get("OPENAI_API_KEY"))
 
 
-def build_chat_model(settings: Settings) -> OpenAIChatModel:
-    """The configured model, with the settings' per-turn budget as its template.
+def build_chat_model(settings: Settings) -> OpenAIChatModel | PIIMaskingChatModel:
+    """The configured model, with the settings' per-turn budget as its template; wrapped in PII
+    masking when `mask_pii` says so (default: external endpoints only).
 
     Blocks while the embedded server starts (a few seconds), so call it at start-up, before
     the event loop gets busy. Raises an `LLMError` with a full sentence when it cannot work.
     """
+    model = _build_unmasked(settings)
+    mask = settings.mask_pii if settings.mask_pii is not None else uses_external_endpoint(settings)
+    return PIIMaskingChatModel(model) if mask else model
+
+
+def _build_unmasked(settings: Settings) -> OpenAIChatModel:
     budget = Budget(settings.llm_budget_tokens, settings.llm_budget_calls)
     retry = RetryPolicy(settings.llm_max_retries)
     if uses_external_endpoint(settings):

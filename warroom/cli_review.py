@@ -54,6 +54,11 @@ def _show_request(row: dict[str, Any]) -> None:
         lines.append("change: " + escape("; ".join(changes)))
     if row["context"].get("request"):
         lines.append(f"request: “{escape(row['context']['request'])}”")
+    for flag in row["context"].get("untrusted_arguments") or []:
+        lines.append(
+            f"[red]⚠ {escape(flag['argument'])}={escape(str(flag['value']))} comes from "
+            f"{escape(', '.join(flag['sources']))}, not from the request[/]"
+        )
     negotiation = row["context"].get("negotiation")
     if negotiation:
         lines.append(f"negotiation ({negotiation['outcome']}):")

@@ -6,7 +6,13 @@ import pytest
 from typer.testing import CliRunner
 
 from agents import llm
-from agents.llm import LocalModelNotFetched, LocalRuntimeMissing, OpenAIChatModel, build_chat_model
+from agents.llm import (
+    LocalModelNotFetched,
+    LocalRuntimeMissing,
+    OpenAIChatModel,
+    PIIMaskingChatModel,
+    build_chat_model,
+)
 from agents.local_model_server import LocalModelServer
 from warroom.cli_model import app
 from warroom.settings import Settings
@@ -30,7 +36,8 @@ async def test_a_configured_endpoint_is_used_as_is():
         llm_max_retries=2,
     )
     model = build_chat_model(settings)
-    assert isinstance(model, OpenAIChatModel)
+    # An external endpoint gets PII masking by default (agents/pii.py); the client is inside.
+    assert isinstance(model, PIIMaskingChatModel) and isinstance(model.inner, OpenAIChatModel)
     assert model.base_url == "http://127.0.0.1:1/v1"
     assert model.model_for("router") == "small" and model.model_for("sales") == "big"
     assert (model.budget.max_tokens, model.budget.max_calls) == (1234, 5)
