@@ -57,8 +57,14 @@ class Score:
         p = self.tp / (self.tp + self.fp) if self.tp + self.fp else 1.0
         r = self.tp / (self.tp + self.fn) if self.tp + self.fn else 1.0
         f = 2 * p * r / (p + r) if p + r else 0.0
-        return {"precision": round(p, 3), "recall": round(r, 3), "f1": round(f, 3),
-                "tp": self.tp, "fp": self.fp, "fn": self.fn}  # fmt: skip
+        return {
+            "precision": round(p, 3),
+            "recall": round(r, 3),
+            "f1": round(f, 3),
+            "tp": self.tp,
+            "fp": self.fp,
+            "fn": self.fn,
+        }
 
 
 def gold_extraction(gold: dict[str, Any]) -> dict[str, Any]:
@@ -68,8 +74,12 @@ def gold_extraction(gold: dict[str, Any]) -> dict[str, Any]:
         "summary": "Gold summary.",
         "decisions": [],
         "action_items": [
-            {"text": a["text"], "owner": a["owner_name"] or "", "due": "",
-             "evidence": a["evidence"]}
+            {
+                "text": a["text"],
+                "owner": a["owner_name"] or "",
+                "due": "",
+                "evidence": a["evidence"],
+            }
             for a in gold["action_items"]
         ],
         "risks": [],
@@ -79,7 +89,7 @@ def gold_extraction(gold: dict[str, Any]) -> dict[str, Any]:
             {"field": c["field"], "value": str(c["value"]), "evidence": c["evidence"]}
             for c in gold["changes"]
         ],
-    }  # fmt: skip
+    }
 
 
 def _same_value(field: str, got: Any, want: Any) -> bool:
@@ -96,9 +106,11 @@ def _same_value(field: str, got: Any, want: Any) -> bool:
 def score_one(result: dict[str, Any], gold: dict[str, Any], scores: dict[str, Score]) -> None:
     for key in ("account_id", "opportunity_id"):
         got, want = result[key], gold[key]
-        scores[key].add(int(got is not None and got == want),
-                        int(got is not None and got != want),
-                        int(want is not None and got != want))  # fmt: skip
+        scores[key].add(
+            int(got is not None and got == want),
+            int(got is not None and got != want),
+            int(want is not None and got != want),
+        )
     got_people = {a["name"]: a["user_id"] or a["contact_id"] for a in result["attendees"]}
     got_people = {k: v for k, v in got_people.items() if v}
     want_people = gold["attendees"]
@@ -107,9 +119,15 @@ def score_one(result: dict[str, Any], gold: dict[str, Any], scores: dict[str, Sc
     matched = []
     unmatched_gold = list(gold["action_items"])
     for item in result["action_items"]:
-        hit = next((g for g in unmatched_gold
-                    if normalise(g["evidence"]) in normalise(item["evidence"])
-                    or normalise(item["evidence"]) in normalise(g["evidence"])), None)  # fmt: skip
+        hit = next(
+            (
+                g
+                for g in unmatched_gold
+                if normalise(g["evidence"]) in normalise(item["evidence"])
+                or normalise(item["evidence"]) in normalise(g["evidence"])
+            ),
+            None,
+        )
         if hit is not None:
             unmatched_gold.remove(hit)
             matched.append((item, hit))
@@ -131,8 +149,9 @@ def score_one(result: dict[str, Any], gold: dict[str, Any], scores: dict[str, Sc
     want_changes = [(c["field"], c["value"]) for c in gold["changes"]]
     tp = 0
     for field, value in got_changes:
-        hit = next((w for w in want_changes if w[0] == field and _same_value(field, value, w[1])),
-                   None)  # fmt: skip
+        hit = next(
+            (w for w in want_changes if w[0] == field and _same_value(field, value, w[1])), None
+        )
         if hit is not None:
             want_changes.remove(hit)
             tp += 1
@@ -142,8 +161,9 @@ def score_one(result: dict[str, Any], gold: dict[str, Any], scores: dict[str, Sc
 def fresh_crm(workdir: Path) -> CRMService:
     db = Database(f"sqlite:///{workdir / 'crm.sqlite3'}")
     seed_demo(db, seed=7, anchor=TODAY)
-    return CRMService(db, policy=Policy.load(DEFAULT_POLICY_PATH),
-                      clock=FixedClock.on(TODAY, hour=15))  # fmt: skip
+    return CRMService(
+        db, policy=Policy.load(DEFAULT_POLICY_PATH), clock=FixedClock.on(TODAY, hour=15)
+    )
 
 
 def acting_user(gold: dict[str, Any]) -> str:
@@ -157,8 +177,18 @@ async def run(llm: str, entries: list[dict[str, Any]], repeat: int) -> dict[str,
         from evals.suite import build_real_model
 
         model = build_real_model(llm)  # type: ignore[arg-type]
-    scores = {k: Score() for k in ("account_id", "opportunity_id", "attendees", "action_items",
-                                   "action_item_owner", "action_item_due_date", "changes")}  # fmt: skip
+    scores = {
+        k: Score()
+        for k in (
+            "account_id",
+            "opportunity_id",
+            "attendees",
+            "action_items",
+            "action_item_owner",
+            "action_item_due_date",
+            "changes",
+        )
+    }
     evidence_total = evidence_verbatim = proposed = dropped = 0
     seconds = minutes = 0.0
     per_file = []
@@ -185,22 +215,33 @@ async def run(llm: str, entries: list[dict[str, Any]], repeat: int) -> dict[str,
                     minutes += gold["minutes"]
                     d = result.to_dict()
                     score_one(d, gold, scores)
-                    text = normalise(" ".join(s.text for s in parse_transcript(data, path.name)
-                                              .segments))  # fmt: skip
+                    text = normalise(
+                        " ".join(s.text for s in parse_transcript(data, path.name).segments)
+                    )
                     kept = d["action_items"] + d["proposed_changes"]
                     evidence_total += len(kept)
                     evidence_verbatim += sum(normalise(k["evidence"]) in text for k in kept)
                     lost = d["ingestion"]["dropped"]
-                    gone = sum(1 for x in d["ingestion"]["dropped_items"]
-                               if "evidence" in x["reason"])  # fmt: skip
+                    gone = sum(
+                        1 for x in d["ingestion"]["dropped_items"] if "evidence" in x["reason"]
+                    )
                     proposed += len(kept) + gone
                     dropped += gone
-                    per_file.append({"file": gold["file"], "seconds": round(took, 2),
-                                     "minutes": gold["minutes"], "dropped": lost,
-                                     "action_items": len(d["action_items"]),
-                                     "changes": len(d["proposed_changes"])})  # fmt: skip
-                    print(f"{gold['file']}: {took:.1f}s, {len(d['action_items'])} items, "
-                          f"{len(d['proposed_changes'])} changes, dropped {lost}", flush=True)  # fmt: skip
+                    per_file.append(
+                        {
+                            "file": gold["file"],
+                            "seconds": round(took, 2),
+                            "minutes": gold["minutes"],
+                            "dropped": lost,
+                            "action_items": len(d["action_items"]),
+                            "changes": len(d["proposed_changes"]),
+                        }
+                    )
+                    print(
+                        f"{gold['file']}: {took:.1f}s, {len(d['action_items'])} items, "
+                        f"{len(d['proposed_changes'])} changes, dropped {lost}",
+                        flush=True,
+                    )
         finally:
             if model is not None:
                 await model.aclose()

@@ -108,7 +108,10 @@ MEETINGS: list[dict] = [
                     owner_name="Emily Green",
                     due_date="2026-11-30",
                     text="Confirm the go-live date with the clinicians",
-                    evidence="I will confirm the go-live date with the clinicians by the end of the month",
+                    evidence=(
+                        "I will confirm the go-live date with the clinicians "
+                        "by the end of the month"
+                    ),
                 ),
             ],
             changes=[
@@ -548,7 +551,8 @@ def write(meeting: dict) -> None:
     if fmt == "vtt":
         blocks = ["WEBVTT", "NOTE\n" + "\n".join(header)]
         blocks += [
-            f"{ts(s)} --> {ts(e)}\n<v {sp}>{tx}</v>" for (s, e), (_, sp, tx) in zip(ends, lines, strict=False)
+            f"{ts(s)} --> {ts(e)}\n<v {sp}>{tx}</v>"
+            for (s, e), (_, sp, tx) in zip(ends, lines, strict=False)
         ]
         path.write_text("\n\n".join(blocks) + "\n", encoding="utf-8")
     elif fmt == "srt":
