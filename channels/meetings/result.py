@@ -124,8 +124,10 @@ class MeetingResult:
             )
         elif status == "dry_run":
             lines.append("Dry run: nothing was written.")
-        elif status == "not_applied":
+        elif status == "not_applied" and self.account_id is None:
             lines.append("Not applied: the account is not known for sure; nothing was written.")
+        elif status == "not_applied":
+            lines.append("Not applied: the meeting could not be logged on the account.")
         lines.append(
             f"Account: {self.account_id or 'unknown'}"
             + (f" · opportunity {self.opportunity_id}" if self.opportunity_id else "")

@@ -200,10 +200,14 @@ class MeetingService:
             return result
         thread = thread_id or f"{IDEMPOTENCY_PREFIX}{sha[:16]}"
         await self._apply(result, transcript, match, changes, actor, sha, day, thread, dry_run)
-        if not dry_run:
-            await self._remember(result, match, actor, sha, filename)
-            result = await asyncio.to_thread(self._store_receipt, result, actor, sha, filename)
-        return result
+        if dry_run:
+            return result
+        if (result.ingestion["activity"] or {}).get("status") != "committed":
+            # Not applied (refused, say): no receipt, so someone allowed to can ingest it.
+            result.ingestion["status"] = "not_applied"
+            return result
+        await self._remember(result, match, actor, sha, filename)
+        return await asyncio.to_thread(self._store_receipt, result, actor, sha, filename)
 
     # ------------------------------------------------------------ steps
 
@@ -378,6 +382,13 @@ class MeetingService:
             thread,
             dry_run,
         )
+        if ing["activity"]["status"] not in ("committed", "would_commit"):
+            ing["problems"].append(
+                "The meeting could not be logged on the account "
+                f"({ing['activity'].get('message') or ing['activity']['status']}); its tasks and "
+                "changes were not applied either."
+            )
+            return
         for item in result.action_items:
             due = item["due_date"] or (day + timedelta(days=self.default_task_days)).isoformat()
             subject = item["text"]

@@ -302,3 +302,16 @@ async def test_folder_ingest_reports_bad_files_and_goes_on(meeting_crm) -> None:
     assert "4 failed" in batch.summary()
     missing = await svc.ingest_path(FIXTURES / "nope.vtt", actor_id="u-admin")
     assert "no such file" in missing.failures[0].reason
+
+
+async def test_a_refused_ingest_leaves_no_receipt(make_service, meeting_crm, acme_vtt) -> None:
+    refused = await make_service(ACME_EXTRACTION).ingest_bytes(
+        filename="a.vtt", data=acme_vtt, actor_id="u-bob"
+    )
+    assert refused.status == "not_applied"
+    assert refused.ingestion["activity"]["status"] == "refused"
+    assert "could not be logged" in refused.summary()
+    applied = await make_service(ACME_EXTRACTION).ingest_bytes(
+        filename="a.vtt", data=acme_vtt, actor_id="u-alice"
+    )
+    assert applied.status == "applied"
