@@ -77,7 +77,9 @@ def ingest_command(
     ] = None,
     as_user: Annotated[
         str,
-        typer.Option("--as", envvar="WARROOM_AS", help="The user the CRM changes are made as."),
+        typer.Option(
+            "--as", "--actor", envvar="WARROOM_AS", help="The user the CRM changes are made as."
+        ),
     ] = "",
     json_out: Annotated[
         Path | None,
