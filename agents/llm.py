@@ -35,10 +35,10 @@ from agents.llm_errors import (
     StructuredOutputInvalid,
 )
 from agents.llm_openai import OpenAIChatModel
-from agents.pii import PIIMaskingChatModel
 from agents.llm_retry import RetryPolicy
 from agents.llm_scripted import ScriptedChatModel, ScriptStep
 from agents.llm_types import ChatModel, ChatResult, Message, TokenUsage, ToolCall, ToolChoice
+from agents.pii import PIIMaskingChatModel
 from warroom.settings import Settings
 
 __all__ = [

@@ -17,8 +17,8 @@ from typing import Any
 from agents.llm_errors import LLMError
 from agents.llm_types import ChatModel, Message
 from agents.state import AgentReport, SpecialistName, ToolTrace
-from agents.untrusted import Provenance
 from agents.toolselect import select_tools
+from agents.untrusted import Provenance
 from prompts import render_prompt
 from tools.catalogue import REGISTRY
 from tools.context import Actor

@@ -66,10 +66,27 @@ def _canonical_number(value: Any) -> str | None:
     return text
 
 
-_MONTHS = {m: i for i, names in enumerate(
-    [("jan", "january"), ("feb", "february"), ("mar", "march"), ("apr", "april"), ("may",),
-     ("jun", "june"), ("jul", "july"), ("aug", "august"), ("sep", "sept", "september"),
-     ("oct", "october"), ("nov", "november"), ("dec", "december")], start=1) for m in names}
+_MONTHS = {
+    m: i
+    for i, names in enumerate(
+        [
+            ("jan", "january"),
+            ("feb", "february"),
+            ("mar", "march"),
+            ("apr", "april"),
+            ("may",),
+            ("jun", "june"),
+            ("jul", "july"),
+            ("aug", "august"),
+            ("sep", "sept", "september"),
+            ("oct", "october"),
+            ("nov", "november"),
+            ("dec", "december"),
+        ],
+        start=1,
+    )
+    for m in names
+}
 _MONTH = "|".join(sorted(_MONTHS, key=len, reverse=True))
 _ISO_DATE = re.compile(r"^\d{4}-(\d{2})-(\d{2})$")
 
@@ -109,8 +126,11 @@ class Provenance:
         self._events: list[tuple[str, str, str]] = []  # (kind, source, text)
 
     def _add(self, kind: str, source: str, content: Any) -> None:
-        text = content if isinstance(content, str) else json.dumps(
-            content, ensure_ascii=False, default=str)
+        text = (
+            content
+            if isinstance(content, str)
+            else json.dumps(content, ensure_ascii=False, default=str)
+        )
         if text:
             self._events.append((kind, source, _normalise(text)))
 
@@ -126,8 +146,9 @@ class Provenance:
         first = next((kind for kind, _s, text in self._events if test(text)), None)
         if first != "data":
             return None  # the model's own (made up or derived from the request)
-        sources = list(dict.fromkeys(
-            src for kind, src, text in self._events if kind == "data" and test(text)))
+        sources = list(
+            dict.fromkeys(src for kind, src, text in self._events if kind == "data" and test(text))
+        )
         return {"argument": argument, "value": value, "sources": sources}
 
     def untrusted_arguments(self, arguments: dict[str, Any]) -> list[dict[str, Any]]:
@@ -171,8 +192,7 @@ class Provenance:
             digits = _digits_only(match)
             if len(digits) < 7 or re.fullmatch(r"\d{4}-\d{2}-\d{2}", match.strip()):
                 continue
-            flag = self._check(name, match.strip(),
-                               lambda t, d=digits: d in _digits_only_runs(t))
+            flag = self._check(name, match.strip(), lambda t, d=digits: d in _digits_only_runs(t))
             if flag:
                 flags.append(flag)
         return flags

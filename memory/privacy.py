@@ -36,8 +36,13 @@ class KnowledgeStore:
 
     def export(self, subject: DataSubject) -> list[dict[str, Any]]:
         return [
-            {"chunk_id": cid, "source": meta.get("source"), "title": meta.get("title"),
-             "section": meta.get("section"), "text": text}
+            {
+                "chunk_id": cid,
+                "source": meta.get("source"),
+                "title": meta.get("title"),
+                "section": meta.get("section"),
+                "text": text,
+            }
             for cid, text, meta in self.knowledge.chunks_mentioning(subject.patterns)
         ]
 

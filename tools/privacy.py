@@ -345,8 +345,11 @@ class PrivacyService:
                 action="privacy.erase",
                 outcome="store_erased",
                 reason=note or f"Erasure of contact {contact_id}",
-                arguments={"contact_id": contact_id, "store": store.name,
-                           "counts": counts[store.name]},
+                arguments={
+                    "contact_id": contact_id,
+                    "store": store.name,
+                    "counts": counts[store.name],
+                },
             )
         crm_counts, event_id = self._erase_crm(subject, actor, note, counts)
         counts = {"crm": crm_counts, **counts}
@@ -419,7 +422,9 @@ class PrivacyService:
         return counts, event_id
 
     @staticmethod
-    def _scrub_record(record: Base, subject: DataSubject, columns: list[str], now: datetime) -> bool:
+    def _scrub_record(
+        record: Base, subject: DataSubject, columns: list[str], now: datetime
+    ) -> bool:
         changed = False
         for column in columns:
             old = getattr(record, column)
@@ -461,8 +466,9 @@ class PrivacyService:
         wanted = {"email": email, "phone": phone, "marketing": marketing}
         wanted = {k: v for k, v in wanted.items() if v is not None}
         if not wanted:
-            raise PrivacyRequestError("Say which consent to change: --email, --phone or "
-                                      "--marketing, each on or off.")
+            raise PrivacyRequestError(
+                "Say which consent to change: --email, --phone or --marketing, each on or off."
+            )
         if not reason or not reason.strip():
             raise PrivacyRequestError("A consent change needs a reason (--reason).")
         actor = self._actor(actor_id)

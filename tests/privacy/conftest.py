@@ -48,8 +48,12 @@ def chroma_dir(tmp_path: Path) -> Path:
 def stores(chroma_dir: Path, crm: CRMService) -> dict[str, Any]:
     client = chroma_client(data_dir=chroma_dir)
     suffix = uuid.uuid4().hex[:8]
-    kb = KnowledgeBase(client=client, embedder=HashEmbedder(), lexical_refresh_seconds=0.0,
-                       collection=f"knowledge-{suffix}")
+    kb = KnowledgeBase(
+        client=client,
+        embedder=HashEmbedder(),
+        lexical_refresh_seconds=0.0,
+        collection=f"knowledge-{suffix}",
+    )
     memory = AccountMemory(client=client, embedder=HashEmbedder(), collection=f"memory-{suffix}")
     crm.knowledge = kb
     crm.memory = memory

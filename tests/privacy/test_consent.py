@@ -33,7 +33,9 @@ def test_withdrawal_blocks_the_next_tool_call_and_is_audited(crm: CRMService) ->
             select(AuditEvent).where(AuditEvent.action == "privacy.consent")
         ).one()
     assert (change.changed_by, change.reason, change.changed_at) == (
-        "u-sam", "Customer asked by phone", crm.clock.now()
+        "u-sam",
+        "Customer asked by phone",
+        crm.clock.now(),
     )
     assert event.before == {"consent": {"email": True, "phone": True, "marketing": False}}
     assert event.after["consent"]["email"] is False and event.actor_id == "u-sam"
@@ -43,10 +45,13 @@ def test_withdrawal_blocks_the_next_tool_call_and_is_audited(crm: CRMService) ->
 
 
 async def test_a_conversation_turn_sees_the_withdrawal_at_once(crm: CRMService) -> None:
-    model = ScriptedChatModel([
-        ScriptStep(agent="sales", tool_calls=[ToolCall("c1", "send_email", EMAIL)]),
-        ScriptStep(agent="sales", reply="I tried to e-mail Jane."),
-    ] * 2)
+    model = ScriptedChatModel(
+        [
+            ScriptStep(agent="sales", tool_calls=[ToolCall("c1", "send_email", EMAIL)]),
+            ScriptStep(agent="sales", reply="I tried to e-mail Jane."),
+        ]
+        * 2
+    )
     convo = ConversationService(crm=crm, model=model)
     first = await convo.send(thread_id="t-1", user_id="u-alice", text="E-mail Jane at Acme")
     assert first.outcome["pending"]

@@ -83,11 +83,21 @@ def checkpoint_hits(crm: CRMService, needles: list[str]) -> list[tuple[str, str]
 
 
 def _email_model(body: str) -> ScriptedChatModel:
-    return ScriptedChatModel([
-        ScriptStep(agent="sales", tool_calls=[ToolCall("c1", "send_email", {
-            "contact_id": "con-jane", "subject": "Renewal", "body": body})]),
-        ScriptStep(agent="sales", reply="The e-mail to Jane Doe waits for Maria's approval."),
-    ])
+    return ScriptedChatModel(
+        [
+            ScriptStep(
+                agent="sales",
+                tool_calls=[
+                    ToolCall(
+                        "c1",
+                        "send_email",
+                        {"contact_id": "con-jane", "subject": "Renewal", "body": body},
+                    )
+                ],
+            ),
+            ScriptStep(agent="sales", reply="The e-mail to Jane Doe waits for Maria's approval."),
+        ]
+    )
 
 
 async def _conversation(crm: CRMService, model: Any, thread_id: str, text_: str) -> Any:
@@ -104,28 +114,61 @@ async def personal_data(crm: CRMService, stores: dict[str, Any]) -> dict[str, st
         ticket.description = "Jane Doe called from +1 555 0100 about slow dashboards."
         opportunity = session.get(Opportunity, "opp-acme-1")
         opportunity.next_step = "Send Jane Doe and Raj Mehta the quote"
-    sent = crm.call("send_email", {"contact_id": "con-jane", "subject": "Hello",
-                                   "body": "Hi Jane Doe, as discussed."}, crm.actor("u-alice"))
+    sent = crm.call(
+        "send_email",
+        {"contact_id": "con-jane", "subject": "Hello", "body": "Hi Jane Doe, as discussed."},
+        crm.actor("u-alice"),
+    )
     assert sent["ok"], sent
-    PrivacyService(crm).set_consent("con-jane", actor_id="u-alice", marketing=True,
-                                    reason="Jane Doe agreed on the phone (+1 555 0100).")
-    stores["kb"].add_documents([
-        {"id": "kb-champions", "title": "Acme champions",
-         "text": "Our champion at Acme is Jane Doe, jane@acme.example. Raj Mehta signs."},
-        {"id": "kb-pricing", "title": "Pricing", "text": "Seats cost 1200 USD a year."},
-    ])
+    PrivacyService(crm).set_consent(
+        "con-jane",
+        actor_id="u-alice",
+        marketing=True,
+        reason="Jane Doe agreed on the phone (+1 555 0100).",
+    )
+    stores["kb"].add_documents(
+        [
+            {
+                "id": "kb-champions",
+                "title": "Acme champions",
+                "text": "Our champion at Acme is Jane Doe, jane@acme.example. Raj Mehta signs.",
+            },
+            {"id": "kb-pricing", "title": "Pricing", "text": "Seats cost 1200 USD a year."},
+        ]
+    )
     memory = stores["memory"]
     at = crm.clock.now()
-    memory.remember("acc-acme", "She prefers calls on Fridays.", author_id="u-alice",
-                    source_kind="conversation", source_ref="t1", contact_ids=["con-jane"], at=at)
-    memory.remember("acc-acme", "Write to jane@acme.example, not the shared inbox.",
-                    author_id="u-alice", source_kind="email", source_ref="m1", at=at)
-    memory.remember("acc-acme", "Budget approved for 200 seats.", author_id="u-alice",
-                    source_kind="meeting", source_ref="m2", at=at)
+    memory.remember(
+        "acc-acme",
+        "She prefers calls on Fridays.",
+        author_id="u-alice",
+        source_kind="conversation",
+        source_ref="t1",
+        contact_ids=["con-jane"],
+        at=at,
+    )
+    memory.remember(
+        "acc-acme",
+        "Write to jane@acme.example, not the shared inbox.",
+        author_id="u-alice",
+        source_kind="email",
+        source_ref="m1",
+        at=at,
+    )
+    memory.remember(
+        "acc-acme",
+        "Budget approved for 200 seats.",
+        author_id="u-alice",
+        source_kind="meeting",
+        source_ref="m2",
+        at=at,
+    )
     thread = f"t-{uuid.uuid4().hex[:8]}"
     other = f"t-{uuid.uuid4().hex[:8]}"
     turn = await _conversation(
-        crm, _email_model("Dear Jane Doe, call me on +1 555 0100 about the renewal."), thread,
+        crm,
+        _email_model("Dear Jane Doe, call me on +1 555 0100 about the renewal."),
+        thread,
         "E-mail Jane Doe (jane@acme.example) at Acme about the renewal.",
     )
     assert turn.outcome["pending"], turn.reply
@@ -157,7 +200,10 @@ async def test_export_lists_the_contact_in_every_store(
 
 
 async def test_erasure_leaves_nothing_anywhere(
-    crm: CRMService, privacy: PrivacyService, personal_data: dict[str, str], chroma_dir: Path,
+    crm: CRMService,
+    privacy: PrivacyService,
+    personal_data: dict[str, str],
+    chroma_dir: Path,
     stores: dict[str, Any],
 ) -> None:
     assert crm_database_hits(crm, NEEDLES) and chroma_hits(chroma_dir, NEEDLES)
@@ -177,8 +223,12 @@ async def test_erasure_leaves_nothing_anywhere(
     # What must stay stays: records, ids and amounts, other people, other threads and facts.
     with crm.db.read_session() as session:
         jane = session.get(Contact, "con-jane")
-        assert (jane.name, jane.email, jane.phone, jane.consent_email) == (ERASED, None, None,
-                                                                          False)
+        assert (jane.name, jane.email, jane.phone, jane.consent_email) == (
+            ERASED,
+            None,
+            None,
+            False,
+        )
         assert jane.erased_at is not None
         assert session.get(Activity, "act-1").contact_ids == ["con-jane"]
         deal = session.get(Opportunity, "opp-acme-1")
@@ -201,14 +251,19 @@ async def test_erasure_leaves_nothing_anywhere(
     assert "Jane" not in json.dumps(account) and "jane@" not in json.dumps(account)
     assert not stores["kb"].search("Jane Doe champion", k=5, mode="lexical")
     assert all("jane" not in f.text.lower() for f in stores["memory"].recall("acc-acme", "Jane"))
-    refused = crm.call("send_email", {"contact_id": "con-jane", "subject": "Hi", "body": "x"},
-                       alice)
+    refused = crm.call(
+        "send_email", {"contact_id": "con-jane", "subject": "Hi", "body": "x"}, alice
+    )
     assert refused["ok"] is False and refused["rule"] == "consent"
-    looker = ScriptedChatModel([
-        ScriptStep(agent="sales", tool_calls=[ToolCall("c1", "get_account",
-                                                       {"account_id": "acc-acme"})]),
-        ScriptStep(agent="sales", reply="Here is Acme."),
-    ])
+    looker = ScriptedChatModel(
+        [
+            ScriptStep(
+                agent="sales",
+                tool_calls=[ToolCall("c1", "get_account", {"account_id": "acc-acme"})],
+            ),
+            ScriptStep(agent="sales", reply="Here is Acme."),
+        ]
+    )
     await _conversation(crm, looker, f"t-{uuid.uuid4().hex[:8]}", "Show me the Acme contacts")
     shown = json.dumps(looker.requests, ensure_ascii=False)
     assert "Jane Doe" not in shown and "jane@acme.example" not in shown
@@ -225,7 +280,10 @@ async def test_erasing_again_is_harmless_and_says_so(
 
 
 async def test_a_crash_between_stores_is_finished_by_running_again(
-    crm: CRMService, privacy: PrivacyService, personal_data: dict[str, str], chroma_dir: Path,
+    crm: CRMService,
+    privacy: PrivacyService,
+    personal_data: dict[str, str],
+    chroma_dir: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     checkpoints = privacy.stores[2]
@@ -247,8 +305,10 @@ async def test_a_crash_between_stores_is_finished_by_running_again(
 
 
 def test_only_admins_erase_or_export(crm: CRMService, privacy: PrivacyService) -> None:
-    for call in (lambda: privacy.erase("con-jane", actor_id="u-maria"),
-                 lambda: privacy.export("con-jane", actor_id="u-alice")):
+    for call in (
+        lambda: privacy.erase("con-jane", actor_id="u-maria"),
+        lambda: privacy.export("con-jane", actor_id="u-alice"),
+    ):
         with pytest.raises(PrivacyRequestError) as caught:
             call()
         assert caught.value.kind == "refused" and "only admins" in caught.value.message

@@ -18,8 +18,16 @@ TEXT = (
     "李娜 手机 138 0013 8000，座机 010-12345678，身份证 " + CN_ID + "，邮箱 li.na@huaxing.example。"
     " Deal opp-acme-1 worth 120000 USD closes 2026-12-31."
 )
-SECRETS = ["jane.doe@acme.example", "555 010 0199", "123-45-6789", CARD, "138 0013 8000",
-           "010-12345678", CN_ID, "li.na@huaxing.example"]
+SECRETS = [
+    "jane.doe@acme.example",
+    "555 010 0199",
+    "123-45-6789",
+    CARD,
+    "138 0013 8000",
+    "010-12345678",
+    CN_ID,
+    "li.na@huaxing.example",
+]
 
 
 def test_every_kind_is_masked_and_restored_exactly() -> None:
@@ -56,8 +64,20 @@ def test_checksums_decide_what_counts_as_an_id_or_card() -> None:
 async def test_the_model_sees_placeholders_and_tools_get_real_values() -> None:
     scripted = ScriptedChatModel(
         [
-            ScriptStep(agent="sales", tool_calls=[ToolCall("c1", "send_email", {
-                "contact_id": "con-li", "subject": "跟进", "body": "已记录 [PHONE_1] 与 [EMAIL_1]"})]),
+            ScriptStep(
+                agent="sales",
+                tool_calls=[
+                    ToolCall(
+                        "c1",
+                        "send_email",
+                        {
+                            "contact_id": "con-li",
+                            "subject": "跟进",
+                            "body": "已记录 [PHONE_1] 与 [EMAIL_1]",
+                        },
+                    )
+                ],
+            ),
             ScriptStep(agent="sales", reply="好的，已给 [EMAIL_1] 发邮件（电话 [PHONE_1]）。"),
         ]
     )
@@ -70,8 +90,11 @@ async def test_the_model_sees_placeholders_and_tools_get_real_values() -> None:
     assert first.tool_calls[0].arguments["body"] == "已记录 13800138000 与 li.na@huaxing.example"
     history += [
         first.assistant_message(),
-        {"role": "tool", "tool_call_id": "c1",
-         "content": '<data source="send_email">{"to": "li.na@huaxing.example"}</data>'},
+        {
+            "role": "tool",
+            "tool_call_id": "c1",
+            "content": '<data source="send_email">{"to": "li.na@huaxing.example"}</data>',
+        },
     ]
     second = await model.for_turn().chat(agent="sales", messages=history, tools=[])
     assert second.text == "好的，已给 li.na@huaxing.example 发邮件（电话 13800138000）。"
