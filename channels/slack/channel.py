@@ -11,13 +11,18 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import logging
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Coroutine
 from contextlib import asynccontextmanager
 from typing import Any
 
+import aiohttp
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.middleware.authorization.async_single_team_authorization import (
+    AsyncSingleTeamAuthorization,
+)
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
 from slack_sdk.errors import SlackApiError
@@ -31,10 +36,12 @@ from channels.slack import cards, messages
 from channels.slack.config import SlackConfig
 from channels.slack.dedupe import RecentDeliveries
 from channels.slack.files import FileRefused, Ingest, download
+from channels.slack.messages import SlackStartError
 from channels.slack.people import SlackPeople
 from channels.slack.progress import StatusMessage
 from channels.slack.text import MAX_PARTS, escape, from_slack, split_message
 from channels.slack.threads import SlackThread
+from channels.slack.worker import WorkerLoop
 from tools.errors import NotFound
 
 log = logging.getLogger(__name__)
@@ -78,7 +85,10 @@ class SlackChannel:
         ingest: Ingest | None = None,
         ingest_errors: tuple[type[BaseException], ...] = (),
         deliveries: RecentDeliveries | None = None,
+        worker: WorkerLoop | None = None,
     ) -> None:
+        """`worker`: the loop (in its own thread) that runs conversations, reviews and
+        ingestion, and on which `convo` was built; None runs them on the serving loop."""
         self.convo = convo
         self.crm = convo.crm
         self.people = people
@@ -93,7 +103,8 @@ class SlackChannel:
             signing_secret=config.signing_secret or "",
             logger=logging.getLogger("warroom.slack.bolt"),
         )
-        self._tasks: set[asyncio.Task[None]] = set()
+        self.worker = worker
+        self._jobs: set[asyncio.Task[None] | concurrent.futures.Future[None]] = set()
         self._locks = KeyedLocks()
         self._turn_slots = asyncio.Semaphore(config.max_concurrent_turns)
         self._cards: OrderedDict[str, set[tuple[str, str]]] = OrderedDict()
@@ -114,6 +125,20 @@ class SlackChannel:
         bolt.view(cards.REJECT_VIEW)(self._on_reject_submitted)
         bolt.view(cards.EDIT_VIEW)(self._on_edit_submitted)
 
+    async def warm_up(self) -> None:
+        """Check the bot token once at start, so a wrong token is one clear error rather than
+        every request failing, and hand the answer to Bolt's authorization so that the first
+        burst of events does not call auth.test once each."""
+        try:
+            identity = await self.client.auth_test()
+        except SlackApiError as exc:
+            raise SlackStartError(messages.token_refused(exc.response.get("error"))) from exc
+        except (aiohttp.ClientError, OSError) as exc:
+            raise SlackStartError(messages.api_unreachable(self.config.api_url, exc)) from exc
+        for middleware in self.bolt._async_middleware_list:
+            if isinstance(middleware, AsyncSingleTeamAuthorization):
+                middleware.auth_test_result = identity
+
     def _spawn(self, work: Coroutine[Any, Any, None], what: str) -> None:
         """Run `work` after the ack; kept referenced until done, failures logged."""
 
@@ -123,19 +148,24 @@ class SlackChannel:
             except Exception:
                 log.exception("Slack %s failed", what)
 
-        task = asyncio.get_running_loop().create_task(guarded(), name=f"slack {what}")
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        job: asyncio.Task[None] | concurrent.futures.Future[None]
+        if self.worker is None:
+            job = asyncio.get_running_loop().create_task(guarded(), name=f"slack {what}")
+        else:
+            job = self.worker.submit(guarded())
+        self._jobs.add(job)
+        job.add_done_callback(self._jobs.discard)
 
     @property
     def busy(self) -> int:
         """Background jobs still running."""
-        return len(self._tasks)
+        return len(self._jobs)
 
     async def drain(self, within: float = 30.0) -> None:
         """Wait (at most `within` seconds) for background work, e.g. before shutting down."""
-        if self._tasks:
-            await asyncio.wait(set(self._tasks), timeout=within)
+        jobs = [j if isinstance(j, asyncio.Task) else asyncio.wrap_future(j) for j in self._jobs]
+        if jobs:
+            await asyncio.wait(jobs, timeout=within)
 
     async def _once_per_event(
         self, req: AsyncBoltRequest, resp: BoltResponse, next: Any

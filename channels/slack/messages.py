@@ -67,3 +67,17 @@ def missing_settings(names: list[str], socket_mode: bool) -> str:
 
 def wrong_token_kind(name: str, prefix: str) -> str:
     return f"{name} does not look right: it should start with '{prefix}'."
+
+
+def token_refused(error: str | None) -> str:
+    return (
+        f"Slack refused WARROOM_SLACK_BOT_TOKEN ({error or 'no reason given'}); copy the bot "
+        "token again from the app's OAuth & Permissions page."
+    )
+
+
+def api_unreachable(api_url: str, exc: BaseException) -> str:
+    return (
+        f"The Slack Web API at {api_url} could not be reached ({type(exc).__name__}); check the "
+        "network or WARROOM_SLACK_API_URL."
+    )

@@ -7,8 +7,8 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable
+from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
 
 from aiohttp import web
@@ -22,9 +22,18 @@ from channels.slack.config import SlackConfig, SlackSettingsError, web_client
 from channels.slack.files import Ingest, meeting_ingest
 from channels.slack.messages import SlackStartError
 from channels.slack.people import SlackPeople
+from channels.slack.worker import WorkerLoop
 from warroom.app import App
 
-__all__ = ["EVENTS_PATH", "build_channel", "http_app", "run", "serving_http"]
+__all__ = [
+    "EVENTS_PATH",
+    "build_channel",
+    "conversations_on",
+    "http_app",
+    "run",
+    "serving_http",
+    "serving_socket_mode",
+]
 
 log = logging.getLogger(__name__)
 
@@ -40,9 +49,10 @@ def build_channel(
     config: SlackConfig,
     ingest: Ingest | None = _DEFAULT,
     ingest_errors: tuple[type[BaseException], ...] | None = None,
+    worker: WorkerLoop | None = None,
 ) -> SlackChannel:
-    """The Slack channel on a conversation service. `ingest` defaults to meeting-note
-    ingestion (`channels.meetings`) when it is installed."""
+    """The Slack channel on a conversation service (built on `worker`'s loop, if given).
+    `ingest` defaults to meeting-note ingestion (`channels.meetings`) when it is installed."""
     try:
         mapping = load_identity_map(app.settings.identity_map_path)
     except IdentityMapError as exc:
@@ -66,6 +76,7 @@ def build_channel(
         client=client,
         ingest=ingest,
         ingest_errors=ingest_errors,
+        worker=worker,
     )
 
 
@@ -86,6 +97,7 @@ def http_app(channel: SlackChannel) -> web.Application:
 @asynccontextmanager
 async def serving_http(channel: SlackChannel, *, host: str, port: int) -> AsyncIterator[str]:
     """Serve the channel over HTTP; yields the base URL (port 0 picks a free port)."""
+    await channel.warm_up()
     runner = web.AppRunner(http_app(channel), access_log=None)
     await runner.setup()
     try:
@@ -126,41 +138,66 @@ def run(app: App, *, port: int | None, socket_mode: bool) -> None:
         asyncio.run(_serve(app, config, model, port=listen_port, socket_mode=socket_mode))
 
 
+@asynccontextmanager
+async def conversations_on(
+    worker: WorkerLoop, *, database_url: str, build: Callable[[Any], ConversationService]
+) -> AsyncIterator[ConversationService]:
+    """A conversation service living on the worker's loop, with its durable checkpointer
+    (`build(checkpointer)` makes the service); closed on exit."""
+    from memory.checkpoint import open_async_checkpointer
+
+    stack = AsyncExitStack()
+
+    async def open_service() -> ConversationService:
+        saver = await stack.enter_async_context(open_async_checkpointer(database_url))
+        return build(saver)
+
+    convo = await worker.run(open_service())
+    try:
+        yield convo
+    finally:
+        await worker.run(stack.aclose())
+
+
 async def _serve(
     app: App, config: SlackConfig, model: Any, *, port: int, socket_mode: bool
 ) -> None:
-    from memory.checkpoint import open_async_checkpointer
-
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
     settings = app.settings
+    worker = WorkerLoop().start()
+
+    def build(saver: Any) -> ConversationService:
+        return ConversationService(
+            crm=app.crm(with_knowledge=True),
+            model=model,
+            checkpointer=saver,
+            review_ttl_hours=settings.review_ttl_hours,
+        )
+
     try:
-        async with open_async_checkpointer(settings.resolved_database_url()) as saver:
-            convo = ConversationService(
-                crm=app.crm(with_knowledge=True),
-                model=model,
-                checkpointer=saver,
-                review_ttl_hours=settings.review_ttl_hours,
-            )
-            channel = build_channel(app=app, convo=convo, config=config)
-            await convo.recover()
-            sweeper = asyncio.create_task(_expire_periodically(convo, EXPIRY_SWEEP_SECONDS))
+        url = settings.resolved_database_url()
+        async with conversations_on(worker, database_url=url, build=build) as convo:
+            channel = build_channel(app=app, convo=convo, config=config, worker=worker)
+            await worker.run(convo.recover())
+            sweeper = worker.submit(_expire_periodically(convo, EXPIRY_SWEEP_SECONDS))
             try:
                 if socket_mode:
                     async with serving_socket_mode(channel):
                         print("warroom Slack app connected over Socket Mode.", flush=True)
                         await stop.wait()
                 else:
-                    async with serving_http(channel, host=settings.http_host, port=port) as url:
-                        print(f"warroom Slack app listening at {url}{EVENTS_PATH}", flush=True)
+                    async with serving_http(channel, host=settings.http_host, port=port) as base:
+                        print(f"warroom Slack app listening at {base}{EVENTS_PATH}", flush=True)
                         await stop.wait()
             finally:
                 sweeper.cancel()
     finally:
-        await model.aclose()
+        await worker.run(model.aclose())
+        worker.stop()
 
 
 @asynccontextmanager
@@ -170,6 +207,7 @@ async def serving_socket_mode(channel: SlackChannel) -> AsyncIterator[None]:
 
     if not channel.config.app_token:
         raise SlackSettingsError("Socket Mode needs WARROOM_SLACK_APP_TOKEN (xapp-…).")
+    await channel.warm_up()
     handler = AsyncSocketModeHandler(channel.bolt, channel.config.app_token)
     await handler.connect_async()
     try:

@@ -25,6 +25,7 @@ from channels.slack import cards
 from channels.slack.channel import SlackChannel
 from channels.slack.config import SlackConfig
 from channels.slack.server import EVENTS_PATH, build_channel, serving_http, serving_socket_mode
+from channels.slack.worker import WorkerLoop
 from tests.channels.slack_fake_api import (
     APP_TOKEN,
     BOT_TOKEN,
@@ -266,6 +267,8 @@ async def slack_stack(
     max_file_bytes: int = 1_000_000,
     convo_factory: Callable[[CRMService], ConversationService] | None = None,
     socket_mode: bool = False,
+    bot_token: str = BOT_TOKEN,
+    api_url: str | None = None,
 ) -> AsyncIterator[SlackStack]:
     db_url = f"sqlite:///{tmp_path / 'crm.sqlite3'}"
     db = Database(db_url)
@@ -280,17 +283,24 @@ async def slack_stack(
     settings = Settings(
         database_url=db_url,
         identity_map_path=identity_map,
-        slack_bot_token=BOT_TOKEN,
+        slack_bot_token=bot_token,
         slack_signing_secret=SECRET,
         slack_app_token=APP_TOKEN,
-        slack_api_url=fake.api_url,
+        slack_api_url=api_url or fake.api_url,
         slack_review_channel=review_channel,
         ingest_max_bytes=max_file_bytes,
     )
     config = SlackConfig.from_settings(settings, socket_mode=socket_mode)
     config = replace(config, progress_interval=0.0)
+    # as in production: the agents' work on a loop in its own thread, the acks on this one
+    worker = WorkerLoop().start()
     channel = build_channel(
-        app=App(settings), convo=convo, config=config, ingest=ingest, ingest_errors=ingest_errors
+        app=App(settings),
+        convo=convo,
+        config=config,
+        ingest=ingest,
+        ingest_errors=ingest_errors,
+        worker=worker,
     )
     try:
         async with aiohttp.ClientSession() as session:
@@ -301,5 +311,6 @@ async def slack_stack(
                 async with serving_http(channel, host="127.0.0.1", port=0) as base:
                     yield SlackStack(base + EVENTS_PATH, fake, channel, crm, model, session)
     finally:
+        worker.stop()
         await fake.stop()
         db.dispose()

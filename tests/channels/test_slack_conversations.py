@@ -105,6 +105,7 @@ async def test_retried_event_gets_one_reply(tmp_path: Path) -> None:
 
 async def test_bad_signature_is_refused_with_no_side_effect(tmp_path: Path) -> None:
     async with slack_stack(tmp_path, steps=ACME) as slack:
+        assert [c.method for c in slack.fake.calls] == ["auth.test"]  # the start-up check
         forged = await slack.event(
             mention("Acme deal status", ts="500.000"), signature="v0=" + "0" * 64
         )
@@ -118,7 +119,8 @@ async def test_bad_signature_is_refused_with_no_side_effect(tmp_path: Path) -> N
         )
         assert tampered.status == 401
         await asyncio.sleep(0.3)
-        assert slack.fake.calls == [] and slack.model.remaining == 1 and slack.channel.busy == 0
+        assert [c.method for c in slack.fake.calls] == ["auth.test"]
+        assert slack.model.remaining == 1 and slack.channel.busy == 0
         assert len(slack.channel.deliveries) == 0  # a forged event id cannot block the real one
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from channels.slack import SlackSettingsError
+from channels.slack import SlackSettingsError, SlackStartError
 from channels.slack.config import SlackConfig
 from channels.slack.dedupe import RecentDeliveries
 from channels.slack.server import run
@@ -63,6 +63,19 @@ def test_cli_prints_the_sentence_and_exits_2(monkeypatch: pytest.MonkeyPatch) ->
         result.output
     )
     assert "Traceback" not in result.output
+
+
+async def test_a_token_slack_refuses_or_an_unreachable_api_stops_the_start(
+    tmp_path: Path,
+) -> None:
+    with pytest.raises(
+        SlackStartError, match=r"Slack refused WARROOM_SLACK_BOT_TOKEN \(invalid_auth\)"
+    ):
+        async with slack_stack(tmp_path / "a", bot_token="xoxb-revoked"):
+            pass
+    with pytest.raises(SlackStartError, match="Slack Web API at http://127.0.0.1:9/api/ could not"):
+        async with slack_stack(tmp_path / "b", api_url="http://127.0.0.1:9/api/"):
+            pass
 
 
 def test_thread_ids_round_trip() -> None:
