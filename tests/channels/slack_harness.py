@@ -269,7 +269,9 @@ async def slack_stack(
     socket_mode: bool = False,
     bot_token: str = BOT_TOKEN,
     api_url: str | None = None,
+    real_meetings: bool = False,
 ) -> AsyncIterator[SlackStack]:
+    """`real_meetings`: the app's default ingestion (channels.meetings) instead of `ingest`."""
     db_url = f"sqlite:///{tmp_path / 'crm.sqlite3'}"
     db = Database(db_url)
     load_fixture(db, small_company())
@@ -294,13 +296,9 @@ async def slack_stack(
     config = replace(config, progress_interval=0.0)
     # as in production: the agents' work on a loop in its own thread, the acks on this one
     worker = WorkerLoop().start()
+    ingestion = {} if real_meetings else {"ingest": ingest, "ingest_errors": ingest_errors}
     channel = build_channel(
-        app=App(settings),
-        convo=convo,
-        config=config,
-        ingest=ingest,
-        ingest_errors=ingest_errors,
-        worker=worker,
+        app=App(settings), convo=convo, config=config, worker=worker, **ingestion
     )
     try:
         async with aiohttp.ClientSession() as session:

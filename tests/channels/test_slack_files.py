@@ -7,16 +7,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from channels.slack import messages
+from channels.slack import cards, messages
 from tests.channels.slack_fake_api import BOT_TOKEN
 from tests.channels.slack_harness import (
     ALICE,
     CHANNEL,
+    MARIA,
     STRANGER,
     direct_message,
     mention,
     slack_stack,
 )
+from tests.meetings.conftest import ACME_EXTRACTION, FIXTURES
 
 TRANSCRIPT = b"WEBVTT\n\n00:00:01.000 --> 00:00:04.000\n<v Jane>We want 200 seats.\n"
 
@@ -134,3 +136,43 @@ async def test_no_ingestion_and_unknown_people(tmp_path: Path) -> None:
         ]
         assert [c for c in slack.fake.calls if c.method == "file_download"] == []
         assert ALICE.id not in {e["user"] for e in slack.fake.to("chat.postEphemeral")}
+
+
+async def test_real_meeting_ingestion_from_a_slack_file_to_an_approval(tmp_path: Path) -> None:
+    """channels.meetings end to end: the transcript is filed, the held amount change becomes a
+    review card for Maria, and her click tells the outcome in the thread of the file."""
+    steps = [{"agent": "meetings", "output": ACME_EXTRACTION}]
+    async with slack_stack(tmp_path, steps=steps, real_meetings=True) as slack:
+        data = (FIXTURES / "acme-2026-11-20.vtt").read_bytes()
+        file = slack.fake.add_file("F9", "acme-2026-11-20.vtt", data)
+        await slack.event(direct_message("", ts="900.000", subtype="file_share", files=[file]))
+        summary = await slack.wait_for(
+            lambda: [t for t in slack.fake.posted("DUALICE", "900.000") if "(vtt)" in t],
+            what="the meeting summary",
+        )
+        await slack.settle()
+        assert "acme-2026-11-20.vtt (vtt): Acme expansion sync, 2026-11-20" in summary[0]
+        assert "pending_approval" in summary[0] and "u-maria" in summary[0]
+        assert slack.model.remaining == 0
+        [row] = slack.crm.reviews(reviewer_id="u-maria")
+        assert row["arguments"] == {"opportunity_id": "opp-acme-1", "amount": 240000}
+        assert row["thread_id"] == "slack:T0001:DUALICE:900.000"
+        card = slack.card_of(row["id"], "D" + MARIA.id)
+        await slack.click(cards.APPROVE, row["id"], user=MARIA.id, card=card)
+        told = await slack.wait_for(
+            lambda: [t for t in slack.fake.posted("DUALICE", "900.000") if "approved" in t],
+            what="the outcome in the file's thread",
+        )
+        assert told[0].startswith("Maria Lopez approved:")
+        opportunity = slack.crm.read(
+            "get_opportunity", {"opportunity_id": "opp-acme-1"}, slack.crm.actor("u-alice")
+        )
+        assert float(opportunity["amount"]) == 240000
+        # the same bytes shared again change nothing
+        again = slack.fake.add_file("F10", "acme-copy.vtt", data)
+        await slack.event(direct_message("", ts="901.000", subtype="file_share", files=[again]))
+        repeat = await slack.wait_for(
+            lambda: [t for t in slack.fake.posted("DUALICE", "901.000") if "(vtt)" in t],
+            what="the second summary",
+        )
+        assert "Already ingested" in repeat[0]
