@@ -179,7 +179,7 @@ async def _deliver(
     headers = {
         "Content-Type": "application/json",
         "X-Slack-Request-Timestamp": stamp,
-        "X-Slack-Signature": verifier.generate_signature(timestamp=stamp, body=body),
+        "X-Slack-Signature": str(verifier.generate_signature(timestamp=stamp, body=body)),
     }
     if retry:
         headers |= {"X-Slack-Retry-Num": str(retry), "X-Slack-Retry-Reason": "http_timeout"}

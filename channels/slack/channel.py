@@ -193,6 +193,8 @@ class SlackChannel:
     async def _post(self, thread: SlackThread, text: str) -> None:
         """An answer in a thread: split into parts, or attached when very long."""
         assert thread.thread_ts is not None
+        if not text.strip():
+            return  # Slack refuses empty messages (no_text)
         parts = split_message(escape(text))
         if len(parts) > MAX_PARTS:
             await self.client.chat_postMessage(

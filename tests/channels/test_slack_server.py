@@ -138,3 +138,15 @@ async def test_socket_mode_carries_events_and_acks_them(tmp_path: Path) -> None:
         )
         await slack.settle()
         assert json.dumps(slack.fake.posted(CHANNEL)).count("Acme expansion closes") == 1
+
+
+def test_text_from_slack_and_splitting() -> None:
+    from channels.slack.text import from_slack, split_message
+
+    raw = "<@UBOT>  is Q&amp;A &lt;done&gt; for <@U123|ana>?"
+    assert from_slack(raw, bot_user_id="UBOT") == "is Q&A <done> for <@U123|ana>?"
+    assert split_message("short") == ["short"] and split_message("") == [""]
+    word = "x" * 250
+    assert split_message(word, limit=100) == ["x" * 100, "x" * 100, "x" * 50]
+    with pytest.raises(ValueError):
+        split_message("text", limit=10)
