@@ -266,7 +266,7 @@ def match_meeting(
     emails = {e for _, e in parsed if e} | {m.group(0).lower() for m in _EMAIL.finditer(text)}
 
     # ---- the account
-    evidence = "given"
+    evidence: str | None = "given"
     if account_id is None:
         account_id, evidence, why = _choose_account(
             directory, parsed, emails, text, title, filename

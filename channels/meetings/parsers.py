@@ -50,8 +50,9 @@ class Transcript:
     @property
     def duration_minutes(self) -> int | None:
         starts = [s.start for s in self.segments if s.start is not None]
-        ends = [s.end if s.end is not None else s.start for s in self.segments]
-        ends = [e for e in ends if e is not None]
+        ends = [
+            e for s in self.segments if (e := s.end if s.end is not None else s.start) is not None
+        ]
         if not starts or not ends:
             return None
         return max(0, round((max(ends) - min(starts)) / 60))
@@ -385,8 +386,8 @@ def parse_json(text: str, name: str) -> Transcript:
                 messages.bad_json(name, f"segment {index + 1} is a {type(item).__name__}"),
                 filename=name,
             )
-        words = _first_str(item, _TEXT_KEYS)
-        if not words:
+        said = _first_str(item, _TEXT_KEYS)
+        if not said:
             continue
         speaker = _first_str(item, _SPEAKER_KEYS)
         if isinstance(item.get("speaker"), dict):
@@ -396,7 +397,7 @@ def parse_json(text: str, name: str) -> Transcript:
                 speaker.strip() if speaker else None,
                 _time(item, ("start", "start_time", "begin", "from", "offset")),
                 _time(item, ("end", "end_time", "to", "until")),
-                " ".join(words.split()),
+                " ".join(said.split()),
             )
         )
     return transcript

@@ -484,11 +484,11 @@ class MeetingService:
             [WriteToClassify(p.tool, p.facts) for p in proposals]
         )
         decisions: dict[str, GateDecision] = {}
-        for proposal, hits in zip(proposals, hits_per, strict=True):
+        for candidate, hits in zip(proposals, hits_per, strict=True):
             typed_by = await asyncio.to_thread(
                 self._typed_by_person,
                 opp_id,
-                next(iter(proposal.arguments.keys() - {"opportunity_id"})),
+                next(iter(candidate.arguments.keys() - {"opportunity_id"})),
             )
             if typed_by:
                 hits = [
@@ -500,8 +500,8 @@ class MeetingService:
                         "overwrite what a person typed without review.",
                     ),
                 ]
-            decisions[proposal.id] = await asyncio.to_thread(
-                self.crm.decision, proposal, hits, actor
+            decisions[candidate.id] = await asyncio.to_thread(
+                self.crm.decision, candidate, hits, actor
             )
         # Low risk first, so the held proposals carry the opportunity's version after them.
         ordered = sorted(
