@@ -29,6 +29,7 @@ DURABILITY = "sync"
 
 ReviewOpenedListener = Callable[[dict[str, Any]], Awaitable[None]]
 RequesterToldListener = Callable[[str, str], Awaitable[None]]
+OutcomeToldListener = Callable[[str, str, str], Awaitable[None]]
 
 
 class ConversationError(Exception):
@@ -65,22 +66,27 @@ class ConversationService:
         self.review_ttl_hours = review_ttl_hours
         self._review_opened: list[ReviewOpenedListener] = []
         self._requester_told: list[RequesterToldListener] = []
+        self._outcome_told: list[OutcomeToldListener] = []
 
     def subscribe(
         self,
         *,
         review_opened: ReviewOpenedListener | None = None,
         requester_told: RequesterToldListener | None = None,
+        outcome_told: OutcomeToldListener | None = None,
     ) -> None:
         """Let a channel hear what happens outside a turn: `review_opened(review)` when a review
         request is opened (the row of `CRMService.reviews`; post it to the reviewer), and
         `requester_told(thread_id, message)` when a decision or expiry is told to the requester's
         thread (post it there). Called once per event in this process; a listener's failure is
-        the listener's to report and does not undo the event."""
+        the listener's to report and does not undo the event. `outcome_told(thread_id, message,
+        approval_id)` is `requester_told` with the request it is about."""
         if review_opened:
             self._review_opened.append(review_opened)
         if requester_told:
             self._requester_told.append(requester_told)
+        if outcome_told:
+            self._outcome_told.append(outcome_told)
 
     async def send(
         self,
@@ -300,7 +306,7 @@ class ConversationService:
             )
         return notices
 
-    async def _tell_requester(self, thread_id: str, message: str) -> None:
+    async def _tell_requester(self, thread_id: str, message: str, approval_id: str) -> None:
         config = {"configurable": {"thread_id": thread_id}}
         history = await self.history(thread_id)
         if any(m.get("content") == message for m in history):
@@ -310,6 +316,8 @@ class ConversationService:
         )
         for listener in self._requester_told:
             await listener(thread_id, message)
+        for told in self._outcome_told:
+            await told(thread_id, message, approval_id)
 
     async def history(self, thread_id: str) -> list[dict[str, str]]:
         snapshot = await self.graph.aget_state({"configurable": {"thread_id": thread_id}})

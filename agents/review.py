@@ -44,12 +44,13 @@ class ReviewState(TypedDict, total=False):
     message: str | None
 
 
-Notifier = Callable[[str, str], Awaitable[None]]
+Notifier = Callable[[str, str, str], Awaitable[None]]
 
 
 @dataclass
 class ReviewDeps:
-    """`notify(thread_id, message)` tells the requester's conversation; it must be idempotent
+    """`notify(thread_id, message, approval_id)` tells the requester's conversation; it must be
+    idempotent
     (the notify node re-runs after a crash)."""
 
     crm: CRMService
@@ -124,7 +125,7 @@ async def notify(state: ReviewState, runtime: Runtime[ReviewDeps]) -> dict[str, 
             names[user_id] = user_id
     message = describe_outcome(outcome, names)
     if outcome.thread_id:
-        await runtime.context.notify(outcome.thread_id, message)
+        await runtime.context.notify(outcome.thread_id, message, outcome.approval_id)
     return {"message": message}
 
 

@@ -321,5 +321,17 @@ class MeetingIngestion(Base):
     ingested_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
+
+class ChannelDelivery(Base):
+    """What a chat channel has delivered about a review request (its card to the reviewers,
+    its outcome to the requester's thread). A row is claimed before the message goes out, so
+    replicas and restarts deliver each at most once."""
+
+    __tablename__ = "channel_deliveries"
+    channel: Mapped[str] = mapped_column(String(16), primary_key=True)
+    approval_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16), primary_key=True)  # card | outcome
+    delivered_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
 def utcnow() -> datetime:
     return datetime.now(UTC)
