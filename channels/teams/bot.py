@@ -38,6 +38,7 @@ from agents.conversation import ConversationError, ConversationService
 from agents.llm_errors import LLMError
 from agents.review import ReviewError
 from channels.identity import IdentityResolver, UnknownUser
+from channels.relay import ReviewRelay
 from channels.teams import messages
 from channels.teams.cards import (
     CARD_CONTENT_TYPE,
@@ -81,7 +82,16 @@ class TeamsBot:
         self._tasks: set[asyncio.Task[None]] = set()
         self._thread_locks: dict[str, asyncio.Lock] = {}
         self._seen: OrderedDict[str, None] = OrderedDict()
-        convo.subscribe(review_opened=self.on_review_opened, requester_told=self.on_requester_told)
+        # Cards and outcomes of this process at once, and of other processes (the CLI, the
+        # Slack app, other replicas) by polling: each delivered at most once (channels.relay).
+        self.relay = ReviewRelay(
+            convo,
+            channel="teams",
+            thread_prefix=THREAD_PREFIX,
+            post_card=self.on_review_opened,
+            post_outcome=self.on_requester_told,
+        )
+        self.relay.attach()
         adapter.on_turn_error = self._on_turn_error
 
     # ------------------------------------------------------------------ incoming activities

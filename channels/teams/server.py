@@ -142,8 +142,12 @@ def run(app: App, *, port: int | None) -> None:
                 webapp[BOT_KEY] = bot
                 await convo.recover()
                 sweeper = asyncio.create_task(_expire_periodically(convo))
+                stop_relay = asyncio.Event()
+                relay = asyncio.create_task(bot.relay.run(stop_relay))
                 yield
+                stop_relay.set()
                 sweeper.cancel()
+                await relay
                 await bot.drain(DRAIN_SECONDS)
         finally:
             await model.aclose()
