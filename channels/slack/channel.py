@@ -163,7 +163,8 @@ class SlackChannel:
 
     async def drain(self, within: float = 30.0) -> None:
         """Wait (at most `within` seconds) for background work, e.g. before shutting down."""
-        jobs = [j if isinstance(j, asyncio.Task) else asyncio.wrap_future(j) for j in self._jobs]
+        running = list(self._jobs)  # one C-level copy: the worker thread discards finished jobs
+        jobs = [j if isinstance(j, asyncio.Task) else asyncio.wrap_future(j) for j in running]
         if jobs:
             await asyncio.wait(jobs, timeout=within)
 
