@@ -32,6 +32,7 @@ from agents.conversation import ConversationError, ConversationService
 from agents.llm_errors import LLMError
 from agents.review import ReviewError
 from channels.identity import UnknownUser
+from channels.relay import ReviewRelay
 from channels.slack import cards, messages
 from channels.slack.config import SlackConfig
 from channels.slack.dedupe import RecentDeliveries
@@ -40,6 +41,7 @@ from channels.slack.messages import SlackStartError
 from channels.slack.people import SlackPeople
 from channels.slack.progress import StatusMessage
 from channels.slack.text import MAX_PARTS, escape, from_slack, split_message
+from channels.slack.threads import PREFIX as THREAD_PREFIX
 from channels.slack.threads import SlackThread
 from channels.slack.worker import WorkerLoop
 from tools.errors import NotFound
@@ -109,7 +111,16 @@ class SlackChannel:
         self._turn_slots = asyncio.Semaphore(config.max_concurrent_turns)
         self._cards: OrderedDict[str, set[tuple[str, str]]] = OrderedDict()
         self._register()
-        convo.subscribe(review_opened=self.post_review_card, requester_told=self.tell_requester)
+        # Cards and outcomes of this process at once, and of other processes (the CLI, the
+        # Teams bot, other replicas) by polling: each delivered at most once (channels.relay).
+        self.relay = ReviewRelay(
+            convo,
+            channel="slack",
+            thread_prefix=f"{THREAD_PREFIX}:",
+            post_card=self.post_review_card,
+            post_outcome=self.tell_requester,
+        )
+        self.relay.attach()
 
     # ------------------------------------------------------------------ plumbing
 

@@ -184,6 +184,7 @@ async def _serve(
             channel = build_channel(app=app, convo=convo, config=config, worker=worker)
             await worker.run(convo.recover())
             sweeper = worker.submit(_expire_periodically(convo, EXPIRY_SWEEP_SECONDS))
+            relay = worker.submit(channel.relay.run(asyncio.Event()))
             try:
                 if socket_mode:
                     async with serving_socket_mode(channel):
@@ -195,6 +196,7 @@ async def _serve(
                         await stop.wait()
             finally:
                 sweeper.cancel()
+                relay.cancel()
     finally:
         await worker.run(model.aclose())
         worker.stop()
