@@ -38,10 +38,26 @@ class App:
             embeddings_model=s.embeddings_model,
         )
 
+    @cached_property
+    def account_memory(self):  # type: ignore[no-untyped-def]
+        from memory.account_memory import open_account_memory
+
+        s = self.settings
+        return open_account_memory(
+            data_dir=s.data_dir,
+            chroma_url=s.chroma_url,
+            embeddings_base_url=s.embeddings_base_url,
+            embeddings_api_key=s.embeddings_api_key,
+            embeddings_model=s.embeddings_model,
+        )
+
     def crm(self, *, with_knowledge: bool = False) -> CRMService:
+        """The CRM service; `with_knowledge` adds the knowledge base and account memory (what
+        conversations need: `search_knowledge`, `recall_account_memory`)."""
         return CRMService(
             self.db,
             policy=self.policy,
             clock=SystemClock(self.settings.timezone),
             knowledge=self.knowledge if with_knowledge else None,
+            memory=self.account_memory if with_knowledge else None,
         )

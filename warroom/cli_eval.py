@@ -71,17 +71,25 @@ def eval_command(
     try:
         if kind != "scripted":
             model = build_real_model(kind)  # type: ignore[arg-type]
-        summary = asyncio.run(
-            run_suite(
-                scenarios,
-                llm=kind,  # type: ignore[arg-type]
-                repeat=repeat,
-                out=out,
-                filter_text=filter_text,
-                model_factory=(lambda _scenario: model) if model is not None else None,
-                progress=_progress,
-            )
-        )
+
+        async def run_and_close() -> dict[str, Any]:
+            # One event loop for the run and the model's close: the client's connections
+            # belong to the loop that opened them.
+            try:
+                return await run_suite(
+                    scenarios,
+                    llm=kind,  # type: ignore[arg-type]
+                    repeat=repeat,
+                    out=out,
+                    filter_text=filter_text,
+                    model_factory=(lambda _scenario: model) if model is not None else None,
+                    progress=_progress,
+                )
+            finally:
+                if model is not None and hasattr(model, "aclose"):
+                    await model.aclose()
+
+        summary = asyncio.run(run_and_close())
     except EvalSetupError as exc:
         err_console.print(f"[red]{exc}[/]")
         raise typer.Exit(code=2) from exc
@@ -92,9 +100,6 @@ def eval_command(
             err_console.print(f"[red]{exc.user_message}[/]")
             raise typer.Exit(code=2) from exc
         raise
-    finally:
-        if model is not None and hasattr(model, "aclose"):
-            asyncio.run(model.aclose())
     k = summary["repeat"]
     console.print(
         f"\n{summary['passed']}/{summary['scenarios']} scenarios passed"
