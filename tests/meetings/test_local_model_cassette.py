@@ -1,0 +1,104 @@
+"""Meeting extraction by the embedded local model, recorded once and replayed offline.
+
+Re-record (needs the fetched model and llama-cpp-python; minutes on 2 cores; never together
+with another local-model job):
+    flock /tmp/warroom-local-llm.lock .venv/bin/python -m pytest \
+        tests/meetings/test_local_model_cassette.py --record-mode=rewrite
+Without a recording mode any request missing from the cassette fails instead of reaching a
+server. Whatever the small model answers, the rules hold: every action item and change kept
+quotes the transcript verbatim, dates come from code, the account from matching.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from agents.llm import LLAMA_CPP_PYTHON, OpenAIChatModel
+from channels.meetings import MeetingService
+from channels.meetings.grounding import normalise
+from channels.meetings.parsers import parse_transcript
+from tests.llm.conftest import (
+    CASSETTE_API_KEY,
+    CASSETTE_BASE_URL,
+    _skip_readiness_probes,
+    local_server,  # noqa: F401  (the recording server fixture)
+)
+from tools.service import CRMService
+
+from .conftest import FIXTURES
+
+
+@pytest.fixture
+def vcr_config(record_mode: str) -> dict[str, Any]:
+    return {
+        "record_mode": record_mode,
+        "filter_headers": ["authorization", "api-key", "x-api-key", "openai-organization"],
+        "match_on": ["method", "path", "body"],
+        "decode_compressed_response": True,
+        "before_record_request": _skip_readiness_probes,
+    }
+
+
+@pytest.fixture
+def vcr_cassette_dir() -> str:
+    return str(Path(__file__).parent / "cassettes")
+
+
+@pytest.fixture
+async def local_model(request: pytest.FixtureRequest, record_mode: str
+                      ) -> AsyncIterator[OpenAIChatModel]:  # fmt: skip
+    if record_mode == "none":
+        cassette = Path(__file__).parent / "cassettes" / f"{request.node.name}.yaml"
+        if not cassette.exists():
+            pytest.skip(f"{cassette.name} is not recorded yet (see the module docstring)")
+        base_url, api_key = CASSETTE_BASE_URL, CASSETTE_API_KEY
+    else:
+        server = request.getfixturevalue("local_server")
+        base_url, api_key = server.base_url, server.api_key
+    model = OpenAIChatModel(base_url=base_url, api_key=api_key, model="local",
+                            dialect=LLAMA_CPP_PYTHON, temperature=0.0)  # fmt: skip
+    yield model
+    await model.aclose()
+
+
+def assert_grounded(result: Any, data: bytes, name: str) -> None:
+    transcript = normalise(" ".join(s.text for s in parse_transcript(data, name).segments))
+    for item in result.action_items:
+        assert normalise(item["evidence"]) in transcript, item
+    for change in result.proposed_changes:
+        assert normalise(change["evidence"]) in transcript, change
+        assert change["status"] in ("committed", "pending_approval", "refused", "failed")
+
+
+@pytest.mark.vcr
+async def test_local_model_reads_the_acme_call(meeting_crm: CRMService, local_model) -> None:
+    data = (FIXTURES / "acme-2026-11-20.vtt").read_bytes()
+    svc = MeetingService(crm=meeting_crm, model=local_model)
+    result = await svc.ingest_bytes(filename="acme-2026-11-20.vtt", data=data, actor_id="u-alice")
+    assert (result.account_id, result.opportunity_id) == ("acc-acme", "opp-acme-1")
+    assert result.ingestion["activity"]["status"] == "committed"
+    assert result.summary_text  # the model wrote something
+    assert_grounded(result, data, "acme-2026-11-20.vtt")
+    # As recorded, the 1.5B model paraphrased its "evidence" ("Jane Doe says the customer is
+    # looking at 200 seats…"): those changes were dropped, not applied.
+    assert result.ingestion["dropped"]["ungrounded"] >= 1
+    assert not any(c["status"] == "committed" for c in result.proposed_changes
+                   if "amount" in c["args"])  # fmt: skip
+    for item in result.action_items:  # dates are either unsaid or resolved in code
+        assert item["due_date"] is None or item["due_date"] >= "2026-11-20"
+
+
+@pytest.mark.vcr
+async def test_local_model_reads_the_chinese_call(meeting_crm: CRMService, local_model) -> None:
+    data = (FIXTURES / "huaxing-zh.json").read_bytes()
+    svc = MeetingService(crm=meeting_crm, model=local_model)
+    result = await svc.ingest_bytes(filename="huaxing-zh.json", data=data, actor_id="u-chen")
+    assert (result.account_id, result.opportunity_id) == ("acc-huaxing", "opp-huaxing-1")
+    assert result.ingestion["activity"]["status"] == "committed"
+    assert_grounded(result, data, "huaxing-zh.json")
+    assert result.competitors == ["东方云"]  # named in the transcript, so kept
+    assert result.ingestion["dropped"]["ungrounded"] >= 1  # paraphrased evidence, as recorded
