@@ -144,7 +144,9 @@ class SpecialistRun:
                 return AgentReport(agent=self.name, reply=reply, proposals=proposals, trace=trace)
             messages.append(result.assistant_message())
             for call in result.tool_calls:
-                arguments = _without_empty(call.arguments)
+                arguments = _without_invented_filters(
+                    call.name, _without_empty(call.arguments), messages
+                )
                 self._provenance.add_model_call(call.name, arguments)
                 output = await self._run_tool(call.name, arguments, seen_writes, proposals)
                 ok = bool(output.get("ok", True))
@@ -231,8 +233,11 @@ class SpecialistRun:
             return proposal.model_dump(mode="json")
         flags = self._provenance.untrusted_arguments(proposal.arguments)
         if flags:  # the policy may hold such writes for review; the reviewer sees the flags
-            facts = {**proposal.facts, "untrusted_arguments": flags,
-                     "untrusted_argument_count": len(flags)}
+            facts = {
+                **proposal.facts,
+                "untrusted_arguments": flags,
+                "untrusted_argument_count": len(flags),
+            }
             proposal = proposal.model_copy(update={"facts": facts})
         proposals.append({**proposal.model_dump(mode="json"), "agent": self.name})
         return {
@@ -248,6 +253,32 @@ class SpecialistRun:
 def _is_write(tool: str) -> bool:
     spec = REGISTRY.get(tool)
     return spec is not None and spec.kind == "write"
+
+
+def _without_invented_filters(
+    tool: str, arguments: dict[str, Any], messages: list[Message]
+) -> dict[str, Any]:
+    """Small models fill optional id filters with ids nobody mentioned ("acc-123"), which turns
+    "which P1 tickets breach?" into a not-found error. An optional `…_id` argument whose value
+    appears nowhere in the conversation so far (request, history, context, tool results) is
+    dropped: the call runs unfiltered. Required ids are left alone: the tool says they do not
+    exist, which the model can relay or correct."""
+    spec = REGISTRY.get(tool)
+    if spec is None:
+        return arguments
+    required = set(spec.openai_schema()["function"]["parameters"].get("required") or [])
+    candidates = {
+        k: v
+        for k, v in arguments.items()
+        if k.endswith("_id")
+        and k not in required
+        and isinstance(v, str)
+        and not v.startswith("u-")  # people: "me" is the actor, whose id the prompt omits
+    }
+    if not candidates:
+        return arguments
+    seen = "\n".join(str(m.get("content") or "") for m in messages).lower()
+    return {k: v for k, v in arguments.items() if k not in candidates or str(v).lower() in seen}
 
 
 def _without_empty(arguments: dict[str, Any]) -> dict[str, Any]:

@@ -112,3 +112,49 @@ def test_digest_follows_permissions(crm: CRMService) -> None:
     assert "USD" not in service_view and "EUR" not in service_view
     sales_view = account_digest(crm, alice, "sales", "acc-acme")
     assert sales_view is not None and "opp-acme-1" in sales_view
+
+
+async def test_an_invented_optional_filter_id_is_dropped(crm: CRMService) -> None:
+    """'acc-123' was never said nor shown: the filter goes, the question still gets answered."""
+    model = ScriptedChatModel(
+        [
+            {
+                "agent": "service",
+                "tool_calls": [
+                    {
+                        "name": "list_tickets",
+                        "arguments": {"account_id": "acc-123", "priority": "p1"},
+                    }
+                ],
+            },
+            {"agent": "service", "reply": "One P1 ticket."},
+        ]
+    )
+    convo = ConversationService(crm=crm, model=model)
+    turn = await convo.send(
+        thread_id="t-invented", user_id="u-sam", text="Which P1 tickets breach SLA this week?"
+    )
+    [tool] = [e for e in turn.events if e["type"] == "tool"]
+    assert tool["ok"] and tool["arguments"] == {"priority": "p1"}
+
+
+async def test_a_mentioned_filter_id_and_a_required_id_are_kept(crm: CRMService) -> None:
+    model = ScriptedChatModel(
+        [
+            {
+                "agent": "service",
+                "tool_calls": [
+                    {"name": "list_tickets", "arguments": {"account_id": "acc-acme"}},
+                    {"name": "get_ticket", "arguments": {"ticket_id": "tkt-404"}},
+                ],
+            },
+            {"agent": "service", "reply": "Done."},
+        ]
+    )
+    convo = ConversationService(crm=crm, model=model)
+    turn = await convo.send(
+        thread_id="t-kept", user_id="u-sam", text="Tickets of acc-acme, and is there a tkt-404?"
+    )
+    first, second = [e for e in turn.events if e["type"] == "tool"]
+    assert first["arguments"] == {"account_id": "acc-acme"}
+    assert second["arguments"] == {"ticket_id": "tkt-404"} and not second["ok"]
