@@ -141,6 +141,8 @@ class SpecialistRun:
                     # Small models sometimes end with an empty or half-written tool call: say
                     # plainly what the tools found rather than nothing.
                     reply = _plain_findings(trace)
+                else:
+                    reply = _with_records(reply, trace)
                 return AgentReport(agent=self.name, reply=reply, proposals=proposals, trace=trace)
             messages.append(result.assistant_message())
             for call in result.tool_calls:
@@ -294,6 +296,22 @@ def _not_an_answer(reply: str, tools: tuple[str, ...]) -> bool:
         return True
     head = reply.split(":", 1)[0].strip()
     return head in tools and len(reply) < len(head) + 40
+
+
+RECORD_ID = re.compile(r"\b(?:acc|opp|con|tkt|prj)-[\w-]+")
+
+
+def _with_records(reply: str, trace: list[ToolTrace]) -> str:
+    """An answer that names none of the records its lookups found ("There is 1 P1 ticket…")
+    gets the lookup's own one-line summary appended, so the user sees which records."""
+    found = [
+        step.summary
+        for step in trace
+        if step.ok and step.kind == "read" and RECORD_ID.search(step.summary)
+    ]
+    if not found or RECORD_ID.search(reply):
+        return reply
+    return reply + "\nFrom the CRM: " + "; ".join(found[-2:])
 
 
 def _plain_findings(trace: list[ToolTrace]) -> str:

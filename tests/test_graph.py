@@ -128,7 +128,10 @@ async def test_reads_run_and_results_reach_the_model_as_data(crm: CRMService) ->
     turn = await convo.send(
         thread_id="t-2", user_id="u-sam", text="Which P1 tickets breach SLA this week?"
     )
-    assert turn.reply == "One P1 is open at Helix and it breaches its SLA."
+    # The answer named no record, so the lookup's summary says which one.
+    first, records = turn.reply.split("\n")
+    assert first == "One P1 is open at Helix and it breaches its SLA."
+    assert records.startswith("From the CRM: 1 tickets: tkt-helix-1 P1 open, SLA breached")
     tool_message = model.requests[1]["messages"][-1]
     assert tool_message["role"] == "tool"
     assert tool_message["content"].startswith('<data source="list_tickets">')
