@@ -157,8 +157,8 @@ class CheckpointStore:
         else:
             import psycopg
 
-            with psycopg.connect(self.target) as conn:
-                yield conn
+            with psycopg.connect(self.target) as pg_conn:
+                yield pg_conn
 
     def _exists(self, conn: Any, table: str) -> bool:
         if self.kind == "sqlite":

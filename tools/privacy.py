@@ -197,7 +197,7 @@ class ErasureReport:
 @dataclass
 class ConsentReport:
     contact_id: str
-    changed: dict[str, tuple[bool, bool]]
+    changed: dict[str, tuple[bool | None, bool | None]]
     consent: dict[str, bool]
     by: str
     at: datetime

@@ -156,8 +156,11 @@ class TeamsBot:
 
     async def _on_card_execute(self, context: TurnContext) -> None:
         """Universal Action (`Action.Execute`): the response replaces the card in place."""
-        value = context.activity.value if isinstance(context.activity.value, Mapping) else {}
-        action = value.get("action") if isinstance(value.get("action"), Mapping) else {}
+        value: Mapping[str, Any] = (
+            context.activity.value if isinstance(context.activity.value, Mapping) else {}
+        )
+        raw_action = value.get("action")
+        action: Mapping[str, Any] = raw_action if isinstance(raw_action, Mapping) else {}
         try:
             card_action = read_card_action(action.get("verb"), action.get("data"))
         except CardActionError as exc:
