@@ -142,7 +142,7 @@ class SpecialistRun:
                     # plainly what the tools found rather than nothing.
                     reply = _plain_findings(trace)
                 else:
-                    reply = _with_records(reply, trace)
+                    reply = _with_records(reply, trace, messages)
                 return AgentReport(agent=self.name, reply=reply, proposals=proposals, trace=trace)
             messages.append(result.assistant_message())
             for call in result.tool_calls:
@@ -301,17 +301,35 @@ def _not_an_answer(reply: str, tools: tuple[str, ...]) -> bool:
 RECORD_ID = re.compile(r"\b(?:acc|opp|con|tkt|prj)-[\w-]+")
 
 
-def _with_records(reply: str, trace: list[ToolTrace]) -> str:
-    """An answer that names none of the records its lookups found ("There is 1 P1 ticket…")
-    gets the lookup's own one-line summary appended, so the user sees which records."""
-    found = [
-        step.summary
-        for step in trace
-        if step.ok and step.kind == "read" and RECORD_ID.search(step.summary)
-    ]
-    if not found or RECORD_ID.search(reply):
+NUMBER = re.compile(r"\d[\d,]*(?:\.\d+)?")
+
+
+def _with_records(reply: str, trace: list[ToolTrace], messages: list[Message]) -> str:
+    """Ground the answer in what the lookups returned. When it names none of the records they
+    found ("There is 1 P1 ticket…"), or states a figure no lookup or context contains (a small
+    model's "$1,000,000 pipeline"), the lookups' own one-line summaries are appended, so the
+    user sees the CRM's records and figures next to the model's words."""
+    reads = [step for step in trace if step.ok and step.kind == "read"]
+    if not reads:
         return reply
-    return reply + "\nFrom the CRM: " + "; ".join(found[-2:])
+    found = [step.summary for step in reads if RECORD_ID.search(step.summary)]
+    unnamed = bool(found) and not RECORD_ID.search(reply)
+    shown = "".join(str(m.get("content") or "") for m in messages).replace(",", "")
+    invented = any(
+        len(digits := _plain_number(n)) >= 3 and digits not in shown for n in NUMBER.findall(reply)
+    )
+    if not (unnamed or invented):
+        return reply
+    summaries = (found if unnamed else [step.summary for step in reads])[-2:]
+    return reply + "\nFrom the CRM: " + "; ".join(summaries)
+
+
+def _plain_number(text: str) -> str:
+    """'1,000,000' → '1000000', '12.50' → '12.5', '8.0' → '8'."""
+    digits = text.replace(",", "")
+    if "." in digits:
+        digits = digits.rstrip("0").rstrip(".")
+    return digits
 
 
 def _plain_findings(trace: list[ToolTrace]) -> str:

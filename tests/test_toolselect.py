@@ -158,3 +158,29 @@ async def test_a_mentioned_filter_id_and_a_required_id_are_kept(crm: CRMService)
     first, second = [e for e in turn.events if e["type"] == "tool"]
     assert first["arguments"] == {"account_id": "acc-acme"}
     assert second["arguments"] == {"ticket_id": "tkt-404"} and not second["ok"]
+
+
+@pytest.mark.parametrize(
+    ("reply", "appended"),
+    [
+        ("Your Q4 pipeline is $1,000,000.", True),  # a figure no lookup returned
+        ("Nothing stands out this quarter.", False),
+    ],
+)
+async def test_a_figure_no_lookup_returned_brings_the_crm_line(
+    crm: CRMService, reply: str, appended: bool
+) -> None:
+    model = ScriptedChatModel(
+        [
+            {"agent": "sales", "tool_calls": [{"name": "forecast", "arguments": {}}]},
+            {"agent": "sales", "reply": reply},
+        ]
+    )
+    convo = ConversationService(crm=crm, model=model)
+    turn = await convo.send(
+        thread_id="t-fig", user_id="u-alice", text="What is my forecast for this quarter?"
+    )
+    assert turn.reply.startswith(reply)
+    assert ("From the CRM:" in turn.reply) is appended
+    if appended:
+        assert "pipeline" in turn.reply.split("From the CRM:")[1]
