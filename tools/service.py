@@ -132,8 +132,10 @@ class CRMService:
         *,
         proposal_id: str | None = None,
         thread_id: str | None = None,
+        audit_refusal: bool = True,
     ) -> Proposal | ToolFailure:
-        """Describe a write without making it. Refusals are audited and never queued."""
+        """Describe a write without making it. Refusals are audited (unless `audit_refusal` is
+        off: a dry run writes nothing, not even that) and never queued."""
         proposal_id = proposal_id or f"prop-{uuid.uuid4().hex[:12]}"
         try:
             spec = self._spec(tool, "write")
@@ -142,7 +144,7 @@ class CRMService:
                 plan: WritePlan = spec.fn(self._context(session, actor, id_seed=proposal_id), args)
         except ToolError as exc:
             failure = exc.to_failure(tool)
-            if failure.kind == "refused":
+            if failure.kind == "refused" and audit_refusal:
                 self._audit_refusal(actor, tool, arguments, failure, proposal_id, thread_id)
             return failure
         return Proposal(

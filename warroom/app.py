@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from functools import cached_property
+from typing import Any
 
 from tools.context import SystemClock
 from tools.db import Database
@@ -25,31 +26,28 @@ class App:
     def db(self) -> Database:
         return Database(self.settings.resolved_database_url())
 
+    def _store_settings(self) -> dict[str, Any]:
+        """Where the knowledge base and account memory live, and how they embed."""
+        s = self.settings
+        return {
+            "data_dir": s.data_dir,
+            "chroma_url": s.chroma_url,
+            "embeddings_base_url": s.embeddings_base_url,
+            "embeddings_api_key": s.embeddings_api_key,
+            "embeddings_model": s.embeddings_model,
+        }
+
     @cached_property
     def knowledge(self):  # type: ignore[no-untyped-def]
         from memory.knowledge import open_knowledge_base
 
-        s = self.settings
-        return open_knowledge_base(
-            data_dir=s.data_dir,
-            chroma_url=s.chroma_url,
-            embeddings_base_url=s.embeddings_base_url,
-            embeddings_api_key=s.embeddings_api_key,
-            embeddings_model=s.embeddings_model,
-        )
+        return open_knowledge_base(**self._store_settings())
 
     @cached_property
     def account_memory(self):  # type: ignore[no-untyped-def]
         from memory.account_memory import open_account_memory
 
-        s = self.settings
-        return open_account_memory(
-            data_dir=s.data_dir,
-            chroma_url=s.chroma_url,
-            embeddings_base_url=s.embeddings_base_url,
-            embeddings_api_key=s.embeddings_api_key,
-            embeddings_model=s.embeddings_model,
-        )
+        return open_account_memory(**self._store_settings())
 
     def crm(self, *, with_knowledge: bool = False) -> CRMService:
         """The CRM service; `with_knowledge` adds the knowledge base and account memory (what

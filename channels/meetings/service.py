@@ -20,7 +20,6 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Protocol
 
-from pydantic import ValidationError
 from rapidfuzz import fuzz
 from sqlalchemy.exc import IntegrityError
 
@@ -35,10 +34,9 @@ from channels.meetings.parsers import Transcript, parse_meeting_date, parse_tran
 from channels.meetings.result import IngestBatch, IngestFailure, MeetingResult, empty_ingestion
 from channels.meetings.values import parse_amount, parse_probability, parse_stage
 from tools.context import Actor
-from tools.errors import InvalidArguments, NotFound, ToolError, ToolFailure
+from tools.errors import NotFound, ToolFailure
 from tools.models import MeetingIngestion
 from tools.policy import DOMAIN_REVIEWER, RuleHit, WriteToClassify
-from tools.registry import REGISTRY
 from tools.service import CRMService, GateDecision, Proposal
 
 __all__ = ["MeetingService", "TRANSCRIPT_SUFFIXES"]
@@ -554,12 +552,14 @@ class MeetingService:
         thread: str,
         dry_run: bool,
     ) -> Proposal | ToolFailure:
-        if dry_run:
-            return await asyncio.to_thread(
-                _propose_without_audit, self.crm, tool, args, actor, proposal_id
-            )
         return await asyncio.to_thread(
-            self.crm.propose, tool, args, actor, proposal_id=proposal_id, thread_id=thread
+            self.crm.propose,
+            tool,
+            args,
+            actor,
+            proposal_id=proposal_id,
+            thread_id=thread,
+            audit_refusal=not dry_run,
         )
 
     async def _commit(self, proposal: Proposal, key: str, thread: str) -> dict[str, Any]:
@@ -728,36 +728,6 @@ def read_limited(path: Path, max_bytes: int) -> bytes:
     if len(data) > max_bytes:
         raise IngestError(messages.too_large(name, None, max_bytes), filename=name, status=413)
     return data
-
-
-def _propose_without_audit(
-    crm: CRMService, tool: str, args: dict[str, Any], actor: Actor, proposal_id: str
-) -> Proposal | ToolFailure:
-    """What `CRMService.propose` describes, minus its audit row of a refusal: a dry run writes
-    nothing, not even that."""
-    spec = REGISTRY[tool]
-    try:
-        parsed = spec.args_model.model_validate(args)
-        with crm.db.read_session() as session:
-            plan = spec.fn(crm._context(session, actor, id_seed=proposal_id), parsed)
-    except ToolError as exc:
-        return exc.to_failure(tool)
-    except ValidationError as exc:
-        return InvalidArguments.from_validation_error(tool, exc).to_failure(tool)
-    return Proposal(
-        id=proposal_id,
-        tool=tool,
-        arguments=parsed.model_dump(mode="json", exclude_unset=True),
-        actor_id=actor.id,
-        record_type=plan.record_type,
-        record_id=plan.record_id,
-        account_id=plan.account_id,
-        before=plan.before,
-        after={},
-        facts=dict(plan.facts),
-        expected_version=plan.expected_version,
-        summary=plan.summary,
-    )
 
 
 def _owner(
