@@ -312,6 +312,7 @@ def gen_opportunities(
                     "owner_id": owner,
                     "next_step": rng.choice([None, "Send proposal", "Book demo", "Legal review"]),
                     "seats": rng.randint(10, 2000),
+                    "team": team_name(t),
                     "cost": (amount * Decimal("0.6")).quantize(Decimal("0.01")),
                     "margin_percent": Decimal(40),
                     "version": 1,

@@ -28,4 +28,4 @@ def test_migrating_twice_is_harmless(db: Database) -> None:
 
     migrate(db.engine)
     with db.engine.connect() as connection:
-        assert MigrationContext.configure(connection).get_current_revision() == "0006"
+        assert MigrationContext.configure(connection).get_current_revision() == "0007"

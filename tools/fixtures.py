@@ -213,6 +213,10 @@ def validate_fixture(data: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
             values.append(_to_model_values(table, row))
         out[table] = values
     _check_references(out)
+    # The opportunity row carries its account's team (see Opportunity.team).
+    teams = {account["id"]: account.get("team") for account in out.get("accounts", [])}
+    for opportunity in out.get("opportunities", []):
+        opportunity["team"] = teams[opportunity["account_id"]]
     return out
 
 

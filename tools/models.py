@@ -22,8 +22,10 @@ from sqlalchemy import (
     String,
     Text,
     TypeDecorator,
+    event,
+    update,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, attributes, mapped_column
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -114,6 +116,9 @@ class Opportunity(Base):
     owner_id: Mapped[str | None] = mapped_column(ForeignKey("users.id"))
     next_step: Mapped[str | None] = mapped_column(String(500))
     seats: Mapped[int | None] = mapped_column(Integer)
+    # A copy of the account's sales team, kept equal to accounts.team by `_keep_team_copies`
+    # (below) and by the loaders, so that one team's quarter is one index range.
+    team: Mapped[str | None] = mapped_column(String(64))
     # Hidden from everyone but managers and admins (field-level permission).
     cost: Mapped[Decimal | None] = mapped_column(Money)
     margin_percent: Mapped[Decimal | None] = mapped_column(Percent)
@@ -122,10 +127,10 @@ class Opportunity(Base):
     __table_args__ = (
         Index("ix_opportunities_owner_stage", "owner_id", "stage"),
         Index("ix_opportunities_owner_close", "owner_id", "close_date", "id"),
-        # Covers a team forecast: one range per account, no table rows read.
+        # Covers a team forecast: one index range per team and quarter, no table rows read.
         Index(
-            "ix_opportunities_account_close_cover",
-            "account_id",
+            "ix_opportunities_team_close_cover",
+            "team",
             "close_date",
             "currency",
             "stage",
@@ -134,6 +139,32 @@ class Opportunity(Base):
             "probability",
         ),
     )
+
+
+@event.listens_for(Session, "before_flush")
+def _keep_team_copies(session: Session, _context: object, _instances: object) -> None:
+    """Keep `Opportunity.team` equal to its account's team in every ORM flush: a new
+    opportunity, or one moved to another account, takes the account's team; an account whose
+    team changes takes its opportunities along (rows not loaded included)."""
+    pending = {obj.id: obj for obj in session.new if isinstance(obj, Account)}
+    with session.no_autoflush:
+        for obj in [*session.new, *session.dirty]:
+            if not isinstance(obj, Opportunity):
+                continue
+            if obj in session.new or attributes.get_history(obj, "account_id").has_changes():
+                account = pending.get(obj.account_id) or session.get(Account, obj.account_id)
+                obj.team = account.team if account is not None else None
+        for obj in session.dirty:
+            if isinstance(obj, Account) and attributes.get_history(obj, "team").has_changes():
+                session.execute(
+                    update(Opportunity)
+                    .where(Opportunity.account_id == obj.id)
+                    .values(team=obj.team)
+                    .execution_options(synchronize_session=False)
+                )
+                for loaded in list(session.identity_map.values()):
+                    if isinstance(loaded, Opportunity) and loaded.account_id == obj.id:
+                        attributes.set_committed_value(loaded, "team", obj.team)
 
 
 class Activity(Base):
@@ -332,7 +363,6 @@ class MeetingIngestion(Base):
     ingested_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
-
 class ChannelDelivery(Base):
     """What a chat channel has delivered about a review request (its card to the reviewers,
     its outcome to the requester's thread). A row is claimed before the message goes out, so
@@ -343,6 +373,7 @@ class ChannelDelivery(Base):
     approval_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     kind: Mapped[str] = mapped_column(String(16), primary_key=True)  # card | outcome
     delivered_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
 
 def utcnow() -> datetime:
     return datetime.now(UTC)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import ColumnElement, true
+from sqlalchemy import ColumnElement, false, select, true
 
 from tools.context import Actor
 from tools.errors import PermissionRefused
@@ -70,6 +70,19 @@ def account_read_filter(actor: Actor) -> ColumnElement[bool]:
     if actor.has(*SALES_ROLES):
         return Account.owner_id == actor.id
     return Account.id.is_(None)  # a user with no known role sees nothing
+
+
+def opportunity_read_filter(actor: Actor) -> ColumnElement[bool]:
+    """SQL condition on Opportunity rows whose account the actor may see: the same rule as
+    `account_read_filter`, read from the opportunity's copy of its account's team so that a
+    team-wide aggregate needs no join (tools/models.py keeps the copy equal)."""
+    if sees_all_accounts(actor):
+        return true()
+    if actor.has(*SALES_ROLES) and actor.team:
+        return Opportunity.team == actor.team
+    if actor.has(*SALES_ROLES):
+        return Opportunity.account_id.in_(select(Account.id).where(Account.owner_id == actor.id))
+    return false()
 
 
 def can_read_account(actor: Actor, account: Account) -> bool:

@@ -31,7 +31,12 @@ from tools.catalogue.views import (
 from tools.context import ToolContext
 from tools.errors import ConsentRefused, InvalidArguments, NotFound, PermissionRefused
 from tools.models import Account, Activity, Contact, Opportunity, OutboxMessage, Task, Ticket, User
-from tools.permissions import account_read_filter, require_deal_money, require_write
+from tools.permissions import (
+    account_read_filter,
+    opportunity_read_filter,
+    require_deal_money,
+    require_write,
+)
 from tools.registry import WritePlan, read_tool, write_tool
 from tools.types import (
     OPEN_STAGES,
@@ -247,8 +252,7 @@ def forecast(ctx: ToolContext, args: ForecastArgs) -> Forecast:
     start, end = _quarter_bounds(quarter)
     stmt = (
         select(Opportunity)
-        .join(Account)
-        .where(account_read_filter(ctx.actor))
+        .where(opportunity_read_filter(ctx.actor))
         .where(Opportunity.close_date >= start, Opportunity.close_date < end)
     )
     actor = ctx.actor
