@@ -28,4 +28,39 @@ def test_migrating_twice_is_harmless(db: Database) -> None:
 
     migrate(db.engine)
     with db.engine.connect() as connection:
-        assert MigrationContext.configure(connection).get_current_revision() == "0007"
+        assert MigrationContext.configure(connection).get_current_revision() == "0008"
+
+
+def test_teams_references_made_by_the_channel_itself_are_kept(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Before migration 0008 the Teams channel created its table on start; upgrading such a
+    database keeps the table and its rows."""
+    import sqlalchemy as sa
+    from alembic import command
+    from alembic.config import Config
+
+    from tools.db import MIGRATIONS_DIR
+
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'old.sqlite3'}")
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0007")
+        connection.execute(
+            sa.text(
+                "CREATE TABLE teams_references (kind VARCHAR(16) NOT NULL, "
+                "key VARCHAR(400) NOT NULL, reference JSON NOT NULL, activity_id VARCHAR(400), "
+                "updated_at DATETIME NOT NULL, PRIMARY KEY (kind, key))"
+            )
+        )
+        connection.execute(
+            sa.text(
+                "INSERT INTO teams_references VALUES ('user', 'u-alice', '{}', NULL, "
+                "'2026-11-23 10:00:00')"
+            )
+        )
+        command.upgrade(config, "head")
+        rows = connection.execute(sa.text("SELECT kind, key FROM teams_references")).all()
+        assert MigrationContext.configure(connection).get_current_revision() == "0008"
+    engine.dispose()
+    assert rows == [("user", "u-alice")]

@@ -375,5 +375,19 @@ class ChannelDelivery(Base):
     delivered_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
+class TeamsReference(Base):
+    """How the Teams bot reaches people again: a Bot Framework conversation reference per CRM
+    user (their personal chat), per warroom thread, and per review card sent to a reviewer
+    (key "<approval id> <CRM user id>"). In the CRM database so that restarts and every replica
+    see the same ones (channels/teams/store.py)."""
+
+    __tablename__ = "teams_references"
+    kind: Mapped[str] = mapped_column(String(16), primary_key=True)  # user | thread | card
+    key: Mapped[str] = mapped_column(String(400), primary_key=True)
+    reference: Mapped[dict[str, Any]] = mapped_column(JSON)
+    activity_id: Mapped[str | None] = mapped_column(String(400))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC)

@@ -8,33 +8,26 @@ in a table of their own, so they survive restarts and every replica sees the sam
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from botbuilder.schema import ConversationReference
-from sqlalchemy import JSON, Column, DateTime, MetaData, String, Table, select
+from sqlalchemy import Table, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
+from tools.models import TeamsReference
+
 Kind = Literal["user", "thread", "card"]
 
-metadata = MetaData()
-references = Table(
-    "teams_references",
-    metadata,
-    # user: a CRM user's personal chat with the bot; thread: a warroom thread's conversation;
-    # card: a review card sent to a reviewer (key "<approval id> <CRM user id>").
-    Column("kind", String(16), primary_key=True),
-    Column("key", String(400), primary_key=True),
-    Column("reference", JSON, nullable=False),
-    Column("activity_id", String(400), nullable=True),
-    Column("updated_at", DateTime(timezone=True), nullable=False),
-)
+# The table is the CRM's (tools/models.py, migration 0008): kinds "user" (a CRM user's personal
+# chat with the bot), "thread" (a warroom thread's conversation) and "card" (a review card sent
+# to a reviewer, key "<approval id> <CRM user id>").
+references = cast(Table, TeamsReference.__table__)
 
 
 class ConversationStore:
     def __init__(self, engine: Engine) -> None:
-        self.engine = engine
-        metadata.create_all(engine, checkfirst=True)
+        self.engine = engine  # of a CRM database: its migrations made the table
 
     def remember(
         self,
