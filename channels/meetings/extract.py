@@ -39,17 +39,20 @@ class ItemOut(BaseModel):
     owner: str = Field(default="", description="Who does it, by name as said; '' if unsaid.")
     due: str = Field(default="", description="The words that say when; '' if unsaid.")
     evidence: str = Field(description="Words copied exactly from the transcript.")
+    line: int = Field(default=0, description="The [number] of the transcript line quoted.")
 
 
 class NoteOut(BaseModel):
     text: str
     evidence: str = ""
+    line: int = Field(default=0, description="The [number] of the transcript line quoted.")
 
 
 class ChangeOut(BaseModel):
     field: ChangeField
     value: str = Field(description="The new value as said.")
     evidence: str = Field(description="Words copied exactly from the transcript.")
+    line: int = Field(default=0, description="The [number] of the transcript line quoted.")
 
 
 class QualificationOut(BaseModel):
@@ -99,9 +102,14 @@ def _tokens(segment: Segment) -> int:
 
 
 def render_chunk(
-    segments: Sequence[Segment], *, context: str, part: int, parts: int
+    segments: Sequence[Segment], *, context: str, part: int, parts: int, first_line: int = 1
 ) -> list[Message]:
-    lines = "\n".join(f"{s.speaker or 'Unknown'}: {s.text}" for s in segments)
+    """The prompt for one chunk; its lines are numbered as in the whole transcript, from
+    `first_line`, so that the model can say which line a quote is from."""
+    lines = "\n".join(
+        f"[{number}] {s.speaker or 'Unknown'}: {s.text}"
+        for number, s in enumerate(segments, start=first_line)
+    )
     where = f" (part {part} of {parts})" if parts > 1 else ""
     return [
         {"role": "system", "content": load_prompt("meeting_extract")},
@@ -115,9 +123,13 @@ async def extract(
     """Ask the model chunk by chunk and merge; returns the merged answer and the chunk count."""
     chunks = chunk_segments(segments, max_tokens)
     answers = []
+    first_line = 1
     for number, chunk in enumerate(chunks, start=1):
-        messages = render_chunk(chunk, context=context, part=number, parts=len(chunks))
+        messages = render_chunk(
+            chunk, context=context, part=number, parts=len(chunks), first_line=first_line
+        )
         answers.append(await model.structured(agent=AGENT, messages=messages, schema=ExtractionOut))
+        first_line += len(chunk)
     return merge(answers), len(chunks)
 
 

@@ -32,7 +32,7 @@ from channels.meetings.grounding import Grounder, Span, normalise
 from channels.meetings.matching import Directory, Match, match_meeting
 from channels.meetings.parsers import Transcript, parse_meeting_date, parse_transcript
 from channels.meetings.result import IngestBatch, IngestFailure, MeetingResult, empty_ingestion
-from channels.meetings.values import parse_amount, parse_probability, parse_stage
+from channels.meetings.values import amounts_in, parse_amount, parse_probability, parse_stage
 from tools.context import Actor
 from tools.errors import NotFound, ToolFailure
 from tools.models import MeetingIngestion
@@ -283,7 +283,8 @@ class MeetingService:
             for note in notes:
                 if not note.text.strip():
                     continue
-                if grounder.find(note.evidence) is None and grounder.find(note.text) is None:
+                span = grounder.locate(note.evidence, note.line) or grounder.find(note.text)
+                if span is None:
                     drop("ungrounded", note.text, "no verbatim evidence in the transcript")
                     continue
                 bucket.append(note.text.strip()[:500])
@@ -310,10 +311,11 @@ class MeetingService:
                 result.qualification[key] = None
                 drop("ungrounded", f"{key}: {value}", "not said in the transcript")
         for item in out.action_items:
-            span = grounder.find(item.evidence)
+            span = grounder.locate(item.evidence, item.line)
             if span is None or not item.text.strip():
                 drop("ungrounded", item.text or item.evidence, "no verbatim evidence")
                 continue
+            ing["evidence_from"][span.found_by] += 1
             owner_name, owner_id = _owner(item.owner, span, match, grounder)
             due_words = item.due if item.due and grounder.contains(item.due) else None
             due = find_due_date(due_words, span.text, meeting=day)
@@ -328,7 +330,7 @@ class MeetingService:
             )
         changes: list[_Change] = []
         for change in out.changes:
-            span = grounder.find(change.evidence)
+            span = grounder.locate(change.evidence, change.line)
             label = f"{change.field} → {change.value}"
             if span is None:
                 drop("ungrounded", label, "no verbatim evidence")
@@ -340,7 +342,11 @@ class MeetingService:
             if value is None:
                 drop("invalid", label, f"'{change.value}' is not a {change.field}")
                 continue
+            if span.found_by == "line" and not _figure_in_line(change.field, value, span.text):
+                drop("ungrounded", label, "the evidence line does not state this figure")
+                continue
             changes.append(_Change(change.field, value, span))
+            ing["evidence_from"][span.found_by] += 1
         return changes
 
     async def _apply(
@@ -764,6 +770,16 @@ def _value(field: str, said: str, span: Span, day: date) -> Any:
         text = said.strip()
         return text[:500] if text else None
     return None
+
+
+def _figure_in_line(field: str, value: Any, line: str) -> bool:
+    """Evidence taken from a cited line (the model's quote was a paraphrase) must state an
+    amount or a probability itself; a figure the line does not name is not grounded."""
+    if field == "amount":
+        return Decimal(value) in amounts_in(line)
+    if field == "probability":
+        return Decimal(value) in amounts_in(line)
+    return True
 
 
 def _same(current: Any, new: Any) -> bool:

@@ -7,7 +7,13 @@ from __future__ import annotations
 import re
 from decimal import Decimal, InvalidOperation
 
-__all__ = ["parse_amount", "parse_probability", "parse_stage", "zh_numeral"]
+__all__ = [
+    "amounts_in",
+    "parse_amount",
+    "parse_probability",
+    "parse_stage",
+    "zh_numeral",
+]
 
 _ZH_DIGIT = {
     "零": 0,
@@ -133,6 +139,16 @@ def parse_stage(text: str) -> str | None:
         return _STAGES[key.replace(" ", "_")]
     hits = {stage for word, stage in _STAGES.items() if word in key}
     return hits.pop() if len(hits) == 1 else None
+
+
+_NUMBER_START = re.compile(r"(?<![\d.,])\d")
+
+
+def amounts_in(text: str) -> set[Decimal]:
+    """Every amount a text names ('200 seats at $1,200' → {200, 1200}; '三百万' → {3000000})."""
+    found = {parse_amount(text[m.start() :]) for m in _NUMBER_START.finditer(text)}
+    found |= {parse_amount(m.group(0)) for m in _ZH_NUMBER.finditer(text)}
+    return {amount for amount in found if amount is not None}
 
 
 def parse_probability(text: str) -> int | None:

@@ -7,7 +7,7 @@ from datetime import date
 import pytest
 
 from channels.meetings.dates import resolve_due_date
-from channels.meetings.grounding import Grounder
+from channels.meetings.grounding import Grounder, overlap
 from channels.meetings.parsers import Segment
 
 FRIDAY = date(2026, 11, 20)
@@ -81,3 +81,34 @@ def test_fabricated_paraphrased_and_trivial_quotes_are_rejected() -> None:
     assert g.find("预算是五百万") is None
     assert g.find("200 seats") is None  # too short to prove anything
     assert g.find("") is None and g.find(None) is None
+
+
+def test_a_paraphrase_is_grounded_by_the_line_it_cites() -> None:
+    g = Grounder(SEGMENTS)
+    # Lines are numbered from 1 as the model sees them; the line itself becomes the evidence.
+    span = g.locate("Jane Doe says the customer is now looking at 200 seats", line=1)
+    assert span is not None and span.found_by == "line" and span.speaker == "Jane Doe"
+    assert span.text == "Quick update: we’re now looking at 200 seats."
+    assert g.locate("Jane says they are now looking at 200 seats", line=2) is not None  # off by one
+    zh = g.locate("客户希望月底前完成签约", line=4)
+    assert zh is not None and zh.text == "我们希望月底前完成签约，预算是三百万。"
+    # A verbatim quote is still found as it stands, whatever line it cites.
+    exact = g.locate("we're now looking at 200 seats", line=4)
+    assert exact is not None and exact.found_by == "quote"
+
+
+def test_a_line_does_not_ground_changed_figures_or_unrelated_words() -> None:
+    g = Grounder(SEGMENTS)
+    assert g.locate("we are now looking at 300 seats", line=1) is None  # the figure changed
+    assert g.locate("预算是五百万，月底前完成签约", line=4) is None
+    assert g.locate("the customer wants a discount on support", line=1) is None
+    assert g.locate("now looking", line=1) is None  # too few words to prove anything
+    assert g.locate("", line=1) is None and g.locate(None, line=1) is None
+    assert g.locate("we are now looking at 200 seats", line=99) is not None  # best line, uncited
+    assert g.locate("looking at seats and the revised quote", line=0) is None  # fits no one line
+
+
+def test_overlap_ignores_speaker_names_and_filler() -> None:
+    assert overlap("Alice says she will send the revised quote", "I'll send the revised quote",
+                   ignore=frozenset({"alice"})) == 1.0  # fmt: skip
+    assert overlap("send the revised quote", "Send the contract") == 0.0  # 2 words shared

@@ -315,3 +315,39 @@ async def test_a_refused_ingest_leaves_no_receipt(make_service, meeting_crm, acm
         filename="a.vtt", data=acme_vtt, actor_id="u-alice"
     )
     assert applied.status == "applied"
+
+
+async def test_paraphrased_quotes_are_grounded_by_their_cited_lines(
+    make_service, meeting_crm, acme_vtt
+) -> None:
+    """A small model rewords what it quotes; the line it cites becomes the evidence, in the
+    transcript's words — unless the line does not state the figure the change is about."""
+    svc = make_service(extraction(
+        action_items=[
+            {"text": "Send revised quote", "owner": "Alice Wong", "due": "next Friday",
+             "evidence": "Alice to send the revised quote for 200 seats next Friday", "line": 4},
+        ],
+        changes=[
+            {"field": "amount", "value": "240000", "line": 2,
+             "evidence": "Jane says they now want 200 seats instead of 100"},
+            {"field": "next_step", "value": "Send the revised quote for 200 seats", "line": 4,
+             "evidence": "Alice will send the revised quote for 200 seats"},
+            {"field": "amount", "value": "300 seats", "line": 2,
+             "evidence": "Jane says they are now looking at 300 seats"},
+        ],
+    ))  # fmt: skip
+    result = await svc.ingest_bytes(filename="acme.vtt", data=acme_vtt, actor_id="u-alice",
+                                    dry_run=True)  # fmt: skip
+    d = result.to_dict()
+    line_4 = "Understood. I'll send the revised quote for 200 seats by next Friday."
+    [item] = d["action_items"]
+    assert (item["evidence"], item["owner_id"], item["due_date"]) == (
+        line_4, "u-alice", "2026-11-27")  # fmt: skip
+    [change] = d["proposed_changes"]
+    assert change["args"]["next_step"] == "Send the revised quote for 200 seats"
+    assert change["evidence"] == line_4
+    assert d["ingestion"]["evidence_from"] == {"quote": 0, "line": 2}
+    reasons = {x["item"]: x["reason"] for x in d["ingestion"]["dropped_items"]}
+    # 240000 is not said on line 2 (the seats are); 300 contradicts the line's 200.
+    assert reasons["amount → 240000"] == "the evidence line does not state this figure"
+    assert reasons["amount → 300 seats"] == "no verbatim evidence"
