@@ -190,6 +190,7 @@ async def run(llm: str, entries: list[dict[str, Any]], repeat: int) -> dict[str,
         )
     }
     evidence_total = evidence_verbatim = proposed = dropped = 0
+    found_by = {"quote": 0, "line": 0}
     seconds = minutes = 0.0
     per_file = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -221,6 +222,8 @@ async def run(llm: str, entries: list[dict[str, Any]], repeat: int) -> dict[str,
                     kept = d["action_items"] + d["proposed_changes"]
                     evidence_total += len(kept)
                     evidence_verbatim += sum(normalise(k["evidence"]) in text for k in kept)
+                    for way, n in d["ingestion"].get("evidence_from", {}).items():
+                        found_by[way] += n
                     lost = d["ingestion"]["dropped"]
                     gone = sum(
                         1 for x in d["ingestion"]["dropped_items"] if "evidence" in x["reason"]
@@ -255,6 +258,8 @@ async def run(llm: str, entries: list[dict[str, Any]], repeat: int) -> dict[str,
         if evidence_total
         else None,
         "model_quotes_kept_share": round((proposed - dropped) / proposed, 3) if proposed else None,
+        # Of the kept items' evidence: the model's quote as it stood, or the line it cited.
+        "evidence_found_by": found_by,
         "seconds": round(seconds, 2),
         "seconds_per_transcript_minute": round(seconds / minutes, 3) if minutes else None,
         "transcripts_per_second": round(n / seconds, 2) if seconds else None,

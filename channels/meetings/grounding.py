@@ -14,6 +14,7 @@ transcript's own text, not the model's rendering of it.
 
 from __future__ import annotations
 
+import html
 import re
 import unicodedata
 from collections.abc import Iterable
@@ -32,6 +33,7 @@ _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 CITED_LINE_MIN = 0.6
 ANY_LINE_MIN = 0.85
 MIN_SHARED_WORDS = 3
+_ZH_ATTRIBUTION = r"(?:说|提到|表示|确认|认为|指出|提出|强调|回答|问)?"
 _ZH_NUMERAL = re.compile(r"[零〇一二两三四五六七八九十百千万亿]{2,}")
 _WORD = re.compile(r"[^\W\d_]+|\d+(?:[.,]\d+)*", re.UNICODE)
 # Words that carry no content: sharing them says nothing about a paraphrase.
@@ -93,7 +95,7 @@ class Grounder:
     def find(self, quote: str | None) -> Span | None:
         if not quote:
             return None
-        needle = normalise(quote)
+        needle = normalise(html.unescape(quote))  # models write "we&#39;re" for "we're"
         for speaker in sorted(self._speakers, key=len, reverse=True):
             if speaker and needle.startswith(speaker) and len(needle) > len(speaker):
                 stripped = needle[len(speaker) :]
@@ -127,6 +129,7 @@ class Grounder:
 
     def _best_line(self, quote: str, indexes: Iterable[int], minimum: float) -> Span | None:
         names = self._speaker_words
+        quote = self._without_attribution(html.unescape(quote))
         scored = [(overlap(quote, self.segments[i].text, names), i) for i in indexes]
         scored = [(score, i) for score, i in scored if score >= minimum]
         if not scored:
@@ -139,6 +142,13 @@ class Grounder:
         segment = self.segments[index]
         text = " ".join(segment.text.split())
         return Span(text=text, segment_index=index, speaker=segment.speaker, found_by="line")
+
+    def _without_attribution(self, quote: str) -> str:
+        """A paraphrase without the speakers' names and the verb that attributes the words
+        ("王芳提到…", "Jane said…"): Chinese has no spaces, so they would count as words."""
+        for speaker in sorted({s.speaker for s in self.segments if s.speaker}, key=len):
+            quote = re.sub(re.escape(speaker) + _ZH_ATTRIBUTION, " ", quote)
+        return quote
 
     def contains(self, words: str | None) -> bool:
         """Whether a short phrase (a name, a date expression) occurs in the transcript."""
@@ -173,8 +183,9 @@ def overlap(quote: str, line: str, ignore: frozenset[str] = frozenset()) -> floa
     MIN_SHARED_WORDS are shared: a short quote or line proves nothing; and 0 when the quote
     names a number the line does not: a paraphrase may reword, not change figures). Words in
     `ignore` (the speakers' names a paraphrase adds: "Jane says …") do not count."""
-    if not _numbers(quote) <= _numbers(line):
+    if not _numbers(html.unescape(quote)) <= _numbers(line):
         return 0.0
+    quote = html.unescape(quote)
     mine, theirs = _words(quote) - ignore, _words(line)
     shared = len(mine & theirs)
     if not mine or shared < MIN_SHARED_WORDS:

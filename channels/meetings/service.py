@@ -338,12 +338,18 @@ class MeetingService:
             if match.opportunity_id is None:
                 drop("no_opportunity", label, "no single open opportunity to change")
                 continue
-            value = _value(change.field, change.value, span, day)
+            value = _value(
+                change.field,
+                change.value,
+                span,
+                day,
+                said_in_transcript=grounder.contains(change.value),
+            )
             if value is None:
                 drop("invalid", label, f"'{change.value}' is not a {change.field}")
                 continue
-            if span.found_by == "line" and not _figure_in_line(change.field, value, span.text):
-                drop("ungrounded", label, "the evidence line does not state this figure")
+            if span.found_by == "line" and not _stated_in(change.field, value, span.text, day):
+                drop("ungrounded", label, "the evidence line does not state this value")
                 continue
             changes.append(_Change(change.field, value, span))
             ing["evidence_from"][span.found_by] += 1
@@ -756,7 +762,13 @@ def _owner(
     return None, None
 
 
-def _value(field: str, said: str, span: Span, day: date) -> Any:
+# What a model writes for "nothing was said" instead of leaving a value empty.
+_NO_VALUE = frozenset({"", "none", "null", "n/a", "na", "unknown", "-", "无", "没有", "未知"})
+
+
+def _value(field: str, said: str, span: Span, day: date, *, said_in_transcript: bool) -> Any:
+    if said.strip().casefold() in _NO_VALUE:
+        return None
     if field == "amount":
         return parse_amount(said) or None
     if field == "stage":
@@ -764,21 +776,28 @@ def _value(field: str, said: str, span: Span, day: date) -> Any:
     if field == "probability":
         return parse_probability(said)
     if field == "close_date":
-        found = resolve_due_date(said, day) or resolve_due_date(span.text, day)
-        return found
+        # Dates come from the transcript's words, resolved in code: the evidence's own date
+        # first, else the model's words if they are the transcript's; a date the model
+        # computed itself ("2027-02-14" for "月底前") is not taken.
+        return resolve_due_date(span.text, day) or (
+            resolve_due_date(said, day) if said_in_transcript else None
+        )
     if field == "next_step":
         text = said.strip()
         return text[:500] if text else None
     return None
 
 
-def _figure_in_line(field: str, value: Any, line: str) -> bool:
-    """Evidence taken from a cited line (the model's quote was a paraphrase) must state an
-    amount or a probability itself; a figure the line does not name is not grounded."""
-    if field == "amount":
+def _stated_in(field: str, value: Any, line: str, day: date) -> bool:
+    """Evidence taken from a cited line (the model's quote was a paraphrase) must state the
+    new value itself: the amount or percentage, the stage, the date. A next step is a sentence
+    of the model's; the line it cites grounds it."""
+    if field in ("amount", "probability"):
         return Decimal(value) in amounts_in(line)
-    if field == "probability":
-        return Decimal(value) in amounts_in(line)
+    if field == "stage":
+        return parse_stage(line) == value
+    if field == "close_date":
+        return resolve_due_date(line, day) == value
     return True
 
 

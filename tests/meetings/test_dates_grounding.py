@@ -90,9 +90,11 @@ def test_a_paraphrase_is_grounded_by_the_line_it_cites() -> None:
     assert span is not None and span.found_by == "line" and span.speaker == "Jane Doe"
     assert span.text == "Quick update: we’re now looking at 200 seats."
     assert g.locate("Jane says they are now looking at 200 seats", line=2) is not None  # off by one
+    assert g.locate("王芳提到预算为三百万", line=3) is not None  # "王芳提到" is attribution
     zh = g.locate("客户希望月底前完成签约", line=4)
     assert zh is not None and zh.text == "我们希望月底前完成签约，预算是三百万。"
     # A verbatim quote is still found as it stands, whatever line it cites.
+    assert g.find("we&#39;re now looking at 200 seats") is not None  # HTML-escaped by the model
     exact = g.locate("we're now looking at 200 seats", line=4)
     assert exact is not None and exact.found_by == "quote"
 

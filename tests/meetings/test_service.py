@@ -334,6 +334,12 @@ async def test_paraphrased_quotes_are_grounded_by_their_cited_lines(
              "evidence": "Alice will send the revised quote for 200 seats"},
             {"field": "amount", "value": "300 seats", "line": 2,
              "evidence": "Jane says they are now looking at 300 seats"},
+            {"field": "stage", "value": "negotiation", "line": 4,
+             "evidence": "Alice Wong says we&#39;re now looking at 200 seats instead of 100."},
+            {"field": "close_date", "value": "next Friday", "line": 5,
+             "evidence": "Jane says they can sign before the end of the year"},
+            {"field": "next_step", "value": "none", "line": 4,
+             "evidence": "Alice will send the revised quote for 200 seats"},
         ],
     ))  # fmt: skip
     result = await svc.ingest_bytes(filename="acme.vtt", data=acme_vtt, actor_id="u-alice",
@@ -343,11 +349,17 @@ async def test_paraphrased_quotes_are_grounded_by_their_cited_lines(
     [item] = d["action_items"]
     assert (item["evidence"], item["owner_id"], item["due_date"]) == (
         line_4, "u-alice", "2026-11-27")  # fmt: skip
-    [change] = d["proposed_changes"]
-    assert change["args"]["next_step"] == "Send the revised quote for 200 seats"
-    assert change["evidence"] == line_4
-    assert d["ingestion"]["evidence_from"] == {"quote": 0, "line": 2}
+    [step] = d["proposed_changes"]
+    assert step["args"]["next_step"] == "Send the revised quote for 200 seats"
+    assert step["evidence"] == line_4
+    assert d["ingestion"]["evidence_from"] == {"quote": 0, "line": 3}
     reasons = {x["item"]: x["reason"] for x in d["ingestion"]["dropped_items"]}
     # 240000 is not said on line 2 (the seats are); 300 contradicts the line's 200.
-    assert reasons["amount → 240000"] == "the evidence line does not state this figure"
+    assert reasons["amount → 240000"] == "the evidence line does not state this value"
     assert reasons["amount → 300 seats"] == "no verbatim evidence"
+    # Line 2 (found although line 4 was cited) names no stage.
+    assert reasons["stage → negotiation"] == "the evidence line does not state this value"
+    # The date comes from the evidence line's words ("before the end of the year"), resolved
+    # in code, not from the model's "next Friday": the deal already closes then.
+    assert reasons["close_date → 2026-12-31"] == "already the value"
+    assert reasons["next_step → none"] == "'none' is not a next_step"
