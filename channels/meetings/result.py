@@ -32,7 +32,7 @@ def empty_ingestion(*, dry_run: bool) -> dict[str, Any]:
         "ambiguities": [],
         "dropped": {"ungrounded": 0, "unchanged": 0, "invalid": 0, "no_opportunity": 0},
         "dropped_items": [],
-        # How kept evidence was found: the model's quote as it stands, or the line it cited.
+        # How grounded evidence was found: the model's quote as it stands, or the line it cited.
         "evidence_from": {"quote": 0, "line": 0},
         "activity": None,
         "tasks": [],

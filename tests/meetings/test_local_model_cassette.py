@@ -83,9 +83,17 @@ async def test_local_model_reads_the_acme_call(meeting_crm: CRMService, local_mo
     assert result.ingestion["activity"]["status"] == "committed"
     assert result.summary_text  # the model wrote something
     assert_grounded(result, data, "acme-2026-11-20.vtt")
-    # As recorded, the 1.5B model paraphrased its "evidence" ("Jane Doe says the customer is
-    # looking at 200 seats…"): those changes were dropped, not applied.
-    assert result.ingestion["dropped"]["ungrounded"] >= 1
+    # As recorded, the 1.5B model reworded Alice's promise ("I will send…" for "I'll send…")
+    # and cited line 4: the line itself is the evidence, the date resolved in code.
+    [item] = result.action_items
+    assert item["evidence"] == (
+        "Understood. I'll send the revised quote for 200 seats by next Friday."
+    )
+    assert (item["owner_id"], item["due_date"]) == ("u-alice", "2026-11-27")
+    assert result.ingestion["evidence_from"] == {"quote": 1, "line": 1}  # item; amount change
+    # Its amount change (HTML-escaped quote, found) named the deal's current amount: dropped as
+    # unchanged, nothing applied.
+    assert result.ingestion["dropped"]["unchanged"] >= 1
     assert not any(c["status"] == "committed" for c in result.proposed_changes
                    if "amount" in c["args"])  # fmt: skip
     for item in result.action_items:  # dates are either unsaid or resolved in code
@@ -101,4 +109,7 @@ async def test_local_model_reads_the_chinese_call(meeting_crm: CRMService, local
     assert result.ingestion["activity"]["status"] == "committed"
     assert_grounded(result, data, "huaxing-zh.json")
     assert result.competitors == ["东方云"]  # named in the transcript, so kept
-    assert result.ingestion["dropped"]["ungrounded"] >= 1  # paraphrased evidence, as recorded
+    # As recorded: it copied the prompt's example action item and wrote labels ("stage
+    # proposal") as evidence; all of it dropped, nothing applied.
+    assert result.action_items == [] and result.proposed_changes == []
+    assert result.ingestion["dropped"]["ungrounded"] >= 3
