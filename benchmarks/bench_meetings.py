@@ -238,6 +238,17 @@ async def run(llm: str, entries: list[dict[str, Any]], repeat: int) -> dict[str,
                             "dropped": lost,
                             "action_items": len(d["action_items"]),
                             "changes": len(d["proposed_changes"]),
+                            "evidence_from": d["ingestion"].get("evidence_from"),
+                            # What was kept and dropped, to read the failures.
+                            "kept": [
+                                {"text": a["text"], "evidence": a["evidence"]}
+                                for a in d["action_items"]
+                            ]
+                            + [
+                                {"args": c["args"], "evidence": c["evidence"]}
+                                for c in d["proposed_changes"]
+                            ],
+                            "dropped_items": d["ingestion"]["dropped_items"],
                         }
                     )
                     print(
