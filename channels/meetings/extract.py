@@ -17,7 +17,7 @@ from agents.llm_budget import estimate_tokens
 from agents.llm_types import ChatModel, Message
 from channels.meetings.grounding import normalise
 from channels.meetings.parsers import Segment
-from prompts import load_prompt
+from prompts import render_prompt
 
 __all__ = [
     "AGENT",
@@ -112,7 +112,7 @@ def render_chunk(
     )
     where = f" (part {part} of {parts})" if parts > 1 else ""
     return [
-        {"role": "system", "content": load_prompt("meeting_extract")},
+        {"role": "system", "content": render_prompt("meeting_extract")},
         {"role": "user", "content": f"{context}\n\nTranscript{where}:\n{lines}"},
     ]
 
