@@ -28,7 +28,7 @@ def test_migrating_twice_is_harmless(db: Database) -> None:
 
     migrate(db.engine)
     with db.engine.connect() as connection:
-        assert MigrationContext.configure(connection).get_current_revision() == "0008"
+        assert MigrationContext.configure(connection).get_current_revision() == "0009"
 
 
 def test_teams_references_made_by_the_channel_itself_are_kept(tmp_path) -> None:  # type: ignore[no-untyped-def]
@@ -61,6 +61,6 @@ def test_teams_references_made_by_the_channel_itself_are_kept(tmp_path) -> None:
         )
         command.upgrade(config, "head")
         rows = connection.execute(sa.text("SELECT kind, key FROM teams_references")).all()
-        assert MigrationContext.configure(connection).get_current_revision() == "0008"
+        assert MigrationContext.configure(connection).get_current_revision() == "0009"
     engine.dispose()
     assert rows == [("user", "u-alice")]

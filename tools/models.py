@@ -375,6 +375,17 @@ class ChannelDelivery(Base):
     delivered_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
+class ChannelEvent(Base):
+    """An inbound chat event a channel has taken on (Slack's event_id). Claimed before the event
+    is handled, so a redelivery that reaches another replica, or this one after a restart, is
+    handled once. Rows older than the channel's retry window are pruned."""
+
+    __tablename__ = "channel_events"
+    channel: Mapped[str] = mapped_column(String(16), primary_key=True)
+    event_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+
+
 class TeamsReference(Base):
     """How the Teams bot reaches people again: a Bot Framework conversation reference per CRM
     user (their personal chat), per warroom thread, and per review card sent to a reviewer

@@ -35,7 +35,7 @@ from channels.identity import UnknownUser
 from channels.relay import ReviewRelay
 from channels.slack import cards, messages
 from channels.slack.config import SlackConfig
-from channels.slack.dedupe import RecentDeliveries
+from channels.slack.dedupe import RecentDeliveries, SharedDeliveries
 from channels.slack.files import FileRefused, Ingest, download
 from channels.slack.messages import SlackStartError
 from channels.slack.people import SlackPeople
@@ -86,7 +86,7 @@ class SlackChannel:
         client: AsyncWebClient,
         ingest: Ingest | None = None,
         ingest_errors: tuple[type[BaseException], ...] = (),
-        deliveries: RecentDeliveries | None = None,
+        deliveries: RecentDeliveries | SharedDeliveries | None = None,
         worker: WorkerLoop | None = None,
     ) -> None:
         """`worker`: the loop (in its own thread) that runs conversations, reviews and
@@ -98,7 +98,8 @@ class SlackChannel:
         self.client = client
         self.ingest = ingest
         self.ingest_errors = ingest_errors
-        self.deliveries = deliveries or RecentDeliveries()
+        # Production (build_channel) shares the ids through the CRM database; alone, in memory.
+        self.deliveries = deliveries if deliveries is not None else RecentDeliveries()
         self.bolt = AsyncApp(
             name="warroom",
             client=client,
@@ -186,7 +187,7 @@ class SlackChannel:
         (Runs after Bolt's signature check, so forged requests cannot fill the memory.)"""
         body = req.body if isinstance(req.body, dict) else {}
         event_id = body.get("event_id")
-        if event_id and not self.deliveries.first_time(str(event_id)):
+        if event_id and not await self.deliveries.claim(str(event_id)):
             retry = (req.headers.get("x-slack-retry-num") or ["?"])[0]
             log.info("Skipping repeated delivery of %s (retry %s)", event_id, retry)
             return BoltResponse(status=200, body="")

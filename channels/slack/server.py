@@ -19,6 +19,7 @@ from agents.llm_errors import LLMError
 from channels.identity import IdentityMapError, IdentityResolver, load_identity_map
 from channels.slack.channel import SlackChannel
 from channels.slack.config import SlackConfig, SlackSettingsError, web_client
+from channels.slack.dedupe import SharedDeliveries
 from channels.slack.files import Ingest, meeting_ingest
 from channels.slack.messages import SlackStartError
 from channels.slack.people import SlackPeople
@@ -76,6 +77,7 @@ def build_channel(
         client=client,
         ingest=ingest,
         ingest_errors=ingest_errors,
+        deliveries=SharedDeliveries(app.db, channel="slack"),
         worker=worker,
     )
 

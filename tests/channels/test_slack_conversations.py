@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 from channels.slack import messages
+from channels.slack.dedupe import RecentDeliveries, SharedDeliveries
 from channels.slack.text import MESSAGE_LIMIT
 from tests.channels.slack_fake_api import BOT_USER
 from tests.channels.slack_harness import (
@@ -236,3 +237,23 @@ async def test_rate_limited_calls_are_retried_after_retry_after(tmp_path: Path) 
         assert len(answers) == 1
         # the status message was tried three times: twice refused, once posted
         assert [t for t in slack.fake.posted(CHANNEL)].count(messages.WORKING) == 3
+
+
+async def test_a_retry_reaching_another_replica_is_not_handled_again(tmp_path: Path) -> None:
+    """Event ids are claimed in the CRM database: a replica (or this process after a restart)
+    that never saw the first delivery still knows the event was taken."""
+    async with slack_stack(tmp_path, steps=ACME * 2) as slack:
+        event = mention("how is the Acme pipeline?", ts="410.000")
+        assert (await slack.event(event, event_id="EvREPLICA1")).status == 200
+        await slack.wait_for(
+            lambda: any("Acme expansion" in t for t in slack.fake.posted(CHANNEL, "410.000")),
+            what="the answer",
+        )
+        deliveries = slack.channel.deliveries
+        assert isinstance(deliveries, SharedDeliveries)
+        deliveries.local = RecentDeliveries()  # what another replica remembers: nothing
+        retry = await slack.event(event, event_id="EvREPLICA1", retry=1)
+        assert retry.status == 200
+        await slack.settle()
+        assert slack.model.remaining == 1  # one turn ran, not two
+        assert len([t for t in slack.fake.posted(CHANNEL, "410.000") if "Acme" in t]) == 1
