@@ -84,14 +84,20 @@ class EchoModel:
 
 
 def _serve_app(
-    work: str, api_url: str, turns: int | None, ready: Any, stop: Any, report: Any
+    work: str,
+    api_url: str,
+    turns: int | None,
+    dedupe: str,
+    ready: Any,
+    stop: Any,
+    report: Any,
 ) -> None:
     """The app process: the production wiring with the echo model; reports its port."""
-    asyncio.run(_app_main(Path(work), api_url, turns, ready, stop, report))
+    asyncio.run(_app_main(Path(work), api_url, turns, dedupe, ready, stop, report))
 
 
 async def _app_main(
-    work: Path, api_url: str, turns: int | None, ready: Any, stop: Any, report: Any
+    work: Path, api_url: str, turns: int | None, dedupe: str, ready: Any, stop: Any, report: Any
 ) -> None:
     from agents.conversation import ConversationService
     from channels.slack.server import build_channel, conversations_on, serving_http
@@ -126,6 +132,10 @@ async def _app_main(
         channel = build_channel(
             app=App(settings), convo=convo, config=config, ingest=None, worker=worker
         )
+        if dedupe == "memory":  # comparison only: event ids remembered by this process alone
+            from channels.slack.dedupe import RecentDeliveries
+
+            channel.deliveries = RecentDeliveries()
         async with serving_http(channel, host="127.0.0.1", port=0) as base:
             ready.put(base)
             await asyncio.get_running_loop().run_in_executor(None, stop.wait)
@@ -304,7 +314,7 @@ async def _run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     ready, report, stop = context.Queue(), context.Queue(), context.Event()
     app = context.Process(
         target=_serve_app,
-        args=(str(work), fake.api_url, args.turns, ready, stop, report),
+        args=(str(work), fake.api_url, args.turns, args.dedupe, ready, stop, report),
         daemon=True,
     )
     app.start()
@@ -346,6 +356,13 @@ def main() -> None:
     parser.add_argument(
         "--turns", type=int, help="Turns running at once in the app (default: the app's own)."
     )
+    parser.add_argument(
+        "--dedupe",
+        choices=["database", "memory"],
+        default="database",
+        help="Where event ids are claimed: the CRM database (as shipped) or this process's "
+        "memory (for comparison).",
+    )
     parser.add_argument("--json", type=Path, help="Also write the figures as JSON here.")
     args = parser.parse_args()
     if args.conversations < 1 or args.messages < 1 or not 0 <= args.retry_fraction <= 1:
@@ -359,6 +376,7 @@ def main() -> None:
         "conversations": args.conversations,
         "messages_per_conversation": args.messages,
         "mode": args.mode,
+        "dedupe": args.dedupe,
         "retry_fraction": args.retry_fraction,
         "concurrent_turns": args.turns or SlackConfig(bot_token="xoxb-").max_concurrent_turns,
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},

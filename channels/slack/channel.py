@@ -187,10 +187,13 @@ class SlackChannel:
         (Runs after Bolt's signature check, so forged requests cannot fill the memory.)"""
         body = req.body if isinstance(req.body, dict) else {}
         event_id = body.get("event_id")
-        if event_id and not await self.deliveries.claim(str(event_id)):
+        if event_id and not self.deliveries.first_time(str(event_id)):
             retry = (req.headers.get("x-slack-retry-num") or ["?"])[0]
             log.info("Skipping repeated delivery of %s (retry %s)", event_id, retry)
             return BoltResponse(status=200, body="")
+        if event_id:
+            # Other replicas are asked after the ack, before the work starts (`_message`).
+            req.context["warroom_event_id"] = str(event_id)
         return await next()
 
     async def _ephemeral(
@@ -241,7 +244,8 @@ class SlackChannel:
 
     async def _on_mention(self, event: dict[str, Any], body: dict[str, Any], context: Any) -> None:
         team = body.get("team_id") or event.get("team") or ""
-        self._spawn(self._message(team, event, context.bot_user_id), "mention")
+        event_id = context.get("warroom_event_id")
+        self._spawn(self._message(team, event, context.bot_user_id, event_id), "mention")
 
     async def _on_direct_message(
         self, event: dict[str, Any], body: dict[str, Any], context: Any
@@ -251,9 +255,19 @@ class SlackChannel:
         if event.get("subtype") not in (None, "file_share", "thread_broadcast"):
             return  # edits, deletions, joins
         team = body.get("team_id") or event.get("team") or ""
-        self._spawn(self._message(team, event, context.bot_user_id), "direct message")
+        event_id = context.get("warroom_event_id")
+        self._spawn(self._message(team, event, context.bot_user_id, event_id), "direct message")
 
-    async def _message(self, team: str, event: dict[str, Any], bot_user_id: str | None) -> None:
+    async def _message(
+        self,
+        team: str,
+        event: dict[str, Any],
+        bot_user_id: str | None,
+        event_id: str | None = None,
+    ) -> None:
+        if event_id and await self.deliveries.taken_elsewhere(event_id):
+            log.info("Skipping %s: another process took it first", event_id)
+            return
         channel, user = event["channel"], event.get("user") or ""
         thread = SlackThread(team, channel, thread_ts=event.get("thread_ts") or event["ts"])
         try:

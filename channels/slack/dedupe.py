@@ -60,6 +60,9 @@ class RecentDeliveries:
     async def claim(self, delivery_id: str) -> bool:
         return self.first_time(delivery_id)
 
+    async def taken_elsewhere(self, delivery_id: str) -> bool:
+        return False  # no other process is asked
+
 
 class SharedDeliveries:
     """Event ids claimed in the CRM database (table `channel_events`), so that every replica
@@ -86,11 +89,18 @@ class SharedDeliveries:
     def __len__(self) -> int:
         return len(self.local)
 
+    def first_time(self, delivery_id: str) -> bool:
+        """This process's own answer, from memory (fast enough for the ack path)."""
+        return self.local.first_time(delivery_id)
+
+    async def taken_elsewhere(self, delivery_id: str) -> bool:
+        """Whether another process (or this one before a restart) claimed the id first; claims
+        it otherwise. Called after the ack, so the database round trip never delays one."""
+        return not await asyncio.to_thread(self.claim_in_database, delivery_id)
+
     async def claim(self, delivery_id: str) -> bool:
         """True for the first delivery of an id across all processes, False for a repeat."""
-        if not self.local.first_time(delivery_id):
-            return False
-        return await asyncio.to_thread(self.claim_in_database, delivery_id)
+        return self.first_time(delivery_id) and not await self.taken_elsewhere(delivery_id)
 
     def claim_in_database(self, delivery_id: str) -> bool:
         now = datetime.now(UTC)
