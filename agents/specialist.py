@@ -268,7 +268,7 @@ def _without_invented_filters(
     spec = REGISTRY.get(tool)
     if spec is None:
         return arguments
-    required = set(spec.openai_schema()["function"]["parameters"].get("required") or [])
+    required = {name for name, field in spec.args_model.model_fields.items() if field.is_required()}
     candidates = {
         k: v
         for k, v in arguments.items()

@@ -35,17 +35,12 @@ def test_teams_references_made_by_the_channel_itself_are_kept(tmp_path) -> None:
     """Before migration 0008 the Teams channel created its table on start; upgrading such a
     database keeps the table and its rows."""
     import sqlalchemy as sa
-    from alembic import command
-    from alembic.config import Config
 
-    from tools.db import MIGRATIONS_DIR
+    from tools.db import upgrade
 
     engine = sa.create_engine(f"sqlite:///{tmp_path / 'old.sqlite3'}")
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS_DIR))
     with engine.begin() as connection:
-        config.attributes["connection"] = connection
-        command.upgrade(config, "0007")
+        upgrade(connection, "0007")
         connection.execute(
             sa.text(
                 "CREATE TABLE teams_references (kind VARCHAR(16) NOT NULL, "
@@ -59,7 +54,7 @@ def test_teams_references_made_by_the_channel_itself_are_kept(tmp_path) -> None:
                 "'2026-11-23 10:00:00')"
             )
         )
-        command.upgrade(config, "head")
+        upgrade(connection)
         rows = connection.execute(sa.text("SELECT kind, key FROM teams_references")).all()
         assert MigrationContext.configure(connection).get_current_revision() == "0009"
     engine.dispose()

@@ -8,12 +8,10 @@ from decimal import Decimal
 
 import pytest
 import sqlalchemy as sa
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import select
 
 from tools.catalogue.sales import OPEN_STAGES, _quarter_bounds
-from tools.db import MIGRATIONS_DIR, Database
+from tools.db import Database, upgrade
 from tools.errors import ToolFailure
 from tools.models import Account, Opportunity, User
 from tools.permissions import account_read_filter
@@ -158,11 +156,8 @@ def test_forecast_matches_a_join_over_accounts_for_every_sales_user(
 def test_migration_backfills_existing_deals(tmp_path) -> None:  # type: ignore[no-untyped-def]
     url = f"sqlite:///{tmp_path / 'old.sqlite3'}"
     engine = sa.create_engine(url)
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS_DIR))
     with engine.begin() as connection:
-        config.attributes["connection"] = connection
-        command.upgrade(config, "0006")
+        upgrade(connection, "0006")
         connection.execute(
             sa.text(
                 "INSERT INTO accounts (id, name, tier, team, version) "
@@ -176,7 +171,7 @@ def test_migration_backfills_existing_deals(tmp_path) -> None:  # type: ignore[n
                 "('o2', 'a2', 'y', 'proposal', 10, 'USD', 0, 1)"
             )
         )
-        command.upgrade(config, "head")
+        upgrade(connection)
         rows = dict(connection.execute(sa.text("SELECT id, team FROM opportunities")).all())
     engine.dispose()
     assert rows == {"o1": "west", "o2": None}

@@ -91,6 +91,12 @@ class Grounder:
         self._speaker_words = frozenset(
             word for s in segments if s.speaker for word in _words(s.speaker)
         )
+        names = sorted({s.speaker for s in segments if s.speaker}, key=len, reverse=True)
+        self._attribution = (
+            re.compile("(?:" + "|".join(map(re.escape, names)) + ")" + _ZH_ATTRIBUTION)
+            if names
+            else None
+        )
 
     def find(self, quote: str | None) -> Span | None:
         if not quote:
@@ -146,9 +152,7 @@ class Grounder:
     def _without_attribution(self, quote: str) -> str:
         """A paraphrase without the speakers' names and the verb that attributes the words
         ("王芳提到…", "Jane said…"): Chinese has no spaces, so they would count as words."""
-        for speaker in sorted({s.speaker for s in self.segments if s.speaker}, key=len):
-            quote = re.sub(re.escape(speaker) + _ZH_ATTRIBUTION, " ", quote)
-        return quote
+        return self._attribution.sub(" ", quote) if self._attribution else quote
 
     def contains(self, words: str | None) -> bool:
         """Whether a short phrase (a name, a date expression) occurs in the transcript."""
@@ -183,9 +187,9 @@ def overlap(quote: str, line: str, ignore: frozenset[str] = frozenset()) -> floa
     MIN_SHARED_WORDS are shared: a short quote or line proves nothing; and 0 when the quote
     names a number the line does not: a paraphrase may reword, not change figures). Words in
     `ignore` (the speakers' names a paraphrase adds: "Jane says …") do not count."""
-    if not _numbers(html.unescape(quote)) <= _numbers(line):
-        return 0.0
     quote = html.unescape(quote)
+    if not _numbers(quote) <= _numbers(line):
+        return 0.0
     mine, theirs = _words(quote) - ignore, _words(line)
     shared = len(mine & theirs)
     if not mine or shared < MIN_SHARED_WORDS:

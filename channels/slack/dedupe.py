@@ -57,9 +57,6 @@ class RecentDeliveries:
             self._seen.popitem(last=False)
         return True
 
-    async def claim(self, delivery_id: str) -> bool:
-        return self.first_time(delivery_id)
-
     async def taken_elsewhere(self, delivery_id: str) -> bool:
         return False  # no other process is asked
 
