@@ -8,7 +8,6 @@ embedded local model (served by llama.cpp in a child process).
 
 from __future__ import annotations
 
-import os
 import sys
 
 from agents.llm_budget import AgentUsage, Budget, estimate_tokens
@@ -86,8 +85,9 @@ _announced_local = False
 
 
 def uses_external_endpoint(settings: Settings) -> bool:
-    """True when requests leave the machine's embedded model (e.g. for PII masking)."""
-    return bool(settings.llm_base_url or settings.llm_api_key or os.environ.get("OPENAI_API_KEY"))
+    """True when requests go to WARROOM_LLM_BASE_URL instead of the embedded model (the
+    decision lives in `Settings.uses_external_llm`; OPENAI_API_KEY alone changes nothing)."""
+    return settings.uses_external_llm()
 
 
 def build_chat_model(settings: Settings) -> OpenAIChatModel | PIIMaskingChatModel:
@@ -98,8 +98,7 @@ def build_chat_model(settings: Settings) -> OpenAIChatModel | PIIMaskingChatMode
     the event loop gets busy. Raises an `LLMError` with a full sentence when it cannot work.
     """
     model = _build_unmasked(settings)
-    mask = settings.mask_pii if settings.mask_pii is not None else uses_external_endpoint(settings)
-    return PIIMaskingChatModel(model) if mask else model
+    return PIIMaskingChatModel(model) if settings.masks_pii() else model
 
 
 def _build_unmasked(settings: Settings) -> OpenAIChatModel:
@@ -107,8 +106,8 @@ def _build_unmasked(settings: Settings) -> OpenAIChatModel:
     retry = RetryPolicy(settings.llm_max_retries)
     if uses_external_endpoint(settings):
         return OpenAIChatModel(
-            base_url=settings.llm_base_url,  # None means OpenAI's own API
-            api_key=settings.llm_api_key or os.environ.get("OPENAI_API_KEY"),
+            base_url=settings.llm_base_url,
+            api_key=settings.llm_api_key,
             model=settings.llm_model,
             models=settings.llm_models,
             timeout=settings.llm_timeout_seconds,

@@ -65,7 +65,7 @@ class BadApiKey(LLMError):
         self.url = url
         super().__init__(
             f"The language model endpoint at {url} rejected the API key (HTTP 401); set "
-            "WARROOM_LLM_API_KEY or OPENAI_API_KEY to a valid key for that endpoint."
+            "WARROOM_LLM_API_KEY to a valid key for that endpoint."
         )
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -26,20 +25,15 @@ def build_real_model(llm: LLMKind) -> Any:
 
     settings = load_settings()
     if llm == "openai":
-        if not (settings.llm_base_url or settings.llm_api_key or os.environ.get("OPENAI_API_KEY")):
+        if not settings.uses_external_llm():
             raise EvalSetupError(
                 "--llm openai needs an endpoint: set WARROOM_LLM_BASE_URL (and "
-                "WARROOM_LLM_API_KEY) or OPENAI_API_KEY."
+                "WARROOM_LLM_API_KEY), e.g. https://api.openai.com/v1."
             )
         return build_chat_model(settings)
     # local: the embedded model, even when an endpoint is configured for other commands.
     settings = settings.model_copy(update={"llm_base_url": None, "llm_api_key": None})
-    hidden = os.environ.pop("OPENAI_API_KEY", None)
-    try:
-        return build_chat_model(settings)
-    finally:
-        if hidden is not None:
-            os.environ["OPENAI_API_KEY"] = hidden
+    return build_chat_model(settings)
 
 
 async def run_suite(

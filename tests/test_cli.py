@@ -62,7 +62,8 @@ def test_errors_are_one_clear_sentence(seeded: None) -> None:
     unknown_user = runner.invoke(app, ["crm", "accounts", "--as", "u-ghost"])
     assert unknown_user.exit_code == 2 and "no user 'u-ghost'" in unknown_user.output
     other_team = runner.invoke(app, ["crm", "account", "acc-helix", "--as", "u-alice"])
-    assert other_team.exit_code == 2 and "may not see account 'acc-helix'" in other_team.output
+    # A refusal is exit 1 (the request was understood and refused); mistakes are 2.
+    assert other_team.exit_code == 1 and "may not see account 'acc-helix'" in other_team.output
     missing = runner.invoke(app, ["crm", "ticket", "tkt-nope", "--as", "u-sam"])
     assert missing.exit_code == 2 and "tkt-nope" in missing.output
     bad_filter = runner.invoke(app, ["crm", "tickets", "--as", "u-sam", "--priority", "p9"])

@@ -1,25 +1,88 @@
-"""The `warroom` command line. Follow the names from `warroom --help` down to the code."""
+"""The `warroom` command line. Follow the names from `warroom --help` down to the code.
+
+Sub-command groups are imported only when used (`LAZY_GROUPS`), so `--help` stays fast; every
+failure ends in one sentence and the exit code documented in warroom/cli_common.py.
+"""
 
 from __future__ import annotations
 
-import asyncio
+import importlib
 import json
-import os
 import uuid
 from datetime import date
-from typing import Annotated, Any
+from enum import StrEnum
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
+from typer import _click as click  # typer vendors Click; its exceptions are these
+from typer.core import TyperCommand, TyperGroup
 
-from agents.llm_errors import LLMError
-from tools.errors import NotFound
-from tools.policy import Policy, PolicyError
-from warroom import cli_eval, cli_ingest, cli_kb, cli_model, cli_privacy, cli_review, cli_serve
-from warroom.app import App
+from warroom import __version__
+from warroom.cli_common import console, fail, open_app, run_guarded
+
+if TYPE_CHECKING:
+    from warroom.app import App
+
+# name → (module with a Typer `app`, one-line help shown by `warroom --help`)
+LAZY_GROUPS: dict[str, tuple[str, str]] = {
+    "kb": ("warroom.cli_kb", "Knowledge base: add documents, search."),
+    "model": ("warroom.cli_model", "The embedded local model."),
+    "review": ("warroom.cli_review", "Review requests: your inbox, and approve / reject / edit."),
+    "eval": (
+        "warroom.cli_eval",
+        "Run evaluation scenarios against a fresh CRM each and summarise the results.",
+    ),
+    "serve": ("warroom.cli_serve", "Run a chat channel server (Slack or Microsoft Teams)."),
+    "ingest": (
+        "warroom.cli_ingest",
+        "Ingest meeting transcripts (WebVTT, SRT, text, JSON, Word) into the CRM.",
+    ),
+    "privacy": (
+        "warroom.cli_privacy",
+        "Data protection: export, erase and consent for one contact.",
+    ),
+}
+
+
+class _LazyStub(TyperCommand):
+    """Stands in for a lazily imported group in help listings and completion."""
+
+
+class WarroomGroup(TyperGroup):
+    """The root group: lazily imported sub-groups, and one sentence + exit code per failure."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return [*super().list_commands(ctx), *(n for n in LAZY_GROUPS if n not in self.commands)]
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in self.commands or cmd_name not in LAZY_GROUPS:
+            return super().get_command(ctx, cmd_name)
+        return _LazyStub(cmd_name, help=LAZY_GROUPS[cmd_name][1])
+
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        name, command, rest = super().resolve_command(ctx, args)
+        if isinstance(command, _LazyStub) and name is not None:
+            command = load_group(name)
+            self.commands[name] = command
+        return name, command, rest
+
+    def invoke(self, ctx: click.Context) -> Any:
+        return run_guarded(super().invoke, ctx)
+
+
+def load_group(name: str) -> click.Command:
+    module = importlib.import_module(LAZY_GROUPS[name][0])
+    command = typer.main.get_command(module.app)
+    command.name = name
+    return command
+
 
 app = typer.Typer(
+    cls=WarroomGroup,
     help="warroom: a multi-agent CRM assistant for sales, service and delivery.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
@@ -29,8 +92,39 @@ policy_app = typer.Typer(help="The review policy.", no_args_is_help=True)
 app.add_typer(crm_app, name="crm")
 app.add_typer(policy_app, name="policy")
 
-console = Console()
-err = Console(stderr=True)
+
+def _version(value: bool) -> None:
+    if value:
+        console.print(f"warroom {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+    debug: Annotated[
+        bool,
+        typer.Option(
+            "--debug", envvar="WARROOM_DEBUG", help="Show the full traceback when a command fails."
+        ),
+    ] = False,
+) -> None:
+    """warroom: a multi-agent CRM assistant for sales, service and delivery.
+
+    Exit codes: 0 success, 1 refused or failed, 2 usage or configuration mistake."""
+    import os
+
+    if debug:
+        os.environ["WARROOM_DEBUG"] = "1"
+    from warroom.observability import setup_logging
+
+    setup_logging()
+
 
 AsUser = Annotated[
     str,
@@ -43,32 +137,47 @@ AsUser = Annotated[
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 
 
-def _fail(message: str, code: int = 2) -> typer.Exit:
-    err.print(f"[bold red]error:[/] {message}")
-    return typer.Exit(code)
+# The CRM's enums (tools/types.py) as choices, so a typo is a usage error naming the values.
+# Spelled out here because importing tools.types costs most of a second at every start;
+# tests/test_cli_errors.py checks they match.
+class TierChoice(StrEnum):
+    strategic = "strategic"
+    standard = "standard"
 
 
-def _app() -> App:
-    try:
-        application = App()
-        application.policy  # noqa: B018  (invalid policy files fail at start)
-        return application
-    except PolicyError as exc:
-        raise _fail(str(exc)) from exc
+StageChoice = StrEnum(
+    "StageChoice",
+    [(v, v) for v in ("prospecting", "qualification", "proposal", "negotiation")]
+    + [(v, v) for v in ("closed_won", "closed_lost")],
+)
+StatusChoice = StrEnum("StatusChoice", [(v, v) for v in ("open", "pending", "solved", "closed")])
+PriorityChoice = StrEnum("PriorityChoice", [(v, v) for v in ("p1", "p2", "p3", "p4")])
+
+
+def _value(choice: StrEnum | None) -> str | None:
+    return None if choice is None else choice.value
+
+
+_fail = fail
+_app = open_app
 
 
 def _read(tool: str, args: dict[str, Any], as_user: str) -> dict[str, Any]:
+    from tools.errors import NotFound
+
     application = _app()
     service = application.crm()
     try:
         actor = service.actor(as_user)
     except NotFound as exc:
         raise _fail(
-            f"There is no user '{as_user}'. Run `warroom seed` for the demo users."
+            f"There is no user '{as_user}'. Run `warroom seed` for the demo users, or "
+            "`warroom users --as <admin>` to list them."
         ) from exc
     result = service.read(tool, {k: v for k, v in args.items() if v is not None}, actor)
     if not result.get("ok"):
-        raise _fail(result["message"])
+        # Asking for what does not exist is a usage mistake (2); being refused is 1.
+        raise _fail(result["message"], 1 if result.get("kind") in ("refused", "conflict") else 2)
     return result
 
 
@@ -77,7 +186,7 @@ def _table(title: str, rows: list[dict[str, Any]], columns: list[str]) -> Table:
     for column in columns:
         table.add_column(column.replace("_", " "))
     for row in rows:
-        table.add_row(*("—" if row.get(c) is None else str(row.get(c)) for c in columns))
+        table.add_row(*("—" if row.get(c) is None else escape(str(row.get(c))) for c in columns))
     return table
 
 
@@ -102,8 +211,11 @@ def _show_record(result: dict[str, Any], as_json: bool) -> None:
     for key, value in result.items():
         if key == "hidden_fields":
             continue
-        shown = "[dim](hidden)[/]" if key in hidden else json.dumps(value, ensure_ascii=False)
-        table.add_row(key, shown.strip('"') if isinstance(value, str) else shown)
+        if key in hidden:
+            table.add_row(escape(key), "[dim](hidden)[/]")
+            continue
+        shown = json.dumps(value, ensure_ascii=False)
+        table.add_row(escape(key), escape(shown.strip('"') if isinstance(value, str) else shown))
     console.print(table)
 
 
@@ -112,7 +224,7 @@ def crm_accounts(
     as_user: AsUser,
     query: Annotated[str | None, typer.Option(help="Name, domain or id contains this.")] = None,
     team: Annotated[str | None, typer.Option()] = None,
-    tier: Annotated[str | None, typer.Option(help="strategic or standard")] = None,
+    tier: Annotated[TierChoice | None, typer.Option()] = None,  # type: ignore[valid-type]
     owner: Annotated[str | None, typer.Option()] = None,
     as_json: JsonFlag = False,
 ) -> None:
@@ -120,7 +232,9 @@ def crm_accounts(
     if query:
         result = _read("search_accounts", {"query": query}, as_user)
     else:
-        result = _read("list_accounts", {"team": team, "tier": tier, "owner_id": owner}, as_user)
+        result = _read(
+            "list_accounts", {"team": team, "tier": _value(tier), "owner_id": owner}, as_user
+        )
     columns = ["id", "name", "tier", "team", "owner_id", "industry", "region"]
     _show(result, "accounts", "Accounts", columns, as_json)
 
@@ -149,11 +263,11 @@ def crm_opportunities(
     as_user: AsUser,
     account: Annotated[str | None, typer.Option()] = None,
     owner: Annotated[str | None, typer.Option()] = None,
-    stage: Annotated[str | None, typer.Option()] = None,
+    stage: Annotated[StageChoice | None, typer.Option()] = None,  # type: ignore[valid-type]
     as_json: JsonFlag = False,
 ) -> None:
     """List opportunities (deal money hidden from roles that may not see it)."""
-    args = {"account_id": account, "owner_id": owner, "stage": stage}
+    args = {"account_id": account, "owner_id": owner, "stage": _value(stage)}
     result = _read("list_opportunities", args, as_user)
     columns = [
         "id",
@@ -179,12 +293,12 @@ def crm_opportunity(opportunity_id: str, as_user: AsUser, as_json: JsonFlag = Fa
 def crm_tickets(
     as_user: AsUser,
     account: Annotated[str | None, typer.Option()] = None,
-    status: Annotated[str | None, typer.Option()] = None,
-    priority: Annotated[str | None, typer.Option()] = None,
+    status: Annotated[StatusChoice | None, typer.Option()] = None,  # type: ignore[valid-type]
+    priority: Annotated[PriorityChoice | None, typer.Option()] = None,  # type: ignore[valid-type]
     as_json: JsonFlag = False,
 ) -> None:
     """List support tickets, soonest SLA first."""
-    args = {"account_id": account, "status": status, "priority": priority}
+    args = {"account_id": account, "status": _value(status), "priority": _value(priority)}
     result = _read("list_tickets", args, as_user)
     columns = [
         "id",
@@ -262,10 +376,8 @@ def _demo_today(application: App) -> date:
     """The demo company's 'today': WARROOM_DEMO_TODAY (ISO date) or the company's today."""
     from tools.context import SystemClock
 
-    fixed = os.environ.get("WARROOM_DEMO_TODAY")
-    return (
-        date.fromisoformat(fixed) if fixed else SystemClock(application.settings.timezone).today()
-    )
+    fixed = application.settings.demo_today
+    return fixed or SystemClock(application.settings.timezone).today()
 
 
 @app.command("audit")
@@ -316,6 +428,7 @@ def policy_check(
     ] = None,
 ) -> None:
     """Validate a policy file and list its rules."""
+    from tools.policy import Policy, PolicyError
     from warroom.settings import load_settings
 
     target = path or str(load_settings().policy_path)
@@ -348,16 +461,15 @@ def demo(
     """Build the demo company and run the showcase (non-interactive)."""
     from warroom.demo import run_conversations, run_crm_showcase
 
-    application = _app()
+    application = open_app(entry="demo" if conversations else None)
     anchor = _demo_today(application)
     run_crm_showcase(application, console, anchor=anchor)
     if knowledge:
         _seed_knowledge(application)
     if conversations:
-        try:
-            asyncio.run(run_conversations(application, console))
-        except LLMError as exc:
-            raise _fail(exc.user_message) from exc
+        import asyncio
+
+        asyncio.run(run_conversations(application, console))
 
 
 @app.command("chat")
@@ -368,13 +480,15 @@ def chat(
     ] = None,
 ) -> None:
     """Talk to warroom in the terminal (handoffs, tool calls and approvals shown live)."""
-    application = _app()
+    application = open_app(entry="chat")
     thread_id = thread or f"cli-{as_user}-{uuid.uuid4().hex[:8]}"
-    try:
-        asyncio.run(_chat(application, as_user, thread_id))
-    except LLMError as exc:
-        raise _fail(exc.user_message) from exc
-    console.print(f"[dim]Continue later with: warroom chat --as {as_user} --thread {thread_id}[/]")
+    import asyncio
+
+    asyncio.run(_chat(application, as_user, thread_id))
+    console.print(
+        f"[dim]Continue later with: warroom chat --as {escape(as_user)} --thread "
+        f"{escape(thread_id)}[/]"
+    )
 
 
 async def _chat(application: App, user_id: str, thread_id: str) -> None:
@@ -382,6 +496,7 @@ async def _chat(application: App, user_id: str, thread_id: str) -> None:
     from agents.llm import build_chat_model
     from channels.terminal import chat_loop
     from memory.checkpoint import open_async_checkpointer
+    from tools.errors import NotFound
 
     crm = application.crm(with_knowledge=True)
     try:
@@ -404,17 +519,8 @@ async def _chat(application: App, user_id: str, thread_id: str) -> None:
         await model.aclose()
 
 
-app.add_typer(cli_kb.app, name="kb")
-app.add_typer(cli_model.app, name="model")
-app.add_typer(cli_review.app, name="review")
-app.add_typer(cli_eval.app, name="eval")
-app.add_typer(cli_serve.app, name="serve")
-app.add_typer(cli_ingest.app, name="ingest")
-app.add_typer(cli_privacy.app, name="privacy")
-
-
 def main() -> None:
-    app()
+    app(prog_name="warroom")
 
 
 if __name__ == "__main__":

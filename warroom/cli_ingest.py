@@ -115,7 +115,8 @@ def ingest_command(
     ] = True,
 ) -> None:
     """Ingest transcripts; exits 1 when any file could not be read."""
-    from warroom.cli import _app
+    from warroom.cli_common import open_app as _app
+    from warroom.cli_common import require_path
 
     if not as_user:
         raise _fail("Say who ingests: --as USER (or WARROOM_AS).")
@@ -123,7 +124,9 @@ def ingest_command(
         raise _fail("Give a PATH to ingest, or --watch DIR (not both).")
     if watch is not None and not watch.is_dir():
         raise _fail(f"{watch}: there is no such folder to watch.")
-    application = _app()
+    if path is not None:
+        require_path(path, "PATH")  # before the model starts
+    application = _app(entry="ingest")
     model = _model(llm, script)
     try:
         failures = asyncio.run(

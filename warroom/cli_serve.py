@@ -6,10 +6,13 @@ from typing import Annotated
 
 import typer
 
-from warroom.app import App
+from warroom.cli_common import open_app
 
 app = typer.Typer(help="Run a chat channel server (Slack or Microsoft Teams).")
-Port = Annotated[int | None, typer.Option(help="Port to listen on (default: WARROOM_HTTP_PORT).")]
+Port = Annotated[
+    int | None,
+    typer.Option(min=0, max=65535, help="Port to listen on (default: WARROOM_HTTP_PORT)."),
+]
 
 
 @app.command("slack")
@@ -22,7 +25,7 @@ def slack(
     from channels.slack.server import run
 
     try:
-        run(App(), port=port, socket_mode=socket)
+        run(open_app(entry="serve slack"), port=port, socket_mode=socket)
     except SlackStartError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc
@@ -35,7 +38,7 @@ def teams(port: Port = None) -> None:
     from channels.teams.server import run
 
     try:
-        run(App(), port=port)
+        run(open_app(entry="serve teams"), port=port)
     except TeamsStartError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc
@@ -46,4 +49,4 @@ def api(port: Port = None) -> None:
     """The HTTP API: POST /ingest (meeting transcripts), GET /healthz. Needs WARROOM_API_TOKEN."""
     from channels.http_api import run
 
-    run(App(), port=port)
+    run(open_app(entry="serve api"), port=port)

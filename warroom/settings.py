@@ -3,11 +3,15 @@ then the default. `.env.example` lists every setting."""
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+SUPPORTED_DATABASES = ("sqlite", "postgresql", "postgres")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 DEFAULT_POLICY_PATH = Path(__file__).resolve().parent.parent / "tools" / "policy_default.yaml"
 
 
@@ -117,10 +121,60 @@ class Settings(BaseSettings):
         "without one.",
     )
 
+    demo_today: date | None = Field(
+        default=None,
+        description="Fixed 'today' (ISO date, e.g. 2026-11-23) of the demo company; "
+        "the company's real today when unset.",
+    )
+    log_level: str = Field(
+        default="WARNING", description="Log level: DEBUG, INFO, WARNING or ERROR."
+    )
+    log_format: str = Field(default="text", description="Log format: text or json.")
+    debug: bool = Field(
+        default=False, description="Show the full traceback when a command fails (= --debug)."
+    )
+
     @field_validator("data_dir", mode="after")
     @classmethod
     def _expand(cls, value: Path) -> Path:
         return value.expanduser()
+
+    @field_validator("database_url", mode="after")
+    @classmethod
+    def _supported_database(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        scheme = urlsplit(value).scheme.split("+", 1)[0]
+        if scheme not in SUPPORTED_DATABASES:
+            raise ValueError(
+                f"'{scheme or value}' databases are not supported; use sqlite:///path/crm.sqlite3 "
+                "or postgresql+psycopg://user:password@host:5432/warroom (or leave it unset for "
+                "SQLite under WARROOM_DATA_DIR)"
+            )
+        return value
+
+    @field_validator("log_level", mode="after")
+    @classmethod
+    def _known_level(cls, value: str) -> str:
+        if value.upper() not in LOG_LEVELS:
+            raise ValueError(f"use one of {', '.join(LOG_LEVELS)}")
+        return value.upper()
+
+    @field_validator("log_format", mode="after")
+    @classmethod
+    def _known_format(cls, value: str) -> str:
+        if value.lower() not in ("text", "json"):
+            raise ValueError("use text or json")
+        return value.lower()
+
+    def uses_external_llm(self) -> bool:
+        """True only when WARROOM_LLM_BASE_URL names an endpoint: the embedded local model is
+        the default, and an exported OPENAI_API_KEY alone changes nothing."""
+        return bool(self.llm_base_url)
+
+    def masks_pii(self) -> bool:
+        """`mask_pii` when set; otherwise on exactly when requests leave the machine."""
+        return self.mask_pii if self.mask_pii is not None else self.uses_external_llm()
 
     def resolved_database_url(self) -> str:
         if self.database_url:

@@ -46,10 +46,13 @@ async def test_a_configured_endpoint_is_used_as_is():
     await model.aclose()
 
 
-def test_openai_key_alone_selects_openai(monkeypatch):
+def test_openai_key_alone_keeps_the_embedded_model(tmp_path, monkeypatch):
+    """An exported OPENAI_API_KEY is not an opt-in: the embedded model is still the one chosen
+    (here it is not fetched, so building stops there, before any request)."""
     monkeypatch.setenv("OPENAI_API_KEY", "sk-env")
-    model = build_chat_model(Settings(llm_model="gpt-4o-mini"))
-    assert model.base_url == "https://api.openai.com/v1"
+    monkeypatch.setattr("agents.local_model_server.check_local_runtime", lambda: None)
+    with pytest.raises(LocalModelNotFetched):
+        build_chat_model(Settings(llm_model="gpt-4o-mini", model_cache_dir=tmp_path))
 
 
 def test_without_endpoint_the_local_model_must_be_fetched(tmp_path, monkeypatch):

@@ -178,7 +178,7 @@ async def test_401_is_the_bad_key_sentence(fake_endpoint, fake_model):
         await fake_model.chat(agent="sales", messages=ASK)
     assert caught.value.user_message == (
         "The language model endpoint at http://fake-llm.test/v1 rejected the API key (HTTP 401); "
-        "set WARROOM_LLM_API_KEY or OPENAI_API_KEY to a valid key for that endpoint."
+        "set WARROOM_LLM_API_KEY to a valid key for that endpoint."
     )
     assert len(fake_endpoint.requests) == 1  # never retried
 
