@@ -109,8 +109,10 @@ def test_demo_and_audit(monkeypatch: pytest.MonkeyPatch) -> None:
         ({"accounts": [{"id": "a", "name": "A", "colour": "red"}]}, "accounts a: colour"),
         ({"accounts": [{"id": "a", "name": "A", "owner_id": "u-x"}]}, "owner_id 'u-x'"),
         ({"accounts": {"id": "a"}}, "must be a list"),
-        ({"tickets": [{"id": "t", "account_id": "a", "subject": "s",
-                       "opened_at": "yesterday"}]}, "tickets t: opened_at"),
+        (
+            {"tickets": [{"id": "t", "account_id": "a", "subject": "s", "opened_at": "yesterday"}]},
+            "tickets t: opened_at",
+        ),
     ],
 )
 def test_bad_fixtures_name_table_record_and_field(fixture: dict, message: str) -> None:
@@ -136,8 +138,12 @@ def test_review_inbox_and_decisions(seeded: None) -> None:
 
     crm = App().crm()
     alice = crm.actor("u-alice")
-    proposal = crm.propose("apply_discount", {"opportunity_id": "opp-acme-1", "percent": 25,
-                                              "reason": "200 seats"}, alice, thread_id="cli-t")
+    proposal = crm.propose(
+        "apply_discount",
+        {"opportunity_id": "opp-acme-1", "percent": 25, "reason": "200 seats"},
+        alice,
+        thread_id="cli-t",
+    )
     decision = crm.gate([proposal], alice)[0]
     approval = crm.request_review(proposal, decision, thread_id="cli-t", ttl=timedelta(hours=1))
     inbox = runner.invoke(app, ["review", "--as", "u-maria"])
@@ -146,11 +152,41 @@ def test_review_inbox_and_decisions(seeded: None) -> None:
     assert "Nothing waits" in runner.invoke(app, ["review", "--as", "u-omar"]).output
     wrong = runner.invoke(app, ["review", "--as", "u-omar", "approve", approval["id"]])
     assert wrong.exit_code == 2 and "Only u-maria may decide" in wrong.output
-    edited = runner.invoke(app, ["review", "--as", "u-maria", "edit", approval["id"],
-                                 "--set", "percent=18", "--comment", "18 max"])
+    edited = runner.invoke(
+        app,
+        [
+            "review",
+            "--as",
+            "u-maria",
+            "edit",
+            approval["id"],
+            "--set",
+            "percent=18",
+            "--comment",
+            "18 max",
+        ],
+    )
     assert edited.exit_code == 0, edited.output
     assert "approved" in edited.output
     shown = runner.invoke(app, ["crm", "opportunity", "opp-acme-1", "--as", "u-alice", "--json"])
     assert json.loads(shown.output)["discount_percent"] == 18
     again = runner.invoke(app, ["review", "--as", "u-maria", "approve", approval["id"]])
     assert again.exit_code == 0 and "Already approved" in again.output
+
+
+def test_users_admins_see_everyone_others_their_team(seeded: None) -> None:
+    everyone = json.loads(runner.invoke(app, ["users", "--as", "u-admin", "--json"]).output)
+    team = json.loads(runner.invoke(app, ["users", "--as", "u-alice", "--json"]).output)
+    assert {"u-admin", "u-alice", "u-sam"} <= {u["id"] for u in everyone}
+    assert {u["team"] for u in team} == {"west"} and "u-alice" in {u["id"] for u in team}
+    assert len(team) < len(everyone)
+
+
+def test_square_brackets_in_crm_text_are_printed_as_text(seeded: None) -> None:
+    from tools.models import Account
+    from warroom.app import App
+
+    with App().db.session() as session:
+        session.get(Account, "acc-acme").industry = "[local] manufacturing"  # type: ignore[union-attr]
+    shown = runner.invoke(app, ["crm", "account", "acc-acme", "--as", "u-alice"])
+    assert "[local] manufacturing" in shown.output

@@ -336,6 +336,40 @@ def crm_project(project_id: str, as_user: AsUser, as_json: JsonFlag = False) -> 
     _show_record(_read("get_project", {"project_id": project_id}, as_user), as_json)
 
 
+@app.command("users")
+def users(as_user: AsUser, as_json: JsonFlag = False) -> None:
+    """List CRM users (ids for --as): admins see everyone, others their own team."""
+    from sqlalchemy import select
+
+    from tools.errors import NotFound
+    from tools.models import User
+
+    application = _app()
+    try:
+        actor = application.crm().actor(as_user)
+    except NotFound as exc:
+        raise _fail(
+            f"There is no user '{as_user}'. Run `warroom seed` for the demo users."
+        ) from exc
+    query = select(User).order_by(User.team, User.id)
+    if "admin" not in actor.roles:
+        query = query.where(User.team == actor.team)
+    with application.db.read_session() as session:
+        rows = [
+            {
+                "id": u.id,
+                "name": u.name,
+                "email": u.email,
+                "roles": ", ".join(u.roles or []),
+                "team": u.team,
+                "manager_id": u.manager_id,
+            }
+            for u in session.scalars(query)
+        ]
+    title = "Users" if "admin" in actor.roles else f"Users of team {actor.team or '—'}"
+    _show({"users": rows}, "users", title, list(rows[0]) if rows else ["id"], as_json)
+
+
 @app.command("seed")
 def seed(
     seed_value: Annotated[int, typer.Option("--seed", help="Random seed.")] = 7,
