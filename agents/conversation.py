@@ -20,6 +20,7 @@ from agents.review import ReviewDeps, ReviewError, build_review_graph, describe_
 from agents.state import AgentDeps
 from tools.errors import NotFound
 from tools.service import CRMService, ReviewOutcome
+from tools.tracing import turn_span
 
 MAX_MESSAGE_CHARS = 8000
 # Every checkpoint is written before the next step starts: a crash loses at most the step that
@@ -124,15 +125,20 @@ class ConversationService:
         events: list[dict[str, Any]] = []
         state: dict[str, Any] = {}
         inputs = {"thread_id": thread_id, "actor_id": user_id, "request": text}
-        async for mode, chunk in self.graph.astream(
-            inputs, config, context=deps, stream_mode=["custom", "values"], durability=DURABILITY
-        ):
-            if mode == "custom":
-                events.append(chunk)
-                if on_event:
-                    on_event(chunk)
-            else:
-                state = chunk
+        with turn_span(thread_id, user_id):
+            async for mode, chunk in self.graph.astream(
+                inputs,
+                config,
+                context=deps,
+                stream_mode=["custom", "values"],
+                durability=DURABILITY,
+            ):
+                if mode == "custom":
+                    events.append(chunk)
+                    if on_event:
+                        on_event(chunk)
+                else:
+                    state = chunk
         outcome = state.get("outcome") or {}
         for pending in outcome.get("pending", []):
             await self._open_review(pending["approval_id"])

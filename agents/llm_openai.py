@@ -37,6 +37,7 @@ from agents.llm_structured import (
     response_format_for,
 )
 from agents.llm_types import ChatResult, Message, SchemaT, TokenUsage, ToolChoice
+from tools.tracing import traced_model_call
 
 __all__ = ["OpenAIChatModel"]
 
@@ -178,6 +179,7 @@ class OpenAIChatModel:
 
     # --- one request ------------------------------------------------------------------
 
+    @traced_model_call
     async def _complete(self, agent: str, params: dict[str, Any]) -> ChatCompletion:
         model = self.model_for(agent)
         prompt = estimate_tokens(params["messages"]) + estimate_tokens(params.get("tools"))

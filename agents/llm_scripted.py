@@ -17,6 +17,7 @@ from agents.llm_budget import Budget, estimate_tokens
 from agents.llm_errors import ScriptExhausted, ScriptMismatch, StructuredOutputInvalid
 from agents.llm_structured import parse_structured, parse_tool_call
 from agents.llm_types import ChatResult, Message, SchemaT, TokenUsage, ToolCall, ToolChoice
+from tools.tracing import traced_model_call
 
 __all__ = ["ScriptStep", "ScriptedChatModel"]
 
@@ -91,6 +92,7 @@ class ScriptedChatModel:
         # The script is shared on purpose: a scenario's steps span all of its turns.
         return ScriptedChatModel((), budget=budget or self.budget.fresh(), _cursor=self._cursor)
 
+    @traced_model_call
     async def chat(
         self,
         *,
@@ -117,6 +119,7 @@ class ScriptedChatModel:
             finish_reason="tool_calls" if calls else "stop",
         )
 
+    @traced_model_call
     async def structured(
         self, *, agent: str, messages: list[Message], schema: type[SchemaT]
     ) -> SchemaT:

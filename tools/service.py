@@ -33,6 +33,7 @@ from tools.errors import (
 from tools.models import Approval, AuditEvent, ToolExecution, User
 from tools.policy import Policy, RuleHit, WriteToClassify
 from tools.registry import REGISTRY, ToolSpec, WritePlan
+from tools.tracing import traced_tool_call
 
 
 class Proposal(BaseModel):
@@ -111,6 +112,7 @@ class CRMService:
 
     # ------------------------------------------------------------ reads
 
+    @traced_tool_call
     def read(self, tool: str, arguments: dict[str, Any], actor: Actor) -> dict[str, Any]:
         """Run a read tool; returns the result, or a ToolFailure as a dict."""
         try:
@@ -198,6 +200,7 @@ class CRMService:
             chosen = [u.id for u in users if "admin" in (u.roles or []) and u.id != actor.id]
         return chosen
 
+    @traced_tool_call
     def execute(
         self,
         proposal: Proposal,
