@@ -151,6 +151,10 @@ def run(application: Any, *, port: int | None = None) -> None:
                                   max_bytes=settings.ingest_max_bytes,
                                   review_ttl_hours=settings.review_ttl_hours)  # fmt: skip
         app = build_api(meetings=meetings, crm=crm, api_token=settings.api_token)
+        from channels.health import add_health_routes
+        from warroom.health import readiness_checks
+
+        add_health_routes(app, readiness_checks(application, channel="api", model=model))
 
         async def close(_: web.Application) -> None:
             await saver_cm.__aexit__(None, None, None)

@@ -7,7 +7,7 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
 
@@ -16,6 +16,7 @@ from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 
 from agents.conversation import ConversationService
 from agents.llm_errors import LLMError
+from channels.health import Check, add_health_routes
 from channels.identity import IdentityMapError, IdentityResolver, load_identity_map
 from channels.slack.channel import SlackChannel
 from channels.slack.config import SlackConfig, SlackSettingsError, web_client
@@ -82,7 +83,7 @@ def build_channel(
     )
 
 
-def http_app(channel: SlackChannel) -> web.Application:
+def http_app(channel: SlackChannel, checks: Mapping[str, Check] | None = None) -> web.Application:
     async def events(request: web.Request) -> web.Response:
         response = await channel.bolt.async_dispatch(await to_bolt_request(request))
         return await to_aiohttp_response(response)
@@ -93,14 +94,17 @@ def http_app(channel: SlackChannel) -> web.Application:
     application = web.Application()
     application.router.add_post(EVENTS_PATH, events)
     application.router.add_get("/healthz", health)
+    add_health_routes(application, checks or {})
     return application
 
 
 @asynccontextmanager
-async def serving_http(channel: SlackChannel, *, host: str, port: int) -> AsyncIterator[str]:
+async def serving_http(
+    channel: SlackChannel, *, host: str, port: int, checks: Mapping[str, Check] | None = None
+) -> AsyncIterator[str]:
     """Serve the channel over HTTP; yields the base URL (port 0 picks a free port)."""
     await channel.warm_up()
-    runner = web.AppRunner(http_app(channel), access_log=None)
+    runner = web.AppRunner(http_app(channel, checks), access_log=None)
     await runner.setup()
     try:
         site = web.TCPSite(runner, host, port)
@@ -193,7 +197,12 @@ async def _serve(
                         print("warroom Slack app connected over Socket Mode.", flush=True)
                         await stop.wait()
                 else:
-                    async with serving_http(channel, host=settings.http_host, port=port) as base:
+                    from warroom.health import readiness_checks
+
+                    checks = readiness_checks(app, channel="slack", model=model)
+                    async with serving_http(
+                        channel, host=settings.http_host, port=port, checks=checks
+                    ) as base:
                         print(f"warroom Slack app listening at {base}{EVENTS_PATH}", flush=True)
                         await stop.wait()
             finally:

@@ -22,6 +22,7 @@ from msrest.exceptions import DeserializationError
 from agents.conversation import ConversationService
 from agents.llm import build_chat_model
 from agents.llm_errors import LLMError
+from channels.health import add_health_routes
 from channels.identity import IdentityMapError, IdentityResolver, load_identity_map
 from channels.teams import messages
 from channels.teams.auth import TeamsAuth, TeamsStartError, build_authentication
@@ -29,6 +30,7 @@ from channels.teams.bot import TeamsBot
 from channels.teams.store import ConversationStore
 from memory.checkpoint import open_async_checkpointer
 from warroom.app import App
+from warroom.health import readiness_checks
 
 log = logging.getLogger(__name__)
 
@@ -122,6 +124,7 @@ def run(app: App, *, port: int | None) -> None:
         raise TeamsStartError(exc.user_message) from exc
     store = ConversationStore(app.db.engine)
     webapp = create_web_app(None, auth)
+    add_health_routes(webapp, readiness_checks(app, channel="teams", model=model))
 
     async def lifecycle(webapp: web.Application) -> AsyncIterator[None]:
         try:
