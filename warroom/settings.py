@@ -3,6 +3,7 @@ then the default. `.env.example` lists every setting."""
 
 from __future__ import annotations
 
+import json
 from datetime import date
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -182,6 +183,55 @@ class Settings(BaseSettings):
         return f"sqlite:///{(self.data_dir / 'crm.sqlite3').resolve()}"
 
 
+# Variables read by libraries warroom uses, documented next to warroom's own settings.
+OTHER_VARIABLES = (
+    ("OTEL_EXPORTER_OTLP_ENDPOINT", "Export OpenTelemetry traces of every turn to this OTLP "
+     "collector (e.g. http://127.0.0.1:4317); no tracing when unset."),
+    ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc (default) or http/protobuf."),
+    ("OTEL_SERVICE_NAME", "Service name on exported traces (default: warroom)."),
+    ("LANGSMITH_TRACING", "true sends LangGraph runs to LangSmith (with LANGSMITH_API_KEY); "
+     "data then leaves the machine."),
+)  # fmt: skip
+
+
+def _env_default(name: str, value: object) -> str:
+    if value is None:
+        return ""
+    if name == "policy_path":
+        return "tools/policy_default.yaml"
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, dict):
+        return json.dumps(value) if value else ""
+    return str(value)
+
+
+def env_example() -> str:
+    """The text of `.env.example`: every setting with its description and default, commented
+    out (tests/test_docs.py checks the file is this text; regenerate with
+    `python -m warroom.settings > .env.example`)."""
+    lines = [
+        "# Every warroom setting, with its default. Copy to .env and change what you need.",
+        "",
+    ]
+    for name, field in Settings.model_fields.items():
+        lines.append(f"# {field.description}")
+        default = field.get_default(call_default_factory=True)
+        lines.append(f"# WARROOM_{name.upper()}={_env_default(name, default)}")
+        lines.append("")
+    lines.append("# Read by libraries warroom uses:")
+    lines.append("")
+    for variable, description in OTHER_VARIABLES:
+        lines.append(f"# {description}")
+        lines.append(f"# {variable}=")
+        lines.append("")
+    return "\n".join(lines).rstrip("\n") + "\n"
+
+
 def load_settings(**overrides: object) -> Settings:
     """Build settings; explicit keyword arguments win over the environment."""
     return Settings(**{k: v for k, v in overrides.items() if v is not None})  # type: ignore[arg-type]
+
+
+if __name__ == "__main__":
+    print(env_example(), end="")
