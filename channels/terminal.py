@@ -6,7 +6,13 @@ as they happen.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
+import signal
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 from rich.console import Console
@@ -15,6 +21,7 @@ from rich.panel import Panel
 
 from agents.conversation import ConversationError, ConversationService, TurnResult
 from agents.llm_errors import LLMError
+from agents.state import SPECIALISTS
 
 AGENT_COLOURS = {"sales": "green", "service": "yellow", "delivery": "blue", "router": "magenta"}
 
@@ -72,32 +79,141 @@ async def say(
     return turn
 
 
+LOCAL_COMMANDS = {
+    "/help": "this list",
+    "/whoami": "who you are talking as, and the thread",
+    "/inbox": "review requests waiting for your decision",
+    "/pending": "your own requests still waiting for a reviewer",
+    "/quit": "leave (Ctrl-D too); Ctrl-C cancels a running answer, not the chat",
+}
+
+ReadLine = Callable[[str], Awaitable[str]]
+
+
+def prompt_reader(history_file: Path | None) -> ReadLine:
+    """Line editing and history (prompt_toolkit) on a terminal; plain reads otherwise."""
+    if not sys.stdin.isatty():
+
+        async def plain(prompt: str) -> str:
+            line = await asyncio.to_thread(sys.stdin.readline)
+            if not line:
+                raise EOFError
+            return line
+
+        return plain
+    from prompt_toolkit import PromptSession
+    from prompt_toolkit.history import FileHistory, InMemoryHistory
+
+    history: Any = InMemoryHistory()
+    if history_file is not None:
+        with contextlib.suppress(OSError):
+            history_file.parent.mkdir(parents=True, exist_ok=True)
+            history = FileHistory(str(history_file))
+    session: PromptSession[str] = PromptSession(history=history)
+    return lambda prompt: session.prompt_async(prompt)
+
+
+def _addresses_an_agent(text: str) -> bool:
+    """`/sales …`, `/service …`, `/delivery …` pick the agent: those go to the conversation."""
+    return text.split()[0][1:].lower() in SPECIALISTS
+
+
+def _local_command(
+    console: Console, convo: ConversationService, text: str, *, thread_id: str, user_id: str
+) -> bool:
+    """Answer a /command here (never sent to the model); False means: leave the chat."""
+    command = text.split()[0].lower()
+    if command in {"/quit", "/exit"}:
+        return False
+    if command == "/help":
+        for name, meaning in LOCAL_COMMANDS.items():
+            console.print(f"  [bold]{name}[/] — {escape(meaning)}")
+    elif command == "/whoami":
+        actor = convo.crm.actor(user_id)
+        roles = ", ".join(sorted(actor.roles))
+        console.print(
+            f"  {escape(actor.name)} ({escape(actor.id)}; {escape(roles)}; team "
+            f"{escape(actor.team or '—')}) in thread {escape(thread_id)}"
+        )
+    elif command in {"/inbox", "/pending"}:
+        mine = command == "/inbox"
+        rows = (
+            convo.crm.reviews(reviewer_id=user_id)
+            if mine
+            else convo.crm.reviews(requested_by=user_id)
+        )
+        if not rows:
+            console.print(
+                "[dim]Nothing waits for your review.[/]"
+                if mine
+                else "[dim]None of your requests is waiting.[/]"
+            )
+        for row in rows:
+            who = (
+                f"from {row['requested_by']}"
+                if mine
+                else "waiting for " + ", ".join(row.get("reviewer_ids") or ["a reviewer"])
+            )
+            console.print(
+                f"  {escape(row['id'])}: {escape(row['tool'])} "
+                f"{escape(json.dumps(row['arguments'], ensure_ascii=False))} {escape(who)} — "
+                f"{escape('; '.join(row['reasons']))}"
+            )
+    else:
+        console.print(f"[yellow]Unknown command {escape(command)}[/]; /help lists them.")
+    return True
+
+
+async def _cancellable_turn(
+    console: Console, convo: ConversationService, *, thread_id: str, user_id: str, text: str
+) -> None:
+    """Run one turn; Ctrl-C (SIGINT) cancels this turn only and the chat goes on."""
+    loop = asyncio.get_running_loop()
+    task = asyncio.ensure_future(
+        say(console, convo, thread_id=thread_id, user_id=user_id, text=text)
+    )
+    installed = False
+    with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+        loop.add_signal_handler(signal.SIGINT, task.cancel)
+        installed = True
+    try:
+        await task
+    except asyncio.CancelledError:
+        if not task.cancelled():
+            raise
+        console.print("[yellow]Cancelled.[/] [dim]Ask again, or /quit.[/]")
+    finally:
+        if installed:
+            loop.remove_signal_handler(signal.SIGINT)
+
+
 async def chat_loop(
-    console: Console, convo: ConversationService, *, thread_id: str, user_id: str
+    console: Console,
+    convo: ConversationService,
+    *,
+    thread_id: str,
+    user_id: str,
+    read_line: ReadLine | None = None,
+    history_file: Path | None = None,
 ) -> None:
     name = convo.crm.actor(user_id).name
     console.print(
-        f"[bold]warroom[/] — talking as {name} in thread [cyan]{thread_id}[/]. "
-        "Type /pending for your review inbox, /quit to leave."
+        f"[bold]warroom[/] — talking as {escape(name)} in thread [cyan]{escape(thread_id)}[/]. "
+        "Type /help for local commands, /quit to leave."
     )
+    read = read_line or prompt_reader(history_file)
     while True:
         try:
-            text = console.input("[bold magenta]you ›[/] ").strip()
-        except (EOFError, KeyboardInterrupt):
+            text = (await read("you › ")).strip()
+        except KeyboardInterrupt:
+            continue  # Ctrl-C at the prompt clears the line
+        except EOFError:
             console.print()
             return
         if not text:
             continue
-        if text in {"/quit", "/exit"}:
-            return
-        if text == "/pending":
-            rows = convo.crm.reviews(reviewer_id=user_id)
-            if not rows:
-                console.print("[dim]Nothing waits for your review.[/]")
-            for row in rows:
-                console.print(
-                    f"  {row['id']}: {row['tool']} {json.dumps(row['arguments'])} "
-                    f"from {row['requested_by']} — {'; '.join(row['reasons'])}"
-                )
+        if text.startswith("/") and not _addresses_an_agent(text):
+            if not _local_command(console, convo, text, thread_id=thread_id, user_id=user_id):
+                return
             continue
-        await say(console, convo, thread_id=thread_id, user_id=user_id, text=text)
+        await _cancellable_turn(console, convo, thread_id=thread_id, user_id=user_id, text=text)

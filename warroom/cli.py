@@ -548,7 +548,13 @@ async def _chat(application: App, user_id: str, thread_id: str) -> None:
                 checkpointer=saver,
                 review_ttl_hours=application.settings.review_ttl_hours,
             )
-            await chat_loop(console, convo, thread_id=thread_id, user_id=user_id)
+            await chat_loop(
+                console,
+                convo,
+                thread_id=thread_id,
+                user_id=user_id,
+                history_file=application.settings.data_dir / "chat_history",
+            )
     finally:
         await model.aclose()
 
