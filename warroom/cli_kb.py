@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -82,23 +83,45 @@ def seed_demo(
     _print_report(report, as_json=as_json)
 
 
+class SearchMode(StrEnum):
+    hybrid = "hybrid"
+    vector = "vector"
+    lexical = "lexical"
+
+
 @app.command("search")
 def search(
     query: Annotated[str, typer.Argument(help="What to look for, in English or Chinese.")],
     k: Annotated[int, typer.Option("--k", min=1, max=50, help="How many passages.")] = 5,
-    mode: Annotated[str, typer.Option(help="hybrid, vector or lexical.")] = "hybrid",
+    mode: Annotated[SearchMode, typer.Option(help="How passages are ranked.")] = SearchMode.hybrid,
+    as_user: Annotated[
+        str | None,
+        typer.Option(
+            "--as",
+            envvar="WARROOM_AS",
+            help="Search as this CRM user (their roles decide what they may read).",
+        ),
+    ] = None,
     roles: Annotated[
         list[str] | None,
-        typer.Option("--as", help="Search as a user holding these roles (repeatable)."),
+        typer.Option("--role", help="Search as a holder of these roles instead (repeatable)."),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print hits as JSON.")] = False,
 ) -> None:
     """Show ranked passages with source, title, section and score."""
-    if mode not in ("hybrid", "vector", "lexical"):
-        err_console.print(f"[red]Unknown mode {mode!r}; use hybrid, vector or lexical.[/]")
+    if as_user and roles:
+        err_console.print("[red]Give --as USER or --role ROLE, not both.[/]")
         raise typer.Exit(code=2)
+    if as_user:
+        from warroom.cli_common import fail, open_app
+
+        crm = open_app().crm()
+        actor = crm.actor(as_user)
+        if not actor.roles:
+            raise fail(f"There is no user '{as_user}'. Run `warroom seed` for the demo users.")
+        roles = sorted(actor.roles)
     kb = _knowledge_base(load_settings())
-    hits = kb.search(query, k=k, roles=roles or None, mode=mode)  # type: ignore[arg-type]
+    hits = kb.search(query, k=k, roles=roles or None, mode=mode.value)  # type: ignore[arg-type]
     if as_json:
         console.print_json(json.dumps([hit.model_dump() for hit in hits], ensure_ascii=False))
         return

@@ -33,8 +33,11 @@ def test_add_then_search(runner: CliRunner, corpus_dir: Path) -> None:
     table = runner.invoke(cli_kb.app, ["search", "SLA credit approval", "--k", "2"])
     assert table.exit_code == 0 and "sla.md" in table.output and "Credits" in table.output
 
-    hits = json.loads(runner.invoke(
-        cli_kb.app, ["search", "折扣审批", "--json", "--mode", "lexical", "--as", "rep"]).stdout)
+    hits = json.loads(
+        runner.invoke(
+            cli_kb.app, ["search", "折扣审批", "--json", "--mode", "lexical", "--role", "rep"]
+        ).stdout
+    )
     assert hits[0]["source"] == "zh-discount.md" and hits[0]["language"] == "zh"
     assert set(hits[0]) == {"chunk_id", "source", "title", "section", "text", "score", "language"}
 
@@ -43,3 +46,16 @@ def test_bad_mode_and_all_failed(runner: CliRunner, tmp_path: Path) -> None:
     assert runner.invoke(cli_kb.app, ["search", "x", "--mode", "fuzzy"]).exit_code == 2
     missing = runner.invoke(cli_kb.app, ["add", str(tmp_path / "missing.md")])
     assert missing.exit_code == 1 and "does not exist" in missing.output
+
+
+def test_search_as_a_crm_user_uses_their_roles(runner: CliRunner, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from warroom.cli import app as cli
+
+    monkeypatch.setenv("WARROOM_DEMO_TODAY", "2026-11-23")
+    assert runner.invoke(cli, ["seed"]).exit_code == 0
+    as_rep = runner.invoke(cli, ["kb", "search", "discount approval", "--as", "u-alice", "--json"])
+    assert as_rep.exit_code == 0, as_rep.output
+    both = runner.invoke(cli, ["kb", "search", "x", "--as", "u-alice", "--role", "rep"])
+    assert both.exit_code == 2 and "not both" in both.output
+    ghost = runner.invoke(cli, ["kb", "search", "x", "--as", "u-ghost"])
+    assert ghost.exit_code == 2 and "u-ghost" in ghost.output
