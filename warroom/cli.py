@@ -39,6 +39,8 @@ LAZY_GROUPS: dict[str, tuple[str, str]] = {
         "warroom.cli_ingest",
         "Ingest meeting transcripts (WebVTT, SRT, text, JSON, Word) into the CRM.",
     ),
+    "slack": ("warroom.cli_manifest:slack_app", "The Slack app: its manifest."),
+    "teams": ("warroom.cli_manifest:teams_app", "The Microsoft Teams app: its package."),
     "privacy": (
         "warroom.cli_privacy",
         "Data protection: export, erase and consent for one contact.",
@@ -75,8 +77,9 @@ class WarroomGroup(TyperGroup):
 
 
 def load_group(name: str) -> click.Command:
-    module = importlib.import_module(LAZY_GROUPS[name][0])
-    command = typer.main.get_command(module.app)
+    module_name, _, attribute = LAZY_GROUPS[name][0].partition(":")
+    module = importlib.import_module(module_name)
+    command = typer.main.get_command(getattr(module, attribute or "app"))
     command.name = name
     return command
 
