@@ -17,7 +17,7 @@ from aiohttp import web
 __all__ = ["CHECK_TIMEOUT_SECONDS", "Check", "add_health_routes", "readiness"]
 
 Check = Callable[[], Awaitable[None]]
-CHECKS = web.AppKey("readiness_checks", dict)
+CHECKS: web.AppKey[dict[str, Check]] = web.AppKey("readiness_checks", dict)
 CHECK_TIMEOUT_SECONDS = 5.0
 
 
@@ -44,7 +44,8 @@ async def healthz(_: web.Request) -> web.Response:
 
 
 async def readyz(request: web.Request) -> web.Response:
-    ok, report = await readiness(request.app[CHECKS])
+    checks: dict[str, Check] = request.app[CHECKS]
+    ok, report = await readiness(checks)
     if ok:
         return web.json_response({"ok": True, "checks": report})
     failing = [name for name, result in report.items() if result != "ok"]

@@ -148,13 +148,27 @@ class TierChoice(StrEnum):
     standard = "standard"
 
 
-StageChoice = StrEnum(
-    "StageChoice",
-    [(v, v) for v in ("prospecting", "qualification", "proposal", "negotiation")]
-    + [(v, v) for v in ("closed_won", "closed_lost")],
-)
-StatusChoice = StrEnum("StatusChoice", [(v, v) for v in ("open", "pending", "solved", "closed")])
-PriorityChoice = StrEnum("PriorityChoice", [(v, v) for v in ("p1", "p2", "p3", "p4")])
+class StageChoice(StrEnum):
+    prospecting = "prospecting"
+    qualification = "qualification"
+    proposal = "proposal"
+    negotiation = "negotiation"
+    closed_won = "closed_won"
+    closed_lost = "closed_lost"
+
+
+class StatusChoice(StrEnum):
+    open = "open"
+    pending = "pending"
+    solved = "solved"
+    closed = "closed"
+
+
+class PriorityChoice(StrEnum):
+    p1 = "p1"
+    p2 = "p2"
+    p3 = "p3"
+    p4 = "p4"
 
 
 def _value(choice: StrEnum | None) -> str | None:
@@ -227,7 +241,7 @@ def crm_accounts(
     as_user: AsUser,
     query: Annotated[str | None, typer.Option(help="Name, domain or id contains this.")] = None,
     team: Annotated[str | None, typer.Option()] = None,
-    tier: Annotated[TierChoice | None, typer.Option()] = None,  # type: ignore[valid-type]
+    tier: Annotated[TierChoice | None, typer.Option()] = None,
     owner: Annotated[str | None, typer.Option()] = None,
     as_json: JsonFlag = False,
 ) -> None:
@@ -266,7 +280,7 @@ def crm_opportunities(
     as_user: AsUser,
     account: Annotated[str | None, typer.Option()] = None,
     owner: Annotated[str | None, typer.Option()] = None,
-    stage: Annotated[StageChoice | None, typer.Option()] = None,  # type: ignore[valid-type]
+    stage: Annotated[StageChoice | None, typer.Option()] = None,
     as_json: JsonFlag = False,
 ) -> None:
     """List opportunities (deal money hidden from roles that may not see it)."""
@@ -296,8 +310,8 @@ def crm_opportunity(opportunity_id: str, as_user: AsUser, as_json: JsonFlag = Fa
 def crm_tickets(
     as_user: AsUser,
     account: Annotated[str | None, typer.Option()] = None,
-    status: Annotated[StatusChoice | None, typer.Option()] = None,  # type: ignore[valid-type]
-    priority: Annotated[PriorityChoice | None, typer.Option()] = None,  # type: ignore[valid-type]
+    status: Annotated[StatusChoice | None, typer.Option()] = None,
+    priority: Annotated[PriorityChoice | None, typer.Option()] = None,
     as_json: JsonFlag = False,
 ) -> None:
     """List support tickets, soonest SLA first."""
