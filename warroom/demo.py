@@ -33,14 +33,14 @@ def _attempt(
     if isinstance(proposal, ToolFailure):
         console.print(f"  [red]refused[/] {proposal.message}")
         return proposal, None
-    decision = crm.gate([proposal], actor)[0]
+    decision = crm.classify([proposal], actor)[0]
     if decision.needs_review:
         console.print(
             f"  [yellow]held for review[/] by {', '.join(decision.reviewer_ids)} "
             f"({decision.reviewer_role}): {'; '.join(decision.reasons)}"
         )
         return proposal, decision
-    outcome = crm.execute(proposal, idempotency_key=f"demo:{proposal.id}", thread_id="demo")
+    outcome = crm.apply(proposal, decision, idempotency_key=f"demo:{proposal.id}", thread_id="demo")
     if isinstance(outcome, ToolFailure):
         console.print(f"  [red]failed[/] {outcome.message}")
     else:
