@@ -172,8 +172,7 @@ def describe_outcome(outcome: ReviewOutcome, names: dict[str, str]) -> str:
             edit = outcome.edits[-1]["changes"]
             changed = ", ".join(f"{a} from {c['from']} to {c['to']}" for a, c in edit.items())
             return (
-                f"{stepper} changed {changed} ({outcome.summary}); it now also needs "
-                f"{needs}{why}."
+                f"{stepper} changed {changed} ({outcome.summary}); it now also needs {needs}{why}."
             )
         return f"{stepper} approved a step of: {outcome.summary}; it now waits for {needs}{why}."
     approvers = list(dict.fromkeys(a["by"] for a in outcome.approvals)) or [

@@ -20,7 +20,13 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 ReviewerRole = Literal["sales_manager", "support_lead", "delivery_lead", "admin", "manager"]
-ROLES: tuple[ReviewerRole, ...] = ("manager", "sales_manager", "support_lead", "delivery_lead", "admin")
+ROLES: tuple[ReviewerRole, ...] = (
+    "manager",
+    "sales_manager",
+    "support_lead",
+    "delivery_lead",
+    "admin",
+)
 # The order review steps are taken in when a write needs several roles (policy `approval_order`).
 DEFAULT_APPROVAL_ORDER: tuple[ReviewerRole, ...] = ROLES
 Threshold = Annotated[float, Field(allow_inf_nan=False)]

@@ -223,7 +223,9 @@ class CRMService:
                     role=role,
                     rule_ids=list(dict.fromkeys(h.rule_id for h in mine)),
                     reasons=list(dict.fromkeys(h.reason for h in mine)),
-                    reviewer_ids=self.reviewers(role, team if isinstance(team, str) else None, actor),
+                    reviewer_ids=self.reviewers(
+                        role, team if isinstance(team, str) else None, actor
+                    ),
                 )
             )
         nobody = [s.role for s in steps if not s.reviewer_ids]

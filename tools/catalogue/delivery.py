@@ -229,7 +229,9 @@ class ScheduleGoLiveArgs(Args):
     domain="delivery",
     identifying=("project_id",),
     facts={
-        "go_live_delay_days": number("days the go-live moves later (negative: earlier)", signed=True),
+        "go_live_delay_days": number(
+            "days the go-live moves later (negative: earlier)", signed=True
+        ),
         "go_live_week_free_days": number("free delivery days in the new go-live week"),
     },
     risk_hints=("customer-facing date",),

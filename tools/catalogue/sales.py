@@ -418,7 +418,7 @@ def update_opportunity(ctx: ToolContext, args: UpdateOpportunityArgs) -> WritePl
         if old and args.amount < old and opportunity.stage in OPEN_STAGES:
             # A price cut is a discount by another name: the policy sees what it amounts to,
             # together with any discount already on the deal.
-            kept = (args.amount / old) * (1 - (opportunity.discount_percent or 0) / 100)
+            kept = (args.amount / old) * (1 - Decimal(opportunity.discount_percent or 0) / 100)
             facts["effective_discount_percent"] = round(float((1 - kept) * 100), 2)
     after = {
         **before,

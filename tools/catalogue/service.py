@@ -17,13 +17,13 @@ from tools.permissions import account_read_filter, require_read_account, require
 from tools.registry import WritePlan, choice, number, read_tool, text, write_tool
 from tools.types import (
     OPEN_STAGES,
+    PRIORITIES,
+    TICKET_STATUSES,
     Amount,
     Args,
     Currency,
     IsoDate,
     LongText,
-    PRIORITIES,
-    TICKET_STATUSES,
     Priority,
     RecordId,
     Result,
