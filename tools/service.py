@@ -571,6 +571,21 @@ class CRMService:
             row.context = context
             row.arguments = proposal.arguments
             row.edited_arguments = proposal.arguments if edits else None
+            session.add(
+                AuditEvent(
+                    at=self.clock.now(),
+                    actor_id=reviewer_id,
+                    action=f"review:{row.tool}",
+                    outcome="edited" if edit else "approved",
+                    record_type="approval",
+                    record_id=approval_id,
+                    arguments=proposal.arguments,
+                    reason=comment,
+                    proposal_id=row.proposal_id,
+                    approval_id=approval_id,
+                    thread_id=row.thread_id,
+                )
+            )
 
         outcome = self.execute(
             proposal,
