@@ -951,6 +951,39 @@ def _may_give(reviewer: User, step: ReviewStep, requester: Actor) -> bool:
     return step.role in (reviewer.roles or []) or reviewer.id in step.reviewer_ids
 
 
+def review_trail(row: dict[str, Any]) -> list[str]:
+    """A review request's story in lines, for `warroom review` and `warroom audit --detail`:
+    each step with its rules and reasons and who approved it, each edit as a diff."""
+    ctx = row.get("context") or {}
+    revision = ctx.get("revision", 0)
+    approvals = [a for a in ctx.get("approvals") or [] if a.get("revision", 0) == revision]
+    by_role = {a["role"]: a["by"] for a in approvals}
+    lines = []
+    steps = ctx.get("steps") or []
+    for index, step in enumerate(steps, 1):
+        who = by_role.get(step["role"])
+        if who:
+            state = f"approved by {who}"
+        elif row.get("status") == "pending" and step["role"] == row.get("reviewer_role"):
+            state = f"waits for {', '.join(step['reviewer_ids']) or step['role']}"
+        else:
+            state = "not approved"
+        lines.append(
+            f"step {index}/{len(steps)} {step['role']} ({', '.join(step['rule_ids'])}: "
+            f"{'; '.join(step['reasons'])}) — {state}"
+        )
+    asked = ctx.get("requested_arguments") or {}
+    for edit in ctx.get("edits") or []:
+        diff = ", ".join(
+            f"{arg}: asked {asked.get(arg, c['from'])}, was {c['from']} → {c['to']}"
+            for arg, c in edit["changes"].items()
+        )
+        lines.append(f"edit by {edit['by']}: {diff or 'no change'}")
+    if row.get("status") not in (None, "pending") and row.get("decided_by"):
+        lines.append(f"{row['status']} by {row['decided_by']}")
+    return lines
+
+
 def _approval_dict(approval: Approval) -> dict[str, Any]:
     from tools.catalogue.common import snapshot
 

@@ -14,6 +14,7 @@ from rich.panel import Panel
 from agents.conversation import ConversationService
 from agents.review import ReviewError
 from memory.checkpoint import open_async_checkpointer
+from tools.service import review_trail
 from warroom.app import App
 
 app = typer.Typer(help="Review requests: your inbox, and approve / reject / edit.")
@@ -52,6 +53,7 @@ def _show_request(row: dict[str, Any]) -> None:
     ]
     if changes:
         lines.append("change: " + escape("; ".join(changes)))
+    lines += [escape(line) for line in review_trail(row)]
     if row["context"].get("request"):
         lines.append(f"request: “{escape(row['context']['request'])}”")
     for flag in row["context"].get("untrusted_arguments") or []:
