@@ -94,7 +94,7 @@ def test_edit_that_needs_another_role_becomes_the_next_step(crm: CRMService) -> 
     assert "now also needs admin (Avery)" in message
     # the same request, linked: the admin now decides it, on the edited values
     [row] = crm.reviews(reviewer_id="u-admin")
-    assert row["id"] == approval_id and row["arguments"]["percent"] == 60
+    assert row["id"] == approval_id and row["edited_arguments"]["percent"] == 60
     done = crm.decide_review(approval_id, reviewer_id="u-admin", decision="approve")
     assert done.status == "approved" and discount_of(crm) == 60
     assert [a["by"] for a in done.approvals] == ["u-maria", "u-admin"]

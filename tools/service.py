@@ -569,7 +569,6 @@ class CRMService:
             row.decided_at = self.clock.now()
             row.comment = comment
             row.context = context
-            row.arguments = proposal.arguments
             row.edited_arguments = proposal.arguments if edits else None
             session.add(
                 AuditEvent(
@@ -670,7 +669,6 @@ class CRMService:
                 if row is None or row.status != "pending":
                     raise Conflict(f"Review request {approval_id} was decided meanwhile.")
                 row.context = context
-                row.arguments = proposal.arguments
                 row.reviewer_role = nxt.role
                 row.reviewer_ids = nxt.reviewer_ids
                 row.rule_ids = list(dict.fromkeys(r for st in steps for r in st.rule_ids))
@@ -890,7 +888,7 @@ def _outcome(
         approvals=[a for a in progress.approvals if a["revision"] == progress.revision],
         edits=progress.edits,
         requested_arguments=approval.context.get("requested_arguments") or approval.arguments,
-        arguments=approval.arguments,
+        arguments=approval.edited_arguments or approval.arguments,
         next_role=progress.current.role if waiting else None,
         next_reviewer_ids=progress.current.reviewer_ids if waiting else [],
         next_reasons=progress.current.reasons if waiting else [],
