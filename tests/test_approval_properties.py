@@ -141,7 +141,9 @@ def test_review_promise(
         return
     [event] = committed
     # the committed values are the last approved ones
-    assert last_approved is not None and event.arguments == last_approved == (row.edited_arguments or row.arguments)
+    assert last_approved is not None and event.arguments == last_approved == (
+        row.edited_arguments or row.arguments
+    )
     # every rule matching the committed values had its role approve those values
     final = Proposal.model_validate(row.context["proposal"])
     needed = {h.reviewer for h in policy.classify(final.tool, final.facts)}

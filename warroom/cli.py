@@ -397,7 +397,6 @@ def chat(
 
 
 async def _chat(application: App, user_id: str, thread_id: str) -> None:
-    from agents.conversation import ConversationService
     from agents.llm import build_chat_model
     from channels.terminal import chat_loop
     from memory.checkpoint import open_async_checkpointer
@@ -412,12 +411,7 @@ async def _chat(application: App, user_id: str, thread_id: str) -> None:
     model = build_chat_model(application.settings)
     try:
         async with open_async_checkpointer(application.settings.resolved_database_url()) as saver:
-            convo = ConversationService(
-                crm=crm,
-                model=model,
-                checkpointer=saver,
-                review_ttl_hours=application.settings.review_ttl_hours,
-            )
+            convo = application.conversation_service(model=model, checkpointer=saver, crm=crm)
             await chat_loop(console, convo, thread_id=thread_id, user_id=user_id)
     finally:
         await model.aclose()
