@@ -250,6 +250,11 @@ class ConversationService:
         if state.get("error"):
             raise ReviewError(state["error"])
         outcome = ReviewOutcome(**state["outcome"])
+        if outcome.status == "pending" and self._review_opened:
+            # One step approved, the next waits: its reviewers hear of it like a new request.
+            for row in self.crm.reviews(status=None, approval_id=approval_id):
+                for listener in self._review_opened:
+                    await listener(row)
         if on_event:
             on_event({"type": "review", "approval_id": approval_id, "status": outcome.status})
         return TurnResult(

@@ -35,7 +35,7 @@ from agents.state import (
     TurnOutcome,
 )
 from tools.errors import ToolFailure
-from tools.policy import DOMAIN_REVIEWER, RuleHit, WriteToClassify
+from tools.policy import DOMAIN_REVIEWER, RuleHit
 from tools.service import GateDecision, Proposal
 
 NextAgent = Literal["sales", "service", "delivery", "negotiate"]
@@ -237,21 +237,28 @@ async def gate(state: ConversationState, runtime: Runtime[AgentDeps]) -> dict[st
     escalated = {
         n["proposal_id"]: n for n in state.get("negotiations") or [] if n["outcome"] == "escalated"
     }
-    hits_per = deps.crm.policy.classify_plan([WriteToClassify(p.tool, p.facts) for p in proposals])
-    decisions = []
-    for proposal, hits in zip(proposals, hits_per, strict=True):
-        if proposal.id in escalated:
-            reviewer = DOMAIN_REVIEWER[DOMAIN_OF_TOOL.get(proposal.tool, "sales")]
-            reason = "Agents did not agree: " + "; ".join(escalated[proposal.id]["reasons"])
-            hits = [*hits, RuleHit("negotiation-escalated", reviewer, reason)]
-        decisions.append(await asyncio.to_thread(deps.crm.decision, proposal, hits, actor))
+    extra = {
+        pid: [
+            RuleHit(
+                "negotiation-escalated",
+                DOMAIN_REVIEWER[DOMAIN_OF_TOOL.get(p.tool, "sales")],
+                "Agents did not agree: " + "; ".join(n["reasons"]),
+            )
+        ]
+        for p in proposals
+        for pid, n in escalated.items()
+        if p.id == pid
+    }
+    decisions = await asyncio.to_thread(deps.crm.classify, proposals, actor, extra_hits=extra)
     for proposal, decision in zip(proposals, decisions, strict=True):
         _emit(
             {
                 "type": "gate",
                 "proposal": proposal.summary,
                 "needs_review": decision.needs_review,
+                "verdict": decision.verdict,
                 "reviewers": decision.reviewer_ids,
+                "steps": [st.role for st in decision.steps],
                 "rules": decision.rule_ids,
             }
         )
@@ -264,6 +271,11 @@ async def execute(state: ConversationState, runtime: Runtime[AgentDeps]) -> dict
     decisions = {d["proposal_id"]: GateDecision(**d) for d in state.get("decisions") or []}
     for proposal in _proposals(state):
         decision = decisions[proposal.id]
+        if decision.verdict == "refused":
+            outcome.refused.append(
+                {"summary": proposal.summary, "message": decision.refusal, "tool": proposal.tool}
+            )
+            continue
         if decision.needs_review:
             review = await asyncio.to_thread(
                 deps.crm.request_review,
@@ -283,13 +295,15 @@ async def execute(state: ConversationState, runtime: Runtime[AgentDeps]) -> dict
                     "reviewer_ids": decision.reviewer_ids,
                     "reviewer_role": decision.reviewer_role,
                     "reasons": decision.reasons,
+                    "steps": [st.role for st in decision.steps],
                     "tool": proposal.tool,
                 }
             )
             continue
         result = await asyncio.to_thread(
-            deps.crm.execute,
+            deps.crm.apply,
             proposal,
+            decision,
             idempotency_key=f"{state['thread_id']}:{proposal.id}",
             thread_id=state["thread_id"],
         )
@@ -353,8 +367,10 @@ def compose_reply(state: ConversationState, deps: AgentDeps) -> str:
         lines = []
         for p in outcome.pending:
             who = ", ".join(names.get(r, r) for r in p["reviewer_ids"]) or p["reviewer_role"]
+            then = p.get("steps") or []
+            more = f"; then {', '.join(then[1:])}" if len(then) > 1 else ""
             lines.append(
-                f"  ⏳ {p['summary']} — waits for {who} ({'; '.join(p['reasons'])})"
+                f"  ⏳ {p['summary']} — waits for {who} ({'; '.join(p['reasons'])}{more})"
                 f" [{p['approval_id']}]"
             )
         parts.append("Waiting for approval:\n" + "\n".join(lines))

@@ -9,6 +9,8 @@ embedded local model (served by llama.cpp in a child process).
 from __future__ import annotations
 
 import sys
+from pathlib import Path
+from typing import Protocol
 
 from agents.llm_budget import AgentUsage, Budget, estimate_tokens
 from agents.llm_dialect import LLAMA_CPP_PYTHON, OPENAI, Dialect
@@ -38,7 +40,6 @@ from agents.llm_retry import RetryPolicy
 from agents.llm_scripted import ScriptedChatModel, ScriptStep
 from agents.llm_types import ChatModel, ChatResult, Message, TokenUsage, ToolCall, ToolChoice
 from agents.pii import PIIMaskingChatModel
-from warroom.settings import Settings
 
 __all__ = [
     "AgentUsage",
@@ -80,6 +81,35 @@ __all__ = [
     "estimate_tokens",
     "uses_external_endpoint",
 ]
+
+
+class Settings(Protocol):
+    """What building a model needs from the settings; `warroom.settings.Settings` has it. (A
+    protocol, so the agents layer does not import the composition root above it.)"""
+
+    @property
+    def llm_base_url(self) -> str | None: ...
+    @property
+    def llm_api_key(self) -> str | None: ...
+    @property
+    def llm_model(self) -> str: ...
+    @property
+    def llm_models(self) -> dict[str, str]: ...
+    @property
+    def local_model(self) -> Path | None: ...
+    @property
+    def llm_timeout_seconds(self) -> float: ...
+    @property
+    def llm_max_retries(self) -> int: ...
+    @property
+    def llm_budget_tokens(self) -> int: ...
+    @property
+    def llm_budget_calls(self) -> int: ...
+    @property
+    def model_cache_dir(self) -> Path | None: ...
+    @property
+    def mask_pii(self) -> bool | None: ...
+
 
 _announced_local = False
 

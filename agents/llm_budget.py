@@ -12,9 +12,27 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from agents.llm_errors import BudgetExhausted
-from agents.llm_types import Message, TokenUsage
 
-__all__ = ["AgentUsage", "Budget", "estimate_tokens"]
+__all__ = ["AgentUsage", "Budget", "Message", "TokenUsage", "estimate_tokens"]
+
+# A chat message in the OpenAI format (re-exported by agents/llm_types.py).
+Message = dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class TokenUsage:
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+    @property
+    def total_tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+    def __add__(self, other: TokenUsage) -> TokenUsage:
+        return TokenUsage(
+            self.prompt_tokens + other.prompt_tokens,
+            self.completion_tokens + other.completion_tokens,
+        )
 
 
 def estimate_tokens(payload: str | list[Message] | dict[str, Any] | None) -> int:

@@ -8,16 +8,15 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar, runtime_checkable
+from typing import Any, Protocol, TypeVar, runtime_checkable
 
 from pydantic import BaseModel
 
-if TYPE_CHECKING:
-    from agents.llm_budget import Budget
+# The budget module sits below this one (it needs only token counts and plain messages).
+from agents.llm_budget import Budget, Message, TokenUsage
 
 __all__ = ["ChatModel", "ChatResult", "Message", "TokenUsage", "ToolCall", "ToolChoice"]
 
-Message = dict[str, Any]
 # "auto" | "none" | "required" | {"type": "function", "function": {"name": ...}}
 ToolChoice = str | dict[str, Any] | None
 SchemaT = TypeVar("SchemaT", bound=BaseModel)
@@ -37,22 +36,6 @@ class ToolCall:
             "type": "function",
             "function": {"name": self.name, "arguments": json.dumps(self.arguments)},
         }
-
-
-@dataclass(frozen=True, slots=True)
-class TokenUsage:
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-
-    @property
-    def total_tokens(self) -> int:
-        return self.prompt_tokens + self.completion_tokens
-
-    def __add__(self, other: TokenUsage) -> TokenUsage:
-        return TokenUsage(
-            self.prompt_tokens + other.prompt_tokens,
-            self.completion_tokens + other.completion_tokens,
-        )
 
 
 @dataclass(frozen=True, slots=True)

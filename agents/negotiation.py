@@ -25,15 +25,12 @@ from pydantic import BaseModel, Field
 from agents.llm_errors import LLMError
 from agents.llm_types import ChatModel
 from tools.context import Actor
+from tools.registry import REGISTRY
 from tools.service import CRMService, Proposal
 
 Stance = Literal["accept", "counter", "reject", "escalate"]
-DOMAIN_OF_TOOL = {
-    "update_opportunity": "sales", "apply_discount": "sales", "create_opportunity": "sales",
-    "send_email": "sales", "log_activity": "sales", "create_task": "sales",
-    "create_ticket": "service", "update_ticket": "service", "escalate_ticket": "service",
-    "grant_sla_credit": "service", "create_project": "delivery", "schedule_go_live": "delivery",
-}  # fmt: skip
+# Declared once, with each write tool (tools/registry.py).
+DOMAIN_OF_TOOL = {spec.name: spec.domain for spec in REGISTRY.select(kind="write")}
 MONEY_MOVES = {"update_opportunity", "apply_discount", "create_opportunity"}
 
 

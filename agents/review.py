@@ -1,6 +1,8 @@
 """Human review: one durable LangGraph thread per review request.
 
     START → wait (interrupt) → decide → notify → END
+                  ↑                     │ (another approval step waits)
+                  └─────────────────────┘
 
 A held proposal opens thread `review:<approval id>`, which pauses in `wait` with LangGraph's
 `interrupt()`. A reviewer's decision resumes it with `Command(resume=…)` — from any process,
@@ -114,11 +116,24 @@ def _after_decide(state: ReviewState) -> Literal["wait", "notify"]:
     return "notify"
 
 
+def _after_notify(state: ReviewState) -> Literal["wait", "__end__"]:
+    """An approved step that leaves another one waiting goes back to waiting."""
+    outcome = state.get("outcome") or {}
+    return "wait" if outcome.get("status") == "pending" else END
+
+
 async def notify(state: ReviewState, runtime: Runtime[ReviewDeps]) -> dict[str, Any]:
     outcome = ReviewOutcome(**(state.get("outcome") or {}))
     crm = runtime.context.crm
     names = {}
-    for user_id in filter(None, [outcome.decided_by]):
+    people = [
+        outcome.decided_by,
+        outcome.stepped_by,
+        *outcome.next_reviewer_ids,
+        *(a["by"] for a in outcome.approvals),
+        *(e["by"] for e in outcome.edits),
+    ]
+    for user_id in dict.fromkeys(filter(None, people)):
         try:
             names[user_id] = (await asyncio.to_thread(crm.actor, user_id)).name
         except NotFound:
@@ -126,7 +141,7 @@ async def notify(state: ReviewState, runtime: Runtime[ReviewDeps]) -> dict[str, 
     message = describe_outcome(outcome, names)
     if outcome.thread_id:
         await runtime.context.notify(outcome.thread_id, message, outcome.approval_id)
-    return {"message": message}
+    return {"message": message, "decision": None}
 
 
 def build_review_graph(*, checkpointer: Any = None):  # type: ignore[no-untyped-def]
@@ -137,18 +152,53 @@ def build_review_graph(*, checkpointer: Any = None):  # type: ignore[no-untyped-
     graph.add_edge(START, "wait")
     graph.add_edge("wait", "decide")
     graph.add_conditional_edges("decide", _after_decide, ["wait", "notify"])
-    graph.add_edge("notify", END)
+    graph.add_conditional_edges("notify", _after_notify, ["wait", END])
     return graph.compile(checkpointer=checkpointer)
 
 
 def describe_outcome(outcome: ReviewOutcome, names: dict[str, str]) -> str:
-    """The sentence the requester reads when their request is decided."""
+    """The sentence the requester reads when their request is decided, or moves a step on:
+    who approved, what an edit changed ("you asked 30, Olga approved 20"), what waits next."""
     who = names.get(outcome.decided_by or "", outcome.decided_by or "")
     note = f' ("{outcome.comment}")' if outcome.comment and outcome.status != "expired" else ""
+    changes = _changes(outcome, names)
+    if outcome.status == "pending":
+        by = outcome.stepped_by or ""
+        stepper = names.get(by, by)
+        waiting = ", ".join(names.get(r, r) for r in outcome.next_reviewer_ids)
+        needs = f"{outcome.next_role}" + (f" ({waiting})" if waiting else "")
+        why = f": {'; '.join(outcome.next_reasons)}" if outcome.next_reasons else ""
+        if outcome.edits and outcome.edits[-1]["by"] == by:
+            edit = outcome.edits[-1]["changes"]
+            changed = ", ".join(f"{a} from {c['from']} to {c['to']}" for a, c in edit.items())
+            return (
+                f"{stepper} changed {changed} ({outcome.summary}); it now also needs {needs}{why}."
+            )
+        return f"{stepper} approved a step of: {outcome.summary}; it now waits for {needs}{why}."
+    approvers = list(dict.fromkeys(a["by"] for a in outcome.approvals)) or [
+        outcome.decided_by or ""
+    ]
+    approved_by = " and ".join(names.get(a, a) for a in approvers)
     if outcome.status == "approved":
-        return f"{who} approved: {outcome.summary}{note}. It is done."
+        edited = f" ({changes})" if outcome.edits else ""
+        return f"{approved_by} approved: {outcome.summary}{edited}{note}. It is done."
     if outcome.status == "rejected":
         return f"{who} rejected: {outcome.summary}{note}. Nothing was changed."
     if outcome.status == "expired":
         return f"Your request expired without a decision: {outcome.summary}. Nothing was changed."
     return f"{who} approved {outcome.summary}, but it could not be applied: {outcome.comment}"
+
+
+def _changes(outcome: ReviewOutcome, names: dict[str, str]) -> str:
+    """The edits as the requester reads them: you asked X, <reviewer> approved Y."""
+    first: dict[str, Any] = {}
+    last: dict[str, tuple[Any, str]] = {}
+    for edit in outcome.edits:
+        for arg, change in edit["changes"].items():
+            first.setdefault(arg, change["from"])
+            last[arg] = (change["to"], edit["by"])
+    parts = []
+    for arg, (value, by) in last.items():
+        asked = outcome.requested_arguments.get(arg, first[arg])
+        parts.append(f"you asked {arg} {asked}, {names.get(by, by)} approved {value}")
+    return "; ".join(parts)

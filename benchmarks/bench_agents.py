@@ -22,7 +22,6 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from agents.conversation import ConversationService
 from agents.llm import build_chat_model
 from agents.specialist import SpecialistRun
 from memory.checkpoint import open_async_checkpointer
@@ -32,6 +31,7 @@ from tools.db import Database
 from tools.policy import Policy
 from tools.seed import seed_demo
 from tools.service import CRMService
+from warroom.app import conversation_service
 from warroom.settings import DEFAULT_POLICY_PATH, load_settings
 
 ANCHOR = date(2026, 11, 23)
@@ -61,7 +61,7 @@ async def run(repeat: int) -> dict[str, Any]:
     rows: dict[str, dict[str, list[float]]] = {}
     try:
         async with open_async_checkpointer(url) as saver:
-            convo = ConversationService(crm=crm, model=model, checkpointer=saver)
+            convo = conversation_service(crm, model, checkpointer=saver)
             for round_ in range(repeat):
                 for index, (user, text) in enumerate(REQUESTS):
                     started = time.perf_counter()

@@ -106,7 +106,7 @@ async def _app_main(
     from tools.db import Database
     from tools.policy import Policy
     from tools.service import CRMService
-    from warroom.app import App
+    from warroom.app import App, conversation_service
     from warroom.settings import DEFAULT_POLICY_PATH, Settings
 
     url = f"sqlite:///{work / 'crm.sqlite3'}"
@@ -123,7 +123,7 @@ async def _app_main(
     worker = WorkerLoop().start()
 
     def build(saver: Any) -> ConversationService:
-        return ConversationService(crm=crm, model=EchoModel(), checkpointer=saver)
+        return conversation_service(crm, EchoModel(), checkpointer=saver)
 
     async with conversations_on(worker, database_url=url, build=build) as convo:
         config = SlackConfig.from_settings(settings, socket_mode=False)

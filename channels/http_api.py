@@ -126,7 +126,6 @@ def build_api(*, meetings: MeetingService, crm: CRMService, api_token: str) -> w
 
 def run(application: Any, *, port: int | None = None) -> None:
     """Serve the API with the configured model, checkpointer and account memory."""
-    from agents.conversation import ConversationService
     from agents.llm import build_chat_model
     from memory.account_memory import open_account_memory
     from memory.checkpoint import open_async_checkpointer
@@ -145,8 +144,7 @@ def run(application: Any, *, port: int | None = None) -> None:
     async def make_app() -> web.Application:
         saver_cm = open_async_checkpointer(settings.resolved_database_url())
         saver = await saver_cm.__aenter__()
-        convo = ConversationService(crm=crm, model=model, checkpointer=saver,
-                                    review_ttl_hours=settings.review_ttl_hours)  # fmt: skip
+        convo = application.conversation_service(model=model, checkpointer=saver, crm=crm)
         meetings = MeetingService(crm=crm, model=model, convo=convo, memory=memory,
                                   max_bytes=settings.ingest_max_bytes,
                                   review_ttl_hours=settings.review_ttl_hours)  # fmt: skip

@@ -21,6 +21,7 @@ from evals.matching import normalise
 from evals.model import ScenarioModel
 from evals.scenario import LoadFailure, Review, Scenario, ScenarioFile
 from tools.models import AuditEvent
+from warroom.app import conversation_service
 
 __all__ = ["LLMKind", "ModelFactory", "run_scenario", "scenario_trace"]
 
@@ -243,9 +244,9 @@ async def run_scenario(
                 else:
                     assert model_factory is not None, "a real model run needs a model factory"
                     model = model_factory(scenario)
-                convo = ConversationService(
-                    crm=world.crm,
-                    model=model,
+                convo = conversation_service(
+                    world.crm,
+                    model,
                     checkpointer=world.checkpointer,
                     review_ttl_hours=review_ttl_hours,
                 )

@@ -190,3 +190,45 @@ def test_square_brackets_in_crm_text_are_printed_as_text(seeded: None) -> None:
         session.get(Account, "acc-acme").industry = "[local] manufacturing"  # type: ignore[union-attr]
     shown = runner.invoke(app, ["crm", "account", "acc-acme", "--as", "u-alice"])
     assert "[local] manufacturing" in shown.output
+
+
+def test_audit_detail_names_approvers_and_the_edit(seeded: None) -> None:
+    from datetime import timedelta
+
+    from warroom.app import App
+
+    crm = App().crm()
+    alice = crm.actor("u-alice")
+    proposal = crm.propose("apply_discount", {"opportunity_id": "opp-acme-1", "percent": 30,
+                                              "reason": "200 seats"}, alice, thread_id="cli-d")
+    decision = crm.classify([proposal], alice)[0]
+    approval = crm.request_review(proposal, decision, thread_id="cli-d", ttl=timedelta(hours=1))
+    edited = runner.invoke(app, ["review", "--as", "u-maria", "edit", approval["id"],
+                                 "--set", "percent=20"])
+    assert edited.exit_code == 0, edited.output
+    assert "you asked percent 30, Maria Lopez approved 20" in " ".join(edited.output.split())
+    plain = runner.invoke(app, ["audit", "--record", "opp-acme-1"])
+    assert "by u-maria" in plain.output
+    detail = runner.invoke(app, ["audit", "--detail", "--json", "--limit", "5"])
+    [event] = [e for e in json.loads(detail.output) if e["action"] == "apply_discount"]
+    assert any("approved by u-maria" in line for line in event["review"])
+    assert any("edit by u-maria: percent: asked 30, was 30 → 20" in line
+               for line in event["review"])
+
+
+def test_policy_check_and_start_up_refuse_a_typo(
+    tmp_path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from warroom.settings import DEFAULT_POLICY_PATH
+
+    broken = tmp_path / "policy.yaml"
+    broken.write_text(DEFAULT_POLICY_PATH.read_text().replace("percent: {gt: 15}",
+                                                              "percent: {gt: .nan}"))
+    check = runner.invoke(app, ["policy", "check", str(broken)])
+    assert check.exit_code == 2
+    assert "rule 'discount-above-15'" in check.output and "when.percent.gt" in check.output
+    assert runner.invoke(app, ["policy", "check", str(DEFAULT_POLICY_PATH)]).exit_code == 0
+    monkeypatch.setenv("WARROOM_POLICY_PATH", str(broken))
+    started = runner.invoke(app, ["crm", "accounts", "--as", "u-alice"])
+    assert started.exit_code != 0 and "rule 'discount-above-15'" in started.output
+    assert "Traceback" not in started.output

@@ -82,12 +82,10 @@ def test_plan_size_threshold(default: Policy) -> None:
     assert hits[0][0].reviewer == "manager"
 
 
-def test_model_can_raise_never_lower(default: Policy) -> None:
-    hits = default.classify("log_activity", {})
-    raised = Policy.raise_risk(hits, "sales", "Summary quotes an instruction from a ticket")
-    assert [h.rule_id for h in raised] == ["model-flagged"]
-    assert raised[0].reviewer == "sales_manager"
-    assert not hasattr(Policy, "lower_risk")
+def test_no_model_hook_in_the_policy(default: Policy) -> None:
+    """The unwired `raise_risk` hook is gone: the file alone decides (a model's doubts reach
+    the gate as facts, e.g. untrusted_argument_count)."""
+    assert not hasattr(Policy, "lower_risk") and not hasattr(Policy, "raise_risk")
 
 
 def test_numbers_come_from_the_file(default: Policy) -> None:

@@ -1,8 +1,11 @@
 """The policy engine: deterministic rules from a YAML file decide which proposed writes commit at
-once and which wait for a human reviewer.
+once and which wait for which human reviewers, in which order.
 
-An LLM may raise a proposal's risk (`Gate.raise_risk`), never lower it: nothing here reads model
-output except to add review.
+The file fails closed: it is read with a strict schema (unknown keys, tools, roles, facts and
+operators, values a fact can never take, NaN/infinite or negative thresholds and duplicate rule
+ids are errors that name the file, line, rule id and key), because a misspelt rule would
+otherwise silently never fire. What a rule may test comes from the tool registry
+(`ToolSpec.facts`), the one place a write tool's metadata is declared.
 """
 
 from __future__ import annotations
@@ -11,12 +14,23 @@ import operator
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, cast
+from typing import Annotated, Any, Literal, cast
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 ReviewerRole = Literal["sales_manager", "support_lead", "delivery_lead", "admin", "manager"]
+ROLES: tuple[ReviewerRole, ...] = (
+    "manager",
+    "sales_manager",
+    "support_lead",
+    "delivery_lead",
+    "admin",
+)
+# The order review steps are taken in when a write needs several roles (policy `approval_order`).
+DEFAULT_APPROVAL_ORDER: tuple[ReviewerRole, ...] = ROLES
+Threshold = Annotated[float, Field(allow_inf_nan=False)]
+Scalar = str | bool | float
 
 DOMAIN_REVIEWER: dict[str, ReviewerRole] = {
     "sales": "sales_manager",
@@ -32,14 +46,20 @@ class PolicyError(Exception):
 
 class Condition(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
-    eq: Any = None
-    ne: Any = None
-    gt: float | None = None
-    gte: float | None = None
-    lt: float | None = None
-    lte: float | None = None
-    in_: list[Any] | None = Field(default=None, alias="in")
-    not_in: list[Any] | None = None
+    eq: Scalar | None = None
+    ne: Scalar | None = None
+    gt: Threshold | None = None
+    gte: Threshold | None = None
+    lt: Threshold | None = None
+    lte: Threshold | None = None
+    in_: list[Scalar] | None = Field(default=None, alias="in", min_length=1)
+    not_in: list[Scalar] | None = Field(default=None, min_length=1)
+
+    @model_validator(mode="after")
+    def _something(self) -> Condition:
+        if not self.model_fields_set:
+            raise ValueError("a condition needs an operator (eq, ne, gt, gte, lt, lte, in, not_in)")
+        return self
 
     def holds(self, value: Any) -> bool:
         checks: list[tuple[Any, Callable[[Any, Any], bool]]] = [
@@ -111,6 +131,18 @@ class PolicyFile(BaseModel):
     version: Literal[1]
     rules: list[Rule]
     plan: PlanRule
+    approval_order: list[ReviewerRole] = Field(default_factory=lambda: list(DEFAULT_APPROVAL_ORDER))
+
+    @field_validator("approval_order")
+    @classmethod
+    def _every_role_once(cls, order: list[ReviewerRole]) -> list[ReviewerRole]:
+        twice = sorted({r for r in order if order.count(r) > 1})
+        missing = [r for r in ROLES if r not in order]
+        if twice:
+            raise ValueError(f"roles listed twice: {', '.join(twice)}")
+        if missing:
+            raise ValueError(f"every reviewer role must be placed; missing: {', '.join(missing)}")
+        return order
 
     @field_validator("rules")
     @classmethod
@@ -164,15 +196,15 @@ class Policy:
         lines: dict[tuple[Any, ...], int] | None = None,
     ) -> Policy:
         try:
-            return cls(PolicyFile.model_validate(data), source=source)
+            document = PolicyFile.model_validate(data)
+            for index, rule in enumerate(document.rules):
+                _check_conditions(index, rule)
         except ValidationError as exc:
             first = exc.errors()[0]
-            loc = tuple(first["loc"])
-            line = _line_for(loc, lines or {})
-            where = f"{source}, line {line}" if line else source
-            path = ".".join(str(p) for p in loc) or "(top level)"
-            reason = str(first["msg"]).removeprefix("Value error, ")
-            raise PolicyError(f"{where}: {path}: {reason}.") from exc
+            raise _located(source, data, tuple(first["loc"]), str(first["msg"]), lines) from exc
+        except _Problem as exc:
+            raise _located(source, data, exc.loc, exc.reason, lines) from exc
+        return cls(document, source=source)
 
     def with_overrides(self, overrides: dict[str, Any]) -> Policy:
         """A copy with scenario-style overrides merged in (rules replaced by id, plan merged)."""
@@ -206,10 +238,90 @@ class Policy:
             hits = [h + [plan_hit] for h in hits]
         return hits
 
-    @staticmethod
-    def raise_risk(hits: list[RuleHit], domain: str, reason: str) -> list[RuleHit]:
-        """Add review on a model's say-so. There is deliberately no way to remove a hit."""
-        return [*hits, RuleHit("model-flagged", DOMAIN_REVIEWER.get(domain, "admin"), reason)]
+    def order(self, roles: Sequence[str]) -> list[str]:
+        """Distinct roles in the policy's `approval_order`."""
+        rank = {r: i for i, r in enumerate(self.document.approval_order)}
+        return sorted(dict.fromkeys(roles), key=lambda r: rank.get(r, len(rank)))
+
+
+class _Problem(Exception):
+    def __init__(self, loc: tuple[Any, ...], reason: str) -> None:
+        super().__init__(reason)
+        self.loc = loc
+        self.reason = reason
+
+
+_ORDERING = ("gt", "gte", "lt", "lte")
+
+
+def _check_conditions(index: int, rule: Rule) -> None:
+    """Every `when` key must be a fact each of the rule's tools reports, tested with operators
+    and values that fact can have: otherwise the rule could never fire and nobody would know."""
+    from tools.catalogue import REGISTRY
+
+    for fact, condition in rule.when.items():
+        where = ("rules", index, "when", fact)
+        specs = {name: REGISTRY[name].facts.get(fact) for name in rule.tools}
+        lacking = sorted(name for name, spec in specs.items() if spec is None)
+        if lacking:
+            known = sorted(set.intersection(*(set(REGISTRY[n].facts) for n in rule.tools)))
+            raise _Problem(
+                where,
+                f"unknown fact '{fact}' for {', '.join(lacking)} (known: {', '.join(known)})",
+            )
+        for spec in specs.values():
+            assert spec is not None
+            for op in condition.model_fields_set:
+                key = "in" if op == "in_" else op
+                value = getattr(condition, op)
+                values = value if isinstance(value, list) else [value]
+                _check_operand(where + (key,), fact, spec.kind, spec, key, values)
+
+
+def _check_operand(
+    loc: tuple[Any, ...], fact: str, kind: str, spec: Any, op: str, values: list[Any]
+) -> None:
+    if kind == "number":
+        for value in values:
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise _Problem(loc, f"'{fact}' is a number; {value!r} is not")
+            if value != value or value in (float("inf"), float("-inf")):
+                raise _Problem(loc, f"'{fact}' needs a finite number, not {value!r}")
+            if value < 0 and not spec.signed:
+                raise _Problem(loc, f"'{fact}' is never negative; {value!r} cannot be a threshold")
+        return
+    if op in _ORDERING:
+        raise _Problem(loc, f"'{fact}' is not a number; use eq, ne, in or not_in")
+    for value in values:
+        if not isinstance(value, str):
+            raise _Problem(loc, f"'{fact}' is text; {value!r} is not")
+        if kind == "choice" and value not in spec.values:
+            raise _Problem(
+                loc, f"'{fact}' is never {value!r}; it is one of: {', '.join(spec.values)}"
+            )
+
+
+def _located(
+    source: str,
+    data: Any,
+    loc: tuple[Any, ...],
+    reason: str,
+    lines: dict[tuple[Any, ...], int] | None,
+) -> PolicyError:
+    """One sentence naming the file, the line, the rule id and the key."""
+    line = _line_for(loc, lines or {})
+    where = f"{source}, line {line}" if line else source
+    rule = ""
+    if len(loc) >= 2 and loc[0] == "rules" and isinstance(loc[1], int):
+        try:
+            rule_id = data["rules"][loc[1]].get("id")
+        except (KeyError, IndexError, TypeError, AttributeError):
+            rule_id = None
+        rule = f"rule '{rule_id}': " if rule_id else f"rule #{loc[1] + 1}: "
+        loc = loc[2:]
+    path = ".".join("in" if p == "in_" else str(p) for p in loc) or "(top level)"
+    reason = reason.removeprefix("Value error, ")
+    return PolicyError(f"{where}: {rule}{path}: {reason}.")
 
 
 def _load_with_lines(text: str, source: str) -> tuple[Any, dict[tuple[Any, ...], int]]:

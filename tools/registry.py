@@ -20,6 +20,40 @@ from tools.types import Args, WriteResult
 
 Domain = Literal["sales", "service", "delivery", "all"]
 Kind = Literal["read", "write"]
+FactKind = Literal["number", "choice", "text"]
+
+
+@dataclass(frozen=True)
+class FactSpec:
+    """One fact a write tool reports to the policy: a number (thresholds), one of fixed
+    `values` (compared exactly, case and all), or free text. `signed` numbers may be negative
+    (a go-live moved earlier); other numbers are never below zero, nor are their thresholds."""
+
+    kind: FactKind
+    values: tuple[str, ...] = ()
+    signed: bool = False
+    description: str = ""
+
+
+def number(description: str = "", *, signed: bool = False) -> FactSpec:
+    return FactSpec("number", signed=signed, description=description)
+
+
+def choice(values: Iterable[str], description: str = "") -> FactSpec:
+    return FactSpec("choice", values=tuple(values), description=description)
+
+
+def text(description: str = "") -> FactSpec:
+    return FactSpec("text", description=description)
+
+
+# Facts every write reports (the account it touches) or that the agent layer adds (values the
+# model took only from data it read, agents/untrusted.py).
+COMMON_FACTS: dict[str, FactSpec] = {
+    "account_tier": choice(("strategic", "standard"), "tier of the account written to"),
+    "account_team": text("team that owns the account"),
+    "untrusted_argument_count": number("argument values found only in data the model read"),
+}
 
 
 @dataclass
@@ -44,6 +78,15 @@ class ToolSpec:
     args_model: type[Args]
     fn: Callable[..., Any]
     risk_hints: tuple[str, ...] = ()
+    # Write tools only: the arguments that say *which* record is written (an edit in review may
+    # not change them), and the facts the policy may test (tools/policy.py checks rules against
+    # these). Everything else in the arguments is a value.
+    identifying: tuple[str, ...] = ()
+    facts: dict[str, FactSpec] = field(default_factory=dict)
+
+    @property
+    def values(self) -> tuple[str, ...]:
+        return tuple(n for n in self.args_model.model_fields if n not in self.identifying)
 
     def openai_schema(self, *, compact: bool = True) -> dict[str, Any]:
         """The OpenAI tool definition. Compact (the default) drops what the tool layer enforces
@@ -144,20 +187,32 @@ def _args_model(fn: Callable[..., Any]) -> type[Args]:
     return model
 
 
-def _register(domain: Domain, kind: Kind, risk_hints: tuple[str, ...]) -> Callable[[Any], Any]:
+def _register(
+    domain: Domain,
+    kind: Kind,
+    risk_hints: tuple[str, ...],
+    identifying: tuple[str, ...] = (),
+    facts: dict[str, FactSpec] | None = None,
+) -> Callable[[Any], Any]:
     def decorator(fn: Callable[..., Any]) -> Callable[..., Any]:
         description = " ".join(inspect.cleandoc(fn.__doc__ or "").split())
         if not description:
             raise TypeError(f"tool {fn.__name__} needs a docstring: it is the description")
+        args_model = _args_model(fn)
+        unknown = [n for n in identifying if n not in args_model.model_fields]
+        if unknown:
+            raise TypeError(f"tool {fn.__name__}: identifying {unknown} are not arguments")
         REGISTRY.register(
             ToolSpec(
                 name=fn.__name__,
                 domain=domain,
                 kind=kind,
                 description=description,
-                args_model=_args_model(fn),
+                args_model=args_model,
                 fn=fn,
                 risk_hints=risk_hints,
+                identifying=identifying,
+                facts={**COMMON_FACTS, **(facts or {})} if kind == "write" else {},
             )
         )
         return fn
@@ -169,8 +224,17 @@ def read_tool(*, domain: Domain) -> Callable[[Any], Any]:
     return _register(domain, "read", ())
 
 
-def write_tool(*, domain: Domain, risk_hints: tuple[str, ...] = ()) -> Callable[[Any], Any]:
-    return _register(domain, "write", risk_hints)
+def write_tool(
+    *,
+    domain: Domain,
+    identifying: tuple[str, ...],
+    facts: dict[str, FactSpec] | None = None,
+    risk_hints: tuple[str, ...] = (),
+) -> Callable[[Any], Any]:
+    """Register a write tool with everything the rest of the system needs to know about it:
+    its domain (which specialist proposes it, which lead reviews a negotiation about it), the
+    arguments that identify the record, and the facts its plan reports to the policy."""
+    return _register(domain, "write", risk_hints, identifying, facts)
 
 
 def result_model_of(spec: ToolSpec) -> type[BaseModel] | None:

@@ -1,7 +1,10 @@
 """The CRM service: the one door through which agents, channels and the CLI read and change the
 CRM. Reads run at once. A write is first *proposed* (validated, permission-checked, described with
-before/after and policy facts, nothing changed), then *gated* by the policy, then *executed*
-exactly once per idempotency key, in one transaction with its audit event.
+before/after and policy facts, nothing changed), then *classified* (`classify`: commit now, review
+by which roles in which order, or refused), then *applied* exactly once per idempotency key, in
+one transaction with its audit event (`apply` for what the gate cleared, `decide_review` for what
+reviewers approved). Chat turns, review decisions (edits included) and meeting-note ingestion all
+go through these two entry points; nothing else classifies or commits a write.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ import json
 import uuid
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ValidationError
 from sqlalchemy import select
@@ -53,13 +56,34 @@ class Proposal(BaseModel):
     summary: str
 
 
+class ReviewStep(BaseModel):
+    """One approval step: a role, the rules that ask for it and who may give it."""
+
+    role: str
+    rule_ids: list[str]
+    reasons: list[str]
+    reviewer_ids: list[str]
+
+
+Verdict = Literal["commit", "review", "refused"]
+
+
 class GateDecision(BaseModel):
+    """What the gate says about one proposal for one actor. `steps` are taken one after another
+    (the policy's `approval_order`); `reviewer_role`/`reviewer_ids` name the first step."""
+
     proposal_id: str
-    needs_review: bool
+    verdict: Verdict = "commit"
+    needs_review: bool = False
+    steps: list[ReviewStep] = []
     rule_ids: list[str] = []
     reasons: list[str] = []
     reviewer_role: str | None = None
     reviewer_ids: list[str] = []
+    refusal: str | None = None
+    # Hits that come from outside the policy file (agents that did not agree, a field a person
+    # typed): kept with a review request so an edit is classified with them again.
+    extra_hits: list[dict[str, str]] = []
 
 
 class Execution(BaseModel):
@@ -164,24 +188,88 @@ class CRMService:
             summary=plan.summary,
         )
 
-    def gate(self, proposals: Sequence[Proposal], actor: Actor) -> list[GateDecision]:
-        """Classify a plan's proposals: commit now, or review by whom."""
-        hits_per = self.policy.classify_plan([WriteToClassify(p.tool, p.facts) for p in proposals])
-        return [self.decision(p, hits, actor) for p, hits in zip(proposals, hits_per, strict=True)]
+    def classify(
+        self,
+        proposals: Sequence[Proposal],
+        actor: Actor,
+        *,
+        extra_hits: dict[str, list[RuleHit]] | None = None,
+    ) -> list[GateDecision]:
+        """THE gate: classify a plan's proposals for the actor — commit now, review by which
+        roles in which order, or refused (nobody but the actor could approve it).
 
-    def decision(self, proposal: Proposal, hits: list[RuleHit], actor: Actor) -> GateDecision:
+        `extra_hits` adds review that does not come from the policy file (agents that did not
+        agree, a meeting note overwriting what a person typed); it can only add review."""
+        hits_per = self.policy.classify_plan([WriteToClassify(p.tool, p.facts) for p in proposals])
+        extra = extra_hits or {}
+        return [
+            self._decide(p, [*hits, *extra.get(p.id, [])], actor, extra.get(p.id, []))
+            for p, hits in zip(proposals, hits_per, strict=True)
+        ]
+
+    def gate(self, proposals: Sequence[Proposal], actor: Actor) -> list[GateDecision]:
+        """The same as `classify` without extra hits (kept for callers of the older name)."""
+        return self.classify(proposals, actor)
+
+    def _decide(
+        self, proposal: Proposal, hits: list[RuleHit], actor: Actor, extra: list[RuleHit]
+    ) -> GateDecision:
         if not hits:
-            return GateDecision(proposal_id=proposal.id, needs_review=False)
-        role = hits[0].reviewer
+            return GateDecision(proposal_id=proposal.id)
         team = proposal.facts.get("account_team")
+        steps = []
+        for role in self.policy.order([h.reviewer for h in hits]):
+            mine = [h for h in hits if h.reviewer == role]
+            steps.append(
+                ReviewStep(
+                    role=role,
+                    rule_ids=list(dict.fromkeys(h.rule_id for h in mine)),
+                    reasons=list(dict.fromkeys(h.reason for h in mine)),
+                    reviewer_ids=self.reviewers(
+                        role, team if isinstance(team, str) else None, actor
+                    ),
+                )
+            )
+        nobody = [s.role for s in steps if not s.reviewer_ids]
         return GateDecision(
             proposal_id=proposal.id,
-            needs_review=True,
-            rule_ids=[h.rule_id for h in hits],
-            reasons=[h.reason for h in hits],
-            reviewer_role=role,
-            reviewer_ids=self.reviewers(role, team if isinstance(team, str) else None, actor),
+            verdict="refused" if nobody else "review",
+            needs_review=not nobody,
+            steps=steps,
+            rule_ids=list(dict.fromkeys(h.rule_id for h in hits)),
+            reasons=list(dict.fromkeys(h.reason for h in hits)),
+            reviewer_role=steps[0].role,
+            reviewer_ids=steps[0].reviewer_ids,
+            refusal=(
+                f"Nobody but you could approve this ({', '.join(nobody)}); nothing was changed."
+                if nobody
+                else None
+            ),
+            extra_hits=[
+                {"rule_id": h.rule_id, "reviewer": h.reviewer, "reason": h.reason} for h in extra
+            ],
         )
+
+    def apply(
+        self,
+        proposal: Proposal,
+        clearance: GateDecision,
+        *,
+        idempotency_key: str | None = None,
+        thread_id: str | None = None,
+    ) -> Execution | ToolFailure:
+        """Commit a proposal the gate cleared for commit now. A proposal that needs review is
+        applied only by `decide_review`, once every step approved."""
+        if clearance.proposal_id != proposal.id or clearance.verdict != "commit":
+            why = clearance.refusal or "it needs review first"
+            return ToolFailure(
+                ok=False,
+                tool=proposal.tool,
+                kind="refused",
+                rule="policy",
+                message=f"Not committed: {proposal.summary} — {why}.",
+            )
+        return self.execute(proposal, idempotency_key=idempotency_key, thread_id=thread_id)
 
     def reviewers(self, role: str, team: str | None, actor: Actor) -> list[str]:
         """Who may decide: the role for the account's team; never the requester themself."""
@@ -352,6 +440,14 @@ class CRMService:
                         # Argument values the model took only from data (agents/untrusted.py).
                         "untrusted_arguments": proposal.facts.get("untrusted_arguments") or [],
                         **(context or {}),
+                        # Multi-step approval: the steps, which one waits, who approved what.
+                        "steps": [st.model_dump() for st in decision.steps],
+                        "step": 0,
+                        "revision": 0,
+                        "approvals": [],
+                        "edits": [],
+                        "extra_hits": decision.extra_hits,
+                        "requested_arguments": proposal.arguments,
                     },
                     status="pending",
                     created_at=now,
@@ -391,8 +487,14 @@ class CRMService:
         comment: str | None = None,
         arguments: dict[str, Any] | None = None,
     ) -> ReviewOutcome:
-        """Apply a reviewer's decision exactly once. The decision and the write it allows are
-        one transaction; deciding an already decided request changes nothing and says so."""
+        """Apply a reviewer's decision to the step that waits, exactly once.
+
+        Nobody decides their own request (admins included); an admin may decide any other
+        step. A rejection ends the request. An approval covers the waiting step and every other
+        step whose role the decider holds; if steps remain, the request waits for the next one.
+        An edit is a proposal: values only (an identifying argument is refused by name), and it
+        is classified again — what it now needs and the decider cannot give becomes the next
+        step. The last approval and the write it allows are one transaction."""
         if decision not in ("approve", "reject", "edit"):
             raise ReviewRefused(f"'{decision}' is not a decision; use approve, reject or edit.")
         with self.db.read_session() as session:
@@ -409,29 +511,57 @@ class CRMService:
                 "UTC; nothing was changed. The requester has been told.",
                 outcome=expired,
             )
+        progress = _Progress.of(approval)
+        step = progress.current
         is_admin = reviewer is not None and "admin" in (reviewer.roles or [])
-        if reviewer is None or (reviewer_id not in approval.reviewer_ids and not is_admin):
-            who = ", ".join(approval.reviewer_ids) or approval.reviewer_role
+        own = reviewer_id == approval.requested_by
+        if reviewer is None or own or (reviewer_id not in step.reviewer_ids and not is_admin):
+            who = ", ".join(i for i in step.reviewer_ids if i != reviewer_id) or step.role
+            first = "Nobody decides their own request. " if own else ""
             raise ReviewRefused(
-                f"Only {who} may decide review request {approval_id} ({approval.reviewer_role} "
-                f"for this account); nothing was changed."
+                f"{first}Only {who} may decide review request {approval_id} ({step.role} for "
+                "this account); nothing was changed."
             )
         if decision == "reject":
             return self._close_review(approval_id, "rejected", reviewer_id, comment)
+        requester = self._safe_actor(approval.requested_by)
         proposal = Proposal.model_validate(approval.context["proposal"])
+        steps = progress.steps
+        revision = progress.revision
+        edit: dict[str, Any] | None = None
         if decision == "edit":
-            if not arguments:
-                raise ReviewRefused("An edit needs the arguments to change.")
-            edited = self.propose(
-                proposal.tool,
-                {**proposal.arguments, **arguments},
-                self._safe_actor(proposal.actor_id),
-                proposal_id=f"{proposal.id}-edit",
-                thread_id=approval.thread_id,
+            proposal, steps, edit = self._edited(approval, progress, proposal, requester, arguments)
+            edit["by"] = reviewer_id
+            revision += 1
+        approvals = [a for a in progress.approvals if a["revision"] == revision]
+        given = {a["role"] for a in approvals}
+        now = self.clock.now().isoformat()
+        for candidate in steps:
+            if candidate.role in given:
+                continue
+            if candidate.role == step.role or _may_give(reviewer, candidate, requester):
+                approvals.append(
+                    {"role": candidate.role, "by": reviewer_id, "at": now, "revision": revision}
+                )
+                given.add(candidate.role)
+        left = [st for st in steps if st.role not in given]
+        all_approvals = [
+            *[a for a in progress.approvals if a["revision"] != revision],
+            *approvals,
+        ]
+        edits = [*progress.edits, *([edit] if edit else [])]
+        context = {
+            **approval.context,
+            "proposal": proposal.model_dump(mode="json"),
+            "steps": [st.model_dump() for st in steps],
+            "revision": revision,
+            "approvals": all_approvals,
+            "edits": edits,
+        }
+        if left:
+            return self._next_step(
+                approval_id, reviewer_id, comment, proposal, steps, left, context, bool(edit)
             )
-            if isinstance(edited, ToolFailure):
-                raise ReviewRefused(f"The edited arguments do not work: {edited.message}")
-            proposal = edited
 
         def mark(session: Session) -> None:
             row = session.get(Approval, approval_id)
@@ -441,7 +571,23 @@ class CRMService:
             row.decided_by = reviewer_id
             row.decided_at = self.clock.now()
             row.comment = comment
-            row.edited_arguments = proposal.arguments if decision == "edit" else None
+            row.context = context
+            row.edited_arguments = proposal.arguments if edits else None
+            session.add(
+                AuditEvent(
+                    at=self.clock.now(),
+                    actor_id=reviewer_id,
+                    action=f"review:{row.tool}",
+                    outcome="edited" if edit else "approved",
+                    record_type="approval",
+                    record_id=approval_id,
+                    arguments=proposal.arguments,
+                    reason=comment,
+                    proposal_id=row.proposal_id,
+                    approval_id=approval_id,
+                    thread_id=row.thread_id,
+                )
+            )
 
         outcome = self.execute(
             proposal,
@@ -461,6 +607,102 @@ class CRMService:
                 )
             return _outcome(current, already=True)
         return _outcome(current, already=outcome.replayed, result=outcome.result)
+
+    def _edited(
+        self,
+        approval: Approval,
+        progress: _Progress,
+        proposal: Proposal,
+        requester: Actor,
+        arguments: dict[str, Any] | None,
+    ) -> tuple[Proposal, list[ReviewStep], dict[str, Any]]:
+        """An edit is a proposal by the requester with the reviewer's values: checked, then
+        classified again with the same extra hits as the original request."""
+        if not arguments:
+            raise ReviewRefused("An edit needs the arguments to change.")
+        spec = self._spec(proposal.tool, "write")
+        for name in spec.identifying:
+            if name in arguments and arguments[name] != proposal.arguments.get(name):
+                raise ReviewRefused(
+                    f"An edit may change values only; '{name}' says which record is written "
+                    f"({proposal.arguments.get(name)!r}) and cannot become {arguments[name]!r}. "
+                    "Reject the request instead, and ask for a new one."
+                )
+        edited = self.propose(
+            proposal.tool,
+            {**proposal.arguments, **arguments},
+            requester,
+            proposal_id=f"{approval.proposal_id}-e{len(progress.edits) + 1}",
+            thread_id=approval.thread_id,
+        )
+        if isinstance(edited, ToolFailure):
+            raise ReviewRefused(f"The edited arguments do not work: {edited.message}")
+        # The agent layer's facts about the original values (untrusted arguments) stay.
+        kept = {k: v for k, v in proposal.facts.items() if k not in edited.facts}
+        edited = edited.model_copy(update={"facts": {**kept, **edited.facts}})
+        extra = [RuleHit(**h) for h in approval.context.get("extra_hits") or []]
+        verdict = self.classify([edited], requester, extra_hits={edited.id: extra})[0]
+        if verdict.verdict == "refused":
+            raise ReviewRefused(f"The edited request cannot be approved: {verdict.refusal}")
+        changed = {
+            k: {"from": proposal.arguments.get(k), "to": v}
+            for k, v in edited.arguments.items()
+            if proposal.arguments.get(k) != v
+        }
+        edit: dict[str, Any] = {"by": "", "at": self.clock.now().isoformat(), "changes": changed}
+        return edited, verdict.steps, edit
+
+    def _next_step(
+        self,
+        approval_id: str,
+        reviewer_id: str,
+        comment: str | None,
+        proposal: Proposal,
+        steps: list[ReviewStep],
+        left: list[ReviewStep],
+        context: dict[str, Any],
+        edited: bool,
+    ) -> ReviewOutcome:
+        """Record an approved step (and an edit) and hand the request to the next step."""
+        nxt = left[0]
+        context["step"] = steps.index(nxt)
+        try:
+            with self.db.session() as session:
+                row = session.get(Approval, approval_id)
+                if row is None or row.status != "pending":
+                    raise Conflict(f"Review request {approval_id} was decided meanwhile.")
+                row.context = context
+                row.reviewer_role = nxt.role
+                row.reviewer_ids = nxt.reviewer_ids
+                row.rule_ids = list(dict.fromkeys(r for st in steps for r in st.rule_ids))
+                row.reasons = list(dict.fromkeys(r for st in steps for r in st.reasons))
+                if context["edits"]:
+                    row.edited_arguments = proposal.arguments
+                session.add(
+                    AuditEvent(
+                        at=self.clock.now(),
+                        actor_id=reviewer_id,
+                        action=f"review:{row.tool}",
+                        outcome="edited" if edited else "approved_step",
+                        record_type="approval",
+                        record_id=approval_id,
+                        arguments=proposal.arguments,
+                        reason=(
+                            f"step approved; next: {nxt.role} ({'; '.join(nxt.reasons)})"
+                            + (f" — {comment}" if comment else "")
+                        ),
+                        proposal_id=row.proposal_id,
+                        approval_id=approval_id,
+                        thread_id=row.thread_id,
+                    )
+                )
+                session.flush()
+                return _outcome(row, already=False, stepped_by=reviewer_id)
+        except StaleDataError:
+            with self.db.read_session() as session:
+                current = session.get(Approval, approval_id)
+                assert current is not None
+                return _outcome(current, already=True)
 
     def expire_reviews(self) -> list[ReviewOutcome]:
         """Close every pending request past its expiry; returns what expired now."""
@@ -613,6 +855,17 @@ class ReviewOutcome(BaseModel):
     comment: str | None
     already_decided: bool
     result: dict[str, Any] | None = None
+    # Multi-step approval and edits: who approved which step (in order), what each edit
+    # changed ({"by", "changes": {arg: {"from", "to"}}}), the values as requested and applied,
+    # and, while pending, the step that waits now.
+    approvals: list[dict[str, Any]] = []
+    edits: list[dict[str, Any]] = []
+    requested_arguments: dict[str, Any] = {}
+    arguments: dict[str, Any] = {}
+    next_role: str | None = None
+    next_reviewer_ids: list[str] = []
+    next_reasons: list[str] = []
+    stepped_by: str | None = None
 
 
 class ReviewRefused(Exception):
@@ -625,10 +878,24 @@ class ReviewRefused(Exception):
 
 
 def _outcome(
-    approval: Approval, *, already: bool, result: dict[str, Any] | None = None
+    approval: Approval,
+    *,
+    already: bool,
+    result: dict[str, Any] | None = None,
+    stepped_by: str | None = None,
 ) -> ReviewOutcome:
     proposal = approval.context.get("proposal", {})
+    progress = _Progress.of(approval)
+    waiting = approval.status == "pending"
     return ReviewOutcome(
+        approvals=[a for a in progress.approvals if a["revision"] == progress.revision],
+        edits=progress.edits,
+        requested_arguments=approval.context.get("requested_arguments") or approval.arguments,
+        arguments=approval.edited_arguments or approval.arguments,
+        next_role=progress.current.role if waiting else None,
+        next_reviewer_ids=progress.current.reviewer_ids if waiting else [],
+        next_reasons=progress.current.reasons if waiting else [],
+        stepped_by=stepped_by,
         approval_id=approval.id,
         status=approval.status,
         tool=approval.tool,
@@ -640,6 +907,82 @@ def _outcome(
         already_decided=already,
         result=result,
     )
+
+
+class _Progress(BaseModel):
+    """Where a review request stands: its steps, the one that waits, who approved what."""
+
+    steps: list[ReviewStep]
+    step: int = 0
+    revision: int = 0
+    approvals: list[dict[str, Any]] = []
+    edits: list[dict[str, Any]] = []
+
+    @property
+    def current(self) -> ReviewStep:
+        return self.steps[min(self.step, len(self.steps) - 1)]
+
+    @classmethod
+    def of(cls, approval: Approval) -> _Progress:
+        ctx = approval.context or {}
+        steps = ctx.get("steps") or [
+            # a request recorded before multi-step approval: one step
+            {
+                "role": approval.reviewer_role,
+                "rule_ids": approval.rule_ids,
+                "reasons": approval.reasons,
+                "reviewer_ids": approval.reviewer_ids,
+            }
+        ]
+        return cls(
+            steps=[ReviewStep.model_validate(st) for st in steps],
+            step=ctx.get("step", 0),
+            revision=ctx.get("revision", 0),
+            approvals=ctx.get("approvals") or [],
+            edits=ctx.get("edits") or [],
+        )
+
+
+def _may_give(reviewer: User, step: ReviewStep, requester: Actor) -> bool:
+    """Whether the decider holds a step's role themself (not by an admin's reach)."""
+    if reviewer.id == requester.id:
+        return False
+    if step.role == "manager":
+        return reviewer.id == requester.manager_id
+    return step.role in (reviewer.roles or []) or reviewer.id in step.reviewer_ids
+
+
+def review_trail(row: dict[str, Any]) -> list[str]:
+    """A review request's story in lines, for `warroom review` and `warroom audit --detail`:
+    each step with its rules and reasons and who approved it, each edit as a diff."""
+    ctx = row.get("context") or {}
+    revision = ctx.get("revision", 0)
+    approvals = [a for a in ctx.get("approvals") or [] if a.get("revision", 0) == revision]
+    by_role = {a["role"]: a["by"] for a in approvals}
+    lines = []
+    steps = ctx.get("steps") or []
+    for index, step in enumerate(steps, 1):
+        who = by_role.get(step["role"])
+        if who:
+            state = f"approved by {who}"
+        elif row.get("status") == "pending" and step["role"] == row.get("reviewer_role"):
+            state = f"waits for {', '.join(step['reviewer_ids']) or step['role']}"
+        else:
+            state = "not approved"
+        lines.append(
+            f"step {index}/{len(steps)} {step['role']} ({', '.join(step['rule_ids'])}: "
+            f"{'; '.join(step['reasons'])}) — {state}"
+        )
+    asked = ctx.get("requested_arguments") or {}
+    for edit in ctx.get("edits") or []:
+        diff = ", ".join(
+            f"{arg}: asked {asked.get(arg, c['from'])}, was {c['from']} → {c['to']}"
+            for arg, c in edit["changes"].items()
+        )
+        lines.append(f"edit by {edit['by']}: {diff or 'no change'}")
+    if row.get("status") not in (None, "pending") and row.get("decided_by"):
+        lines.append(f"{row['status']} by {row['decided_by']}")
+    return lines
 
 
 def _approval_dict(approval: Approval) -> dict[str, Any]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import (
     AfterValidator,
@@ -84,6 +84,10 @@ ActivityKind = Literal["call", "meeting", "email", "note"]
 Priority = Literal["p1", "p2", "p3", "p4"]
 TicketStatus = Literal["open", "pending", "solved", "closed"]
 Tier = Literal["strategic", "standard"]
+# The values as tuples, for the policy schema (tools/registry.py facts).
+STAGE_VALUES: tuple[str, ...] = get_args(Stage)
+PRIORITIES: tuple[str, ...] = get_args(Priority)
+TICKET_STATUSES: tuple[str, ...] = get_args(TicketStatus)
 
 
 class Args(BaseModel):

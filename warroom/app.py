@@ -3,13 +3,34 @@
 from __future__ import annotations
 
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tools.context import SystemClock
 from tools.db import Database
 from tools.policy import Policy
 from tools.service import CRMService
 from warroom.settings import Settings, load_settings
+
+if TYPE_CHECKING:
+    from agents.conversation import ConversationService
+    from agents.llm_types import ChatModel
+
+
+def conversation_service(
+    crm: CRMService,
+    model: ChatModel | None,
+    *,
+    checkpointer: Any,
+    review_ttl_hours: float = 72.0,
+) -> ConversationService:
+    """The one construction site of `ConversationService`: terminal, Slack, Teams, the HTTP
+    API, meeting ingestion, the demo and the eval runner all get theirs from here (through
+    `App.conversation_service`, or directly when they bring their own CRM, as evals do)."""
+    from agents.conversation import ConversationService
+
+    return ConversationService(
+        crm=crm, model=model, checkpointer=checkpointer, review_ttl_hours=review_ttl_hours
+    )
 
 
 class App:
@@ -48,6 +69,23 @@ class App:
         from memory.account_memory import open_account_memory
 
         return open_account_memory(**self._store_settings())
+
+    def conversation_service(
+        self,
+        *,
+        model: ChatModel | None,
+        checkpointer: Any,
+        crm: CRMService | None = None,
+        with_knowledge: bool = True,
+    ) -> ConversationService:
+        """A conversation service over this app's CRM (or `crm`), with the configured review
+        time-to-live."""
+        return conversation_service(
+            crm if crm is not None else self.crm(with_knowledge=with_knowledge),
+            model,
+            checkpointer=checkpointer,
+            review_ttl_hours=self.settings.review_ttl_hours,
+        )
 
     def crm(self, *, with_knowledge: bool = False) -> CRMService:
         """The CRM service; `with_knowledge` adds the knowledge base and account memory (what

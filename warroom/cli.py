@@ -436,13 +436,27 @@ def audit(
     limit: Annotated[int, typer.Option(min=1, max=10_000)] = 50,
     actor: Annotated[str | None, typer.Option(help="Only this user's actions.")] = None,
     record: Annotated[str | None, typer.Option(help="Only events on this record id.")] = None,
+    detail: Annotated[
+        bool,
+        typer.Option("--detail", help="Under each reviewed write: its steps, approvers, edits."),
+    ] = False,
     as_json: JsonFlag = False,
 ) -> None:
     """Show the audit trail: who did what, before/after, and why (newest first)."""
     from tools.catalogue.common import snapshot
+    from tools.service import review_trail
 
-    events = _app().crm().audit_events(limit=limit, actor_id=actor, record_id=record)
+    crm = _app().crm()
+    events = crm.audit_events(limit=limit, actor_id=actor, record_id=record)
     rows = [snapshot(e) for e in events]
+    trails: dict[str, list[str]] = {}
+    for approval_id in {r["approval_id"] for r in rows if r.get("approval_id")}:
+        requests = crm.reviews(status=None, approval_id=approval_id)
+        trails[approval_id] = review_trail(requests[0]) if requests else []
+    if detail:
+        for row in rows:
+            if row.get("approval_id"):
+                row["review"] = trails.get(row["approval_id"], [])
     if as_json:
         console.print_json(json.dumps(rows, ensure_ascii=False, default=str))
         return
@@ -460,7 +474,12 @@ def audit(
             ]
             change = "; ".join(diffs[:6]) + (f"\n{change}" if change else "")
         if row.get("approval_id"):
-            change += f"\napproved in {row['approval_id']}"
+            trail = trails.get(row["approval_id"], [])
+            approvers = [line for line in trail if "— approved by" in line]
+            names = ", ".join(line.rsplit("approved by ", 1)[1] for line in approvers)
+            change += f"\napproved in {row['approval_id']}" + (f" by {names}" if names else "")
+            if detail:
+                change += "".join(f"\n  {line}" for line in trail)
         table.add_row(
             str(row["at"])[:19],
             row.get("actor_id") or "—",
@@ -543,7 +562,6 @@ def chat(
 
 
 async def _chat(application: App, user_id: str, thread_id: str) -> None:
-    from agents.conversation import ConversationService
     from agents.llm import build_chat_model
     from channels.terminal import chat_loop
     from memory.checkpoint import open_async_checkpointer
@@ -559,12 +577,7 @@ async def _chat(application: App, user_id: str, thread_id: str) -> None:
     model = build_chat_model(application.settings)
     try:
         async with open_async_checkpointer(application.settings.resolved_database_url()) as saver:
-            convo = ConversationService(
-                crm=crm,
-                model=model,
-                checkpointer=saver,
-                review_ttl_hours=application.settings.review_ttl_hours,
-            )
+            convo = application.conversation_service(model=model, checkpointer=saver, crm=crm)
             await chat_loop(
                 console,
                 convo,

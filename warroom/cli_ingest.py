@@ -174,7 +174,6 @@ async def _run(
     seconds: float | None,
     use_memory: bool,
 ) -> int:
-    from agents.conversation import ConversationService
     from channels.meetings import MeetingService
     from channels.meetings.result import IngestBatch, IngestFailure, MeetingResult
     from channels.meetings.watch import watch_folder
@@ -200,8 +199,7 @@ async def _run(
             embeddings_model=settings.embeddings_model,
         )  # fmt: skip
     async with open_async_checkpointer(settings.resolved_database_url()) as saver:
-        convo = ConversationService(crm=crm, model=model, checkpointer=saver,
-                                    review_ttl_hours=settings.review_ttl_hours)  # fmt: skip
+        convo = application.conversation_service(model=model, checkpointer=saver, crm=crm)
         service = MeetingService(
             crm=crm, model=model, convo=convo, max_bytes=settings.ingest_max_bytes,
             memory=account_memory, review_ttl_hours=settings.review_ttl_hours,

@@ -11,9 +11,9 @@ from rich.console import Console
 from rich.markup import escape
 from rich.panel import Panel
 
-from agents.conversation import ConversationService
 from agents.review import ReviewError
 from memory.checkpoint import open_async_checkpointer
+from tools.service import review_trail
 from warroom.app import App
 
 app = typer.Typer(help="Review requests: your inbox, and approve / reject / edit.")
@@ -26,11 +26,8 @@ Comment = Annotated[str | None, typer.Option(help="Why; the requester sees it.")
 
 async def _with_service(application: App, work: Any) -> Any:
     async with open_async_checkpointer(application.settings.resolved_database_url()) as saver:
-        convo = ConversationService(
-            crm=application.crm(),
-            model=None,
-            checkpointer=saver,
-            review_ttl_hours=application.settings.review_ttl_hours,
+        convo = application.conversation_service(
+            model=None, checkpointer=saver, with_knowledge=False
         )
         return await work(convo)
 
@@ -52,6 +49,7 @@ def _show_request(row: dict[str, Any]) -> None:
     ]
     if changes:
         lines.append("change: " + escape("; ".join(changes)))
+    lines += [escape(line) for line in review_trail(row)]
     if row["context"].get("request"):
         lines.append(f"request: “{escape(row['context']['request'])}”")
     for flag in row["context"].get("untrusted_arguments") or []:

@@ -33,14 +33,14 @@ def _attempt(
     if isinstance(proposal, ToolFailure):
         console.print(f"  [red]refused[/] {proposal.message}")
         return proposal, None
-    decision = crm.gate([proposal], actor)[0]
+    decision = crm.classify([proposal], actor)[0]
     if decision.needs_review:
         console.print(
             f"  [yellow]held for review[/] by {', '.join(decision.reviewer_ids)} "
             f"({decision.reviewer_role}): {'; '.join(decision.reasons)}"
         )
         return proposal, decision
-    outcome = crm.execute(proposal, idempotency_key=f"demo:{proposal.id}", thread_id="demo")
+    outcome = crm.apply(proposal, decision, idempotency_key=f"demo:{proposal.id}", thread_id="demo")
     if isinstance(outcome, ToolFailure):
         console.print(f"  [red]failed[/] {outcome.message}")
     else:
@@ -164,7 +164,6 @@ DEMO_CONVERSATIONS: list[tuple[str, str]] = [
 
 async def run_conversations(application: App, console: Console) -> None:
     """A few conversations across the three agents, then what was written and what waits."""
-    from agents.conversation import ConversationService
     from agents.llm import build_chat_model
     from channels.terminal import say
     from memory.checkpoint import open_async_checkpointer
@@ -175,12 +174,7 @@ async def run_conversations(application: App, console: Console) -> None:
     started = crm.clock.now()
     try:
         async with open_async_checkpointer(settings.resolved_database_url()) as saver:
-            convo = ConversationService(
-                crm=crm,
-                model=model,
-                checkpointer=saver,
-                review_ttl_hours=settings.review_ttl_hours,
-            )
+            convo = application.conversation_service(model=model, checkpointer=saver, crm=crm)
             for index, (user, text) in enumerate(DEMO_CONVERSATIONS, start=1):
                 actor = crm.actor(user)
                 console.rule(f"{actor.name} ({', '.join(sorted(actor.roles))})")

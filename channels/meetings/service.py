@@ -36,7 +36,7 @@ from channels.meetings.values import amounts_in, parse_amount, parse_probability
 from tools.context import Actor
 from tools.errors import NotFound, ToolFailure
 from tools.models import MeetingIngestion
-from tools.policy import DOMAIN_REVIEWER, RuleHit, WriteToClassify
+from tools.policy import DOMAIN_REVIEWER, RuleHit
 from tools.service import CRMService, GateDecision, Proposal
 
 __all__ = ["MeetingService", "TRANSCRIPT_SUFFIXES"]
@@ -451,12 +451,12 @@ class MeetingService:
                 "message": proposal.message,
                 "record_id": None,
             }
-        decision = (await asyncio.to_thread(self.crm.gate, [proposal], actor))[0]
+        decision = (await asyncio.to_thread(self.crm.classify, [proposal], actor))[0]
         if decision.needs_review:  # a policy file may make even these need review
             return await self._hold(proposal, decision, thread, dry_run, evidence=None)
         if dry_run:
             return {"status": "would_commit", "record_id": None, "summary": proposal.summary}
-        return await self._commit(proposal, key, thread)
+        return await self._commit(proposal, key, thread, decision)
 
     async def _apply_changes(
         self,
@@ -490,29 +490,24 @@ class MeetingService:
                 )
             )
         proposals = [p for _, p in planned if isinstance(p, Proposal)]
-        hits_per = self.crm.policy.classify_plan(
-            [WriteToClassify(p.tool, p.facts) for p in proposals]
-        )
-        decisions: dict[str, GateDecision] = {}
-        for candidate, hits in zip(proposals, hits_per, strict=True):
+        extra: dict[str, list[RuleHit]] = {}
+        for candidate in proposals:
             typed_by = await asyncio.to_thread(
                 self._typed_by_person,
                 opp_id,
                 next(iter(candidate.arguments.keys() - {"opportunity_id"})),
             )
             if typed_by:
-                hits = [
-                    *hits,
+                extra[candidate.id] = [
                     RuleHit(
                         "person-typed-field",
                         DOMAIN_REVIEWER["sales"],
                         f"The field was last set by {typed_by}; meeting notes do not "
                         "overwrite what a person typed without review.",
-                    ),
+                    )
                 ]
-            decisions[candidate.id] = await asyncio.to_thread(
-                self.crm.decision, candidate, hits, actor
-            )
+        gated = await asyncio.to_thread(self.crm.classify, proposals, actor, extra_hits=extra)
+        decisions: dict[str, GateDecision] = {d.proposal_id: d for d in gated}
         # Low risk first, so the held proposals carry the opportunity's version after them.
         ordered = sorted(
             planned,
@@ -549,7 +544,7 @@ class MeetingService:
                 entry["status"] = "would_commit"
             else:
                 key = f"{IDEMPOTENCY_PREFIX}{sha}:change:{change.field}"
-                outcome = await self._commit(fresh, key, thread)
+                outcome = await self._commit(fresh, key, thread, decision)
                 entry["status"] = outcome["status"]
                 if outcome.get("message"):
                     entry["message"] = outcome["message"]
@@ -574,9 +569,11 @@ class MeetingService:
             audit_refusal=not dry_run,
         )
 
-    async def _commit(self, proposal: Proposal, key: str, thread: str) -> dict[str, Any]:
+    async def _commit(
+        self, proposal: Proposal, key: str, thread: str, clearance: GateDecision
+    ) -> dict[str, Any]:
         outcome = await asyncio.to_thread(
-            self.crm.execute, proposal, idempotency_key=key, thread_id=thread
+            self.crm.apply, proposal, clearance, idempotency_key=key, thread_id=thread
         )
         if isinstance(outcome, ToolFailure):
             return {

@@ -177,12 +177,7 @@ async def _serve(
     worker = WorkerLoop().start()
 
     def build(saver: Any) -> ConversationService:
-        return ConversationService(
-            crm=app.crm(with_knowledge=True),
-            model=model,
-            checkpointer=saver,
-            review_ttl_hours=settings.review_ttl_hours,
-        )
+        return app.conversation_service(model=model, checkpointer=saver)
 
     try:
         url = settings.resolved_database_url()

@@ -129,12 +129,7 @@ def run(app: App, *, port: int | None) -> None:
     async def lifecycle(webapp: web.Application) -> AsyncIterator[None]:
         try:
             async with open_async_checkpointer(settings.resolved_database_url()) as saver:
-                convo = ConversationService(
-                    crm=app.crm(with_knowledge=True),
-                    model=model,
-                    checkpointer=saver,
-                    review_ttl_hours=settings.review_ttl_hours,
-                )
+                convo = app.conversation_service(model=model, checkpointer=saver)
                 bot = TeamsBot(
                     adapter=CloudAdapter(auth.authentication),
                     app_id=auth.app_id,

@@ -105,8 +105,7 @@ def test_the_gate_is_the_policy_file_alone() -> None:
     assert all(policy.classify("apply_discount", dict(facts)) == first for _ in range(5))
     assert policy.classify("apply_discount", {"percent": 12}) == []
     assert policy.classify("log_activity", {"untrusted_argument_count": 3}) == []
-    raised = Policy.raise_risk(first, "sales", "model unsure")
-    assert raised[: len(first)] == first and len(raised) == len(first) + 1
+    assert not hasattr(Policy, "lower_risk") and not hasattr(Policy, "raise_risk")
 
 
 def test_warroom_review_shows_the_flag(crm: CRMService, monkeypatch) -> None:

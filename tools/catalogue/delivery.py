@@ -15,7 +15,7 @@ from tools.context import ToolContext
 from tools.errors import InvalidArguments
 from tools.models import Account, Capacity, Project
 from tools.permissions import account_read_filter, require_read_account, require_write
-from tools.registry import WritePlan, read_tool, write_tool
+from tools.registry import WritePlan, number, read_tool, write_tool
 from tools.types import Args, Decimal_, IsoDate, RecordId, Result, ShortText, Subject, WriteResult
 
 LIST_LIMIT = 50
@@ -157,7 +157,11 @@ class CreateProjectArgs(Args):
         return self
 
 
-@write_tool(domain="delivery")
+@write_tool(
+    domain="delivery",
+    identifying=("account_id", "opportunity_id"),
+    facts={"go_live_week_free_days": number("free delivery days in the go-live week")},
+)
 def create_project(ctx: ToolContext, args: CreateProjectArgs) -> WritePlan:
     """Create an onboarding/implementation project with seats, start and go-live dates."""
     account = load_account(ctx, args.account_id)
@@ -221,7 +225,17 @@ class ScheduleGoLiveArgs(Args):
     reason: ShortText | None = None
 
 
-@write_tool(domain="delivery", risk_hints=("customer-facing date",))
+@write_tool(
+    domain="delivery",
+    identifying=("project_id",),
+    facts={
+        "go_live_delay_days": number(
+            "days the go-live moves later (negative: earlier)", signed=True
+        ),
+        "go_live_week_free_days": number("free delivery days in the new go-live week"),
+    },
+    risk_hints=("customer-facing date",),
+)
 def schedule_go_live(ctx: ToolContext, args: ScheduleGoLiveArgs) -> WritePlan:
     """Set or move a project's go-live date (say why when moving it)."""
     project, account = _load_project(ctx, args.project_id)

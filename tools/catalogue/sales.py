@@ -37,9 +37,10 @@ from tools.permissions import (
     require_deal_money,
     require_write,
 )
-from tools.registry import WritePlan, read_tool, write_tool
+from tools.registry import WritePlan, choice, number, read_tool, text, write_tool
 from tools.types import (
     OPEN_STAGES,
+    STAGE_VALUES,
     ActivityKind,
     Amount,
     Args,
@@ -328,7 +329,11 @@ class CreateOpportunityArgs(Args):
     stage: Stage = "prospecting"
 
 
-@write_tool(domain="sales")
+@write_tool(
+    domain="sales",
+    identifying=("account_id",),
+    facts={"stage": choice(STAGE_VALUES), "amount": number("the new deal's amount")},
+)
 def create_opportunity(ctx: ToolContext, args: CreateOpportunityArgs) -> WritePlan:
     """Create a new opportunity (deal) on an account."""
     account = load_account(ctx, args.account_id)
@@ -380,7 +385,18 @@ class UpdateOpportunityArgs(Args):
     probability: Annotated[int, Field(ge=0, le=100)] | None = None
 
 
-@write_tool(domain="sales", risk_hints=("closing a deal", "large amount change"))
+@write_tool(
+    domain="sales",
+    identifying=("opportunity_id",),
+    facts={
+        "stage": choice(STAGE_VALUES, "the new stage (absent when unchanged)"),
+        "amount_change_percent": number("how much the amount changes, up or down, in %"),
+        "effective_discount_percent": number(
+            "an open deal's amount lowered: the cut as a discount off the list amount, in %"
+        ),
+    },
+    risk_hints=("closing a deal", "large amount change"),
+)
 def update_opportunity(ctx: ToolContext, args: UpdateOpportunityArgs) -> WritePlan:
     """Change an opportunity's stage, amount, close date, next step or probability."""
     opportunity, account = load_opportunity(ctx, args.opportunity_id)
@@ -399,6 +415,11 @@ def update_opportunity(ctx: ToolContext, args: UpdateOpportunityArgs) -> WritePl
         facts["amount_change_percent"] = (
             float(abs(args.amount - old) / old * 100) if old else (100.0 if args.amount else 0.0)
         )
+        if old and args.amount < old and opportunity.stage in OPEN_STAGES:
+            # A price cut is a discount by another name: the policy sees what it amounts to,
+            # together with any discount already on the deal.
+            kept = (args.amount / old) * (1 - Decimal(opportunity.discount_percent or 0) / 100)
+            facts["effective_discount_percent"] = round(float((1 - kept) * 100), 2)
     after = {
         **before,
         **{k: str(v) if isinstance(v, Decimal | date) else v for k, v in changes.items()},
@@ -437,7 +458,12 @@ class ApplyDiscountArgs(Args):
     reason: ShortText
 
 
-@write_tool(domain="sales", risk_hints=("discount",))
+@write_tool(
+    domain="sales",
+    identifying=("opportunity_id",),
+    facts={"percent": number("the discount")},
+    risk_hints=("discount",),
+)
 def apply_discount(ctx: ToolContext, args: ApplyDiscountArgs) -> WritePlan:
     """Set the discount (percent off the amount) of an opportunity, with the reason."""
     opportunity, account = load_opportunity(ctx, args.opportunity_id)
@@ -495,7 +521,11 @@ def _check_contacts(ctx: ToolContext, account: Account, contact_ids: list[str]) 
             )
 
 
-@write_tool(domain="sales")
+@write_tool(
+    domain="sales",
+    identifying=("account_id", "opportunity_id"),
+    facts={"kind": choice(("call", "meeting", "email", "note"))},
+)
 def log_activity(ctx: ToolContext, args: LogActivityArgs) -> WritePlan:
     """Record a call, meeting, e-mail or note on an account (and optionally a deal and
     contacts)."""
@@ -556,7 +586,11 @@ class CreateTaskArgs(Args):
     opportunity_id: RecordId | None = None
 
 
-@write_tool(domain="sales")
+@write_tool(
+    domain="sales",
+    identifying=("account_id", "opportunity_id"),
+    facts={"owner_id": text("who the task is for")},
+)
 def create_task(ctx: ToolContext, args: CreateTaskArgs) -> WritePlan:
     """Create a follow-up task with a due date, for you or a colleague."""
     account: Account | None = None
@@ -623,7 +657,12 @@ class SendEmailArgs(Args):
     body: Annotated[str, Field(min_length=1, max_length=20_000)]
 
 
-@write_tool(domain="sales", risk_hints=("message to a customer",))
+@write_tool(
+    domain="sales",
+    identifying=("contact_id",),
+    facts={"contact_id": text("the recipient")},
+    risk_hints=("message to a customer",),
+)
 def send_email(ctx: ToolContext, args: SendEmailArgs) -> WritePlan:
     """Send an e-mail to a customer contact (queued in the outbox; only to contacts who gave
     e-mail consent)."""

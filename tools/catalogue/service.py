@@ -14,9 +14,11 @@ from tools.context import ToolContext
 from tools.errors import InvalidArguments, NotFound
 from tools.models import Account, Activity, Opportunity, Project, SlaCredit, Ticket, User
 from tools.permissions import account_read_filter, require_read_account, require_write
-from tools.registry import WritePlan, read_tool, write_tool
+from tools.registry import WritePlan, choice, number, read_tool, text, write_tool
 from tools.types import (
     OPEN_STAGES,
+    PRIORITIES,
+    TICKET_STATUSES,
     Amount,
     Args,
     Currency,
@@ -184,7 +186,11 @@ class CreateTicketArgs(Args):
     priority: Priority
 
 
-@write_tool(domain="service")
+@write_tool(
+    domain="service",
+    identifying=("account_id",),
+    facts={"priority": choice(PRIORITIES)},
+)
 def create_ticket(ctx: ToolContext, args: CreateTicketArgs) -> WritePlan:
     """Open a support ticket for an account; the SLA due time follows from the priority."""
     account = load_account(ctx, args.account_id)
@@ -236,7 +242,15 @@ class UpdateTicketArgs(Args):
     assignee_id: RecordId | None = None
 
 
-@write_tool(domain="service")
+@write_tool(
+    domain="service",
+    identifying=("ticket_id",),
+    facts={
+        "status": choice(TICKET_STATUSES),
+        "priority": choice(PRIORITIES),
+        "assignee_id": text(),
+    },
+)
 def update_ticket(ctx: ToolContext, args: UpdateTicketArgs) -> WritePlan:
     """Change a ticket's status, priority or assignee."""
     ticket, account = _load_ticket(ctx, args.ticket_id)
@@ -286,7 +300,12 @@ class EscalateTicketArgs(Args):
     reason: ShortText
 
 
-@write_tool(domain="service", risk_hints=("escalation",))
+@write_tool(
+    domain="service",
+    identifying=("ticket_id",),
+    facts={"priority": choice(PRIORITIES)},
+    risk_hints=("escalation",),
+)
 def escalate_ticket(ctx: ToolContext, args: EscalateTicketArgs) -> WritePlan:
     """Escalate a ticket to engineering management, with the reason."""
     ticket, account = _load_ticket(ctx, args.ticket_id)
@@ -335,7 +354,12 @@ class GrantSlaCreditArgs(Args):
     reason: ShortText
 
 
-@write_tool(domain="service", risk_hints=("money to a customer",))
+@write_tool(
+    domain="service",
+    identifying=("account_id",),
+    facts={"amount": number("the credit")},
+    risk_hints=("money to a customer",),
+)
 def grant_sla_credit(ctx: ToolContext, args: GrantSlaCreditArgs) -> WritePlan:
     """Grant a service credit to an account for a missed SLA."""
     account = load_account(ctx, args.account_id)
