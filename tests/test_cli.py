@@ -62,7 +62,8 @@ def test_errors_are_one_clear_sentence(seeded: None) -> None:
     unknown_user = runner.invoke(app, ["crm", "accounts", "--as", "u-ghost"])
     assert unknown_user.exit_code == 2 and "no user 'u-ghost'" in unknown_user.output
     other_team = runner.invoke(app, ["crm", "account", "acc-helix", "--as", "u-alice"])
-    assert other_team.exit_code == 2 and "may not see account 'acc-helix'" in other_team.output
+    # A hidden account reads exactly like a missing one (tools/visibility.py).
+    assert other_team.exit_code == 2 and "No account with id 'acc-helix'" in other_team.output
     missing = runner.invoke(app, ["crm", "ticket", "tkt-nope", "--as", "u-sam"])
     assert missing.exit_code == 2 and "tkt-nope" in missing.output
     bad_filter = runner.invoke(app, ["crm", "tickets", "--as", "u-sam", "--priority", "p9"])
@@ -92,12 +93,13 @@ def test_demo_and_audit(monkeypatch: pytest.MonkeyPatch) -> None:
     demo = runner.invoke(app, ["demo", "--no-conversations", "--no-knowledge"])
     assert demo.exit_code == 0, demo.output
     assert "held for review" in demo.output and "refused" in demo.output
-    audit = runner.invoke(app, ["audit", "--json"])
+    audit = runner.invoke(app, ["audit", "--as", "u-admin", "--json"])
     events = json.loads(audit.output)
     assert {e["outcome"] for e in events} == {"committed", "refused"}
-    only_alice = runner.invoke(app, ["audit", "--actor", "u-priya", "--json"])
+    only_alice = runner.invoke(app, ["audit", "--as", "u-admin", "--actor", "u-priya", "--json"])
     assert json.loads(only_alice.output) == []
-    assert runner.invoke(app, ["audit"]).exit_code == 0
+    assert runner.invoke(app, ["audit", "--as", "u-admin"]).exit_code == 0
+    assert runner.invoke(app, ["audit"], env={"WARROOM_AS": ""}).exit_code == 2  # --as required
 
 
 @pytest.mark.parametrize(

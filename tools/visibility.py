@@ -48,6 +48,7 @@ __all__ = [
     "mask_record",
     "opportunity_read_filter",
     "render_for",
+    "review_for",
     "sees",
     "sees_all_accounts",
     "tag",
@@ -315,3 +316,34 @@ def can_read_account(actor: Actor, account: Account) -> bool:
             return True
         return actor.team is not None and account.team == actor.team
     return False
+
+
+# ---------------------------------------------------------------- review requests
+
+_SHARED_NOTE = (
+    "Figures this channel may not see are hidden; the reviewer's own view (the Edit dialog, "
+    "or `warroom review --as YOU`) shows them."
+)
+
+
+def review_for(reader: Reader, row: Mapping[str, Any]) -> dict[str, Any]:
+    """A review request (a row of `CRMService.reviews`) as the reader may see it: arguments,
+    the proposal (summary, before/after, facts), negotiation transcripts and comments masked.
+    For a shared channel pass an `Audience`; `Audience(())` shows only what everyone may see."""
+    context = row.get("context") or {}
+    facts = (context.get("proposal") or {}).get("facts") or {}
+    team = facts.get("account_team")
+    scope = SalesScope(team=team, owner_id=None) if isinstance(team, str) else None
+    tool = row.get("tool")
+    keep = {
+        *("id", "proposal_id", "tool", "requested_by", "reviewer_role", "reviewer_ids"),
+        *("rule_ids", "status", "thread_id", "decided_by", "decided_at", "created_at"),
+        *("expires_at", "version"),
+    }
+    shown = {
+        key: (value if key in keep else mask_arguments(reader, tool, value, scope))
+        for key, value in row.items()
+    }
+    if isinstance(reader, Audience) and hidden_classes(reader, scope):
+        shown["visibility_note"] = _SHARED_NOTE
+    return shown

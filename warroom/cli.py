@@ -16,7 +16,16 @@ from rich.table import Table
 from agents.llm_errors import LLMError
 from tools.errors import NotFound
 from tools.policy import Policy, PolicyError
-from warroom import cli_eval, cli_ingest, cli_kb, cli_model, cli_privacy, cli_review, cli_serve
+from warroom import (
+    cli_eval,
+    cli_ingest,
+    cli_kb,
+    cli_model,
+    cli_privacy,
+    cli_review,
+    cli_serve,
+    cli_tokens,
+)
 from warroom.app import App
 
 app = typer.Typer(
@@ -270,16 +279,32 @@ def _demo_today(application: App) -> date:
 
 @app.command("audit")
 def audit(
+    as_user: Annotated[
+        str,
+        typer.Option(
+            "--as",
+            envvar="WARROOM_AS",
+            help="Who reads the trail (required): rows and figures are shown as this user may "
+            "see them.",
+        ),
+    ],
     limit: Annotated[int, typer.Option(min=1, max=10_000)] = 50,
     actor: Annotated[str | None, typer.Option(help="Only this user's actions.")] = None,
     record: Annotated[str | None, typer.Option(help="Only events on this record id.")] = None,
     as_json: JsonFlag = False,
 ) -> None:
-    """Show the audit trail: who did what, before/after, and why (newest first)."""
-    from tools.catalogue.common import snapshot
+    """Show the audit trail as USER may see it: who did what, before/after, and why (newest
+    first)."""
+    from tools.audit_view import audit_trail
 
-    events = _app().crm().audit_events(limit=limit, actor_id=actor, record_id=record)
-    rows = [snapshot(e) for e in events]
+    crm = _app().crm()
+    try:
+        reader = crm.actor(as_user)
+    except NotFound as exc:
+        raise _fail(f"There is no warroom user '{as_user}'.") from exc
+    with crm.db.read_session() as session:
+        trail = audit_trail(session, reader, limit=limit, actor_id=actor, record_id=record)
+    rows = [r.model_dump(mode="json") for r in trail]
     if as_json:
         console.print_json(json.dumps(rows, ensure_ascii=False, default=str))
         return
@@ -411,6 +436,7 @@ app.add_typer(cli_eval.app, name="eval")
 app.add_typer(cli_serve.app, name="serve")
 app.add_typer(cli_ingest.app, name="ingest")
 app.add_typer(cli_privacy.app, name="privacy")
+app.add_typer(cli_tokens.app, name="api-token")
 
 
 def main() -> None:

@@ -14,6 +14,7 @@ from rich.panel import Panel
 from agents.conversation import ConversationService
 from agents.review import ReviewError
 from memory.checkpoint import open_async_checkpointer
+from tools.visibility import review_for
 from warroom.app import App
 
 app = typer.Typer(help="Review requests: your inbox, and approve / reject / edit.")
@@ -79,11 +80,14 @@ def inbox(ctx: typer.Context, as_user: AsUser) -> None:
     expired = asyncio.run(_with_service(application, lambda c: c.expire_due()))
     for notice in expired:
         console.print(f"[dim]expired: {escape(notice['message'])}[/]")
-    rows = application.crm().reviews(reviewer_id=as_user)
+    crm = application.crm()
+    rows = crm.reviews(reviewer_id=as_user)
     if not rows:
         console.print("Nothing waits for your review.")
+    reader = crm.actor(as_user) if rows else None
     for row in rows:
-        _show_request(row)
+        assert reader is not None
+        _show_request(review_for(reader, row))  # what the reviewer may see (tools/visibility)
 
 
 def _decide(

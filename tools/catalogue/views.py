@@ -132,14 +132,16 @@ def opportunity_view(actor: Actor, opportunity: Opportunity) -> OpportunityView:
     return OpportunityView(**visible, hidden_fields=hidden)
 
 
-def activity_view(reader: Reader, activity: Activity) -> ActivityView:
+def activity_view(
+    reader: Reader, activity: Activity, scope: SalesScope | None = None
+) -> ActivityView:
     """An activity as the reader may read it: its subject and summary (often written from a
     meeting or a deal) rendered per reader (tools/visibility.render_for)."""
     view = ActivityView.model_validate(activity, from_attributes=True)
     return view.model_copy(
         update={
-            "subject": render_for(reader, view.subject),
-            "summary": render_for(reader, view.summary),
+            "subject": render_for(reader, view.subject, scope),
+            "summary": render_for(reader, view.summary, scope),
         }
     )
 
