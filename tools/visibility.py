@@ -47,6 +47,7 @@ __all__ = [
     "mask_arguments",
     "mask_record",
     "opportunity_read_filter",
+    "receipt_for",
     "render_for",
     "review_for",
     "sees",
@@ -346,4 +347,21 @@ def review_for(reader: Reader, row: Mapping[str, Any]) -> dict[str, Any]:
     }
     if isinstance(reader, Audience) and hidden_classes(reader, scope):
         shown["visibility_note"] = _SHARED_NOTE
+    return shown
+
+
+# ---------------------------------------------------------------- ingestion receipts
+
+
+def receipt_for(
+    reader: Actor, *, first_actor_id: str, account: Account | None, result: Mapping[str, Any]
+) -> dict[str, Any] | None:
+    """An earlier ingestion's result (a meeting receipt) as `reader` may see it, or None when
+    the reader may not see it at all: only its first ingester, an admin, or someone who may
+    read the account it was applied to. Deal figures in it are masked like everywhere else."""
+    if reader.id != first_actor_id and not reader.is_admin:
+        if account is None or not can_read_account(reader, account):
+            return None
+    shown = mask_arguments(reader, None, dict(result), scope_of(account))
+    assert isinstance(shown, dict)
     return shown
