@@ -70,7 +70,7 @@ def test_erasure_leaves_the_namesake_alone(privacy: PrivacyService, stores: dict
     assert {"table": "tasks", "id": "task-loose"}.items() <= next(
         a for a in report.ambiguous if a["id"] == "task-loose"
     ).items()
-    facts = {f.id for f in memory.facts_of("acc-acme")} | {f.id for f in memory.facts_of("acc-helix")}
+    facts = {f.id for a in ("acc-acme", "acc-helix") for f in memory.facts_of(a)}
     assert mine.id not in facts and theirs.id in facts
 
 
