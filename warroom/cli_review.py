@@ -78,9 +78,11 @@ def inbox(ctx: typer.Context, as_user: AsUser) -> None:
         return
     application = App()
     expired = asyncio.run(_with_service(application, lambda c: c.expire_due()))
-    for notice in expired:
-        console.print(f"[dim]expired: {escape(notice['message'])}[/]")
     crm = application.crm()
+    for notice in expired:
+        # Each requester is told in their own thread; here only the runner's own requests.
+        if notice["requested_by"] == as_user:
+            console.print(f"[dim]expired: {escape(notice['message'])}[/]")
     rows = crm.reviews(reviewer_id=as_user)
     if not rows:
         console.print("Nothing waits for your review.")
