@@ -186,6 +186,11 @@ def test_no_leak_and_permitted_readers_see(
     assert visible_figures(shown) == expected, (role, surface, shown[:2000])
 
 
+def test_shared_channel_card_says_where_the_rest_is(planted: dict[str, Any]) -> None:
+    card = slack_cards.review_card(review_for(Audience(()), planted["row"]), {})
+    assert "reviewer's own view" in json.dumps(card) and not visible_figures(json.dumps(card))
+
+
 @pytest.mark.parametrize("role", list(ROLES))
 def test_cli_audit_and_review(
     crm: CRMService, planted: dict[str, Any], role: str, monkeypatch: pytest.MonkeyPatch
