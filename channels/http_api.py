@@ -1,21 +1,22 @@
 """The HTTP API (aiohttp): `POST /ingest` takes a meeting transcript, `GET /healthz` says the
 process is up. Run by `warroom serve api`.
 
-Auth: `Authorization: Bearer <WARROOM_API_TOKEN>`; the acting CRM user comes from the
-`X-Warroom-User` header and must exist. A transcript arrives either as multipart/form-data
-(part `file`, optional fields `dry_run`, `account_id`, `thread_id`) or as the raw body with the
-file name in `?filename=` or an `X-Filename` header (options then in the query). The body is
-read in chunks and refused with 413 as soon as it passes the size limit.
+Auth: `Authorization: Bearer <token>`, each token bound to one CRM user (channels/api_tokens.py,
+issued by `warroom api-token add USER`); the request acts as that user. An `X-Warroom-User`
+header may repeat the user; naming anyone else is refused. A transcript arrives either as
+multipart/form-data (part `file`, optional fields `dry_run`, `account_id`, `thread_id`) or as
+the raw body with the file name in `?filename=` or an `X-Filename` header (options then in the
+query). The body is read in chunks and refused with 413 as soon as it passes the size limit.
 """
 
 from __future__ import annotations
 
 import asyncio
-import hmac
 from typing import Any
 
 from aiohttp import BodyPartReader, web
 
+from channels.api_tokens import ApiTokens, TokenFileError, token_file
 from channels.meetings import IngestError, MeetingService
 from tools.errors import NotFound
 from tools.service import CRMService
@@ -24,9 +25,13 @@ __all__ = ["build_api", "run"]
 
 MEETINGS = web.AppKey("meetings", MeetingService)
 CRM = web.AppKey("crm", CRMService)
-TOKEN = web.AppKey("token", str)
+TOKENS = web.AppKey("tokens", ApiTokens)
 USER_HEADER = "X-Warroom-User"
 _CHUNK = 64 * 1024
+NO_TOKENS = (
+    "The HTTP API needs at least one user token: run `warroom api-token add USER` (each token "
+    "acts as its own CRM user; a single shared WARROOM_API_TOKEN is no longer accepted)."
+)
 
 
 def _error(status: int, message: str, **headers: str) -> web.Response:
@@ -61,13 +66,16 @@ async def _read_limited(stream: Any, limit: int, name: str) -> bytes:
 async def ingest(request: web.Request) -> web.Response:
     app = request.app
     service = app[MEETINGS]
-    expected = f"Bearer {app[TOKEN]}"
-    given = request.headers.get("Authorization", "")
-    if not hmac.compare_digest(given.encode(), expected.encode()):
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    user_id = app[TOKENS].user_of(token.strip()) if scheme.lower() == "bearer" else None
+    if user_id is None:
         return _error(401, "A valid bearer token is required.", **{"WWW-Authenticate": "Bearer"})
-    user_id = request.headers.get(USER_HEADER, "").strip()
-    if not user_id:
-        return _error(400, f"Say who is ingesting in the {USER_HEADER} header.")
+    named = request.headers.get(USER_HEADER, "").strip()
+    if named and named != user_id:
+        return _error(
+            403, f"This token belongs to another user; it cannot act as '{named}'. Each user "
+            "ingests with their own token (`warroom api-token add USER`).",
+        )  # fmt: skip
     try:
         await asyncio.to_thread(app[CRM].actor, user_id)
     except NotFound:
@@ -111,14 +119,14 @@ def _dumps(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, default=str)
 
 
-def build_api(*, meetings: MeetingService, crm: CRMService, api_token: str) -> web.Application:
+def build_api(*, meetings: MeetingService, crm: CRMService, tokens: ApiTokens) -> web.Application:
     """The aiohttp application; refuses to be built without a token."""
-    if not api_token:
-        raise ValueError("The HTTP API needs a bearer token: set WARROOM_API_TOKEN.")
+    if not tokens:
+        raise ValueError(NO_TOKENS)
     app = web.Application(client_max_size=meetings.max_bytes + 1_000_000)
     app[MEETINGS] = meetings
     app[CRM] = crm
-    app[TOKEN] = api_token
+    app[TOKENS] = tokens
     app.router.add_get("/healthz", healthz)
     app.router.add_post("/ingest", ingest)
     return app
@@ -131,8 +139,12 @@ def run(application: Any, *, port: int | None = None) -> None:
     from memory.checkpoint import open_async_checkpointer
 
     settings = application.settings
-    if not settings.api_token:
-        raise SystemExit("error: the HTTP API needs a bearer token: set WARROOM_API_TOKEN.")
+    try:
+        tokens = ApiTokens.load(token_file(settings.data_dir))
+    except TokenFileError as exc:
+        raise SystemExit(f"error: {exc.message}") from exc
+    if not tokens:
+        raise SystemExit(f"error: {NO_TOKENS}")
     crm = application.crm()
     model = build_chat_model(settings)
     memory = open_account_memory(
@@ -148,7 +160,7 @@ def run(application: Any, *, port: int | None = None) -> None:
         meetings = MeetingService(crm=crm, model=model, convo=convo, memory=memory,
                                   max_bytes=settings.ingest_max_bytes,
                                   review_ttl_hours=settings.review_ttl_hours)  # fmt: skip
-        app = build_api(meetings=meetings, crm=crm, api_token=settings.api_token)
+        app = build_api(meetings=meetings, crm=crm, tokens=tokens)
         from channels.health import add_health_routes
         from warroom.health import readiness_checks
 

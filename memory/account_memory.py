@@ -163,6 +163,20 @@ class AccountMemory:
                 return
             offset += _PAGE
 
+    def facts_of(self, account_id: str) -> list[AccountFact]:
+        """Every fact about one account (for attributing mentions in a privacy request)."""
+        with self._lock:
+            rows = self._collection.get(where={"account_id": account_id},
+                                        include=["documents", "metadatas"])
+        return [_fact(cid, text, meta, None) for cid, text, meta in
+                zip(rows["ids"], rows["documents"], rows["metadatas"], strict=False)]
+
+    def delete(self, ids: Sequence[str]) -> int:
+        with self._lock:
+            for start in range(0, len(ids), _PAGE):
+                self._collection.delete(ids=list(ids[start : start + _PAGE]))
+        return len(ids)
+
     def count(self, account_id: str | None = None) -> int:
         if account_id is None:
             return self._collection.count()

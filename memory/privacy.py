@@ -64,12 +64,29 @@ class AccountMemoryStore:
     def __init__(self, memory: Any) -> None:
         self.memory = memory
 
+    def _own_account(self, subject: DataSubject) -> list[Any]:
+        """Facts of the contact's own account that mention them by a name only attribution
+        can tell (a first name, a name another contact shares)."""
+        if subject.account_id is None:
+            return []
+        return [
+            f
+            for f in self.memory.facts_of(subject.account_id)
+            if subject.attribute(
+                f.text, account_id=f.account_id, linked=subject.contact_id in f.contact_ids
+            )[0]
+            == "mention"
+        ]
+
     def export(self, subject: DataSubject) -> list[dict[str, Any]]:
-        facts = self.memory.facts_about(subject.contact_id, subject.patterns)
-        return [f.model_dump(mode="json", exclude={"score"}) for f in facts]
+        facts = {f.id: f for f in self.memory.facts_about(subject.contact_id, subject.patterns)}
+        facts.update({f.id: f for f in self._own_account(subject)})
+        return [f.model_dump(mode="json", exclude={"score"}) for f in facts.values()]
 
     def erase(self, subject: DataSubject) -> dict[str, int]:
-        return {"facts": self.memory.erase_contact(subject.contact_id, patterns=subject.patterns)}
+        own = self.memory.delete([f.id for f in self._own_account(subject)])
+        linked = self.memory.erase_contact(subject.contact_id, patterns=subject.patterns)
+        return {"facts": own + linked}
 
 
 class ChromaLogStore:

@@ -62,8 +62,8 @@ def test_errors_are_one_clear_sentence(seeded: None) -> None:
     unknown_user = runner.invoke(app, ["crm", "accounts", "--as", "u-ghost"])
     assert unknown_user.exit_code == 2 and "no user 'u-ghost'" in unknown_user.output
     other_team = runner.invoke(app, ["crm", "account", "acc-helix", "--as", "u-alice"])
-    # A refusal is exit 1 (the request was understood and refused); mistakes are 2.
-    assert other_team.exit_code == 1 and "may not see account 'acc-helix'" in other_team.output
+    # A hidden account reads exactly like a missing one (tools/visibility.py).
+    assert other_team.exit_code == 2 and "No account with id 'acc-helix'" in other_team.output
     missing = runner.invoke(app, ["crm", "ticket", "tkt-nope", "--as", "u-sam"])
     assert missing.exit_code == 2 and "tkt-nope" in missing.output
     bad_filter = runner.invoke(app, ["crm", "tickets", "--as", "u-sam", "--priority", "p9"])
@@ -93,12 +93,13 @@ def test_demo_and_audit(monkeypatch: pytest.MonkeyPatch) -> None:
     demo = runner.invoke(app, ["demo", "--no-conversations", "--no-knowledge"])
     assert demo.exit_code == 0, demo.output
     assert "held for review" in demo.output and "refused" in demo.output
-    audit = runner.invoke(app, ["audit", "--json"])
+    audit = runner.invoke(app, ["audit", "--as", "u-admin", "--json"])
     events = json.loads(audit.output)
     assert {e["outcome"] for e in events} == {"committed", "refused"}
-    only_alice = runner.invoke(app, ["audit", "--actor", "u-priya", "--json"])
+    only_alice = runner.invoke(app, ["audit", "--as", "u-admin", "--actor", "u-priya", "--json"])
     assert json.loads(only_alice.output) == []
-    assert runner.invoke(app, ["audit"]).exit_code == 0
+    assert runner.invoke(app, ["audit", "--as", "u-admin"]).exit_code == 0
+    assert runner.invoke(app, ["audit"], env={"WARROOM_AS": ""}).exit_code == 2  # --as required
 
 
 @pytest.mark.parametrize(
@@ -207,9 +208,9 @@ def test_audit_detail_names_approvers_and_the_edit(seeded: None) -> None:
                                  "--set", "percent=20"])
     assert edited.exit_code == 0, edited.output
     assert "you asked percent 30, Maria Lopez approved 20" in " ".join(edited.output.split())
-    plain = runner.invoke(app, ["audit", "--record", "opp-acme-1"])
+    plain = runner.invoke(app, ["audit", "--as", "u-admin", "--record", "opp-acme-1"])
     assert "by u-maria" in plain.output
-    detail = runner.invoke(app, ["audit", "--detail", "--json", "--limit", "5"])
+    detail = runner.invoke(app, ["audit", "--as", "u-admin", "--detail", "--json", "--limit", "5"])
     [event] = [e for e in json.loads(detail.output) if e["action"] == "apply_discount"]
     assert any("approved by u-maria" in line for line in event["review"])
     assert any("edit by u-maria: percent: asked 30, was 30 → 20" in line

@@ -158,7 +158,11 @@ def test_every_role_tool_and_record(crm: CRMService) -> None:
     for user, tool, account in MATRIX:
         outcome = crm.propose(tool, arguments_for(tool, account) or {}, actors[user])
         if isinstance(outcome, ToolFailure):
-            assert outcome.kind == "refused", (user, tool, account, outcome.message)
+            # An account the user may not see reads exactly like one that does not exist.
+            expected = "refused" if may_read(user, account) else "not_found"
+            if outcome.kind != expected:
+                # A role refusal comes before the row check (it names no record).
+                assert outcome.kind == "refused" and outcome.rule == "role", (user, tool, account)
             allowed = False
         else:
             assert isinstance(outcome, Proposal)
@@ -170,13 +174,40 @@ def test_every_role_tool_and_record(crm: CRMService) -> None:
 
 def test_refusals_are_audited_and_not_queued(crm: CRMService) -> None:
     outcome = crm.propose(
-        "apply_discount", arguments_for("apply_discount", "acc-helix") or {}, crm.actor("u-alice")
+        "apply_discount", arguments_for("apply_discount", "acc-globex") or {}, crm.actor("u-alice")
     )
     assert isinstance(outcome, ToolFailure) and outcome.kind == "refused"
     events = crm.audit_events()
     assert [(e.action, e.outcome, e.actor_id) for e in events] == [
         ("apply_discount", "refused", "u-alice")
     ]
+
+
+def test_a_hidden_record_reads_like_a_missing_one(crm: CRMService) -> None:
+    """Point 7 of the visibility issue: a rep cannot tell a hidden deal from no deal."""
+    alice = crm.actor("u-alice")
+    for tool, arguments in (
+        ("get_opportunity", {"opportunity_id": "opp-helix-1"}),
+        ("get_account", {"account_id": "acc-helix"}),
+        ("get_ticket", {"ticket_id": "tkt-helix-1"}),
+    ):
+        hidden = crm.read(tool, arguments, alice)
+        key, value = next(iter(arguments.items()))
+        missing = crm.read(tool, {key: value.replace("helix", "nosuch")}, alice)
+        assert hidden["kind"] == missing["kind"] == "not_found"
+        assert hidden["message"].replace("helix", "X") == missing["message"].replace("nosuch", "X")
+        assert hidden["fields"] == missing["fields"] and hidden["rule"] == missing["rule"]
+    hidden_write = crm.propose(
+        "apply_discount", {"opportunity_id": "opp-helix-1", "percent": 5, "reason": "r"}, alice
+    )
+    missing_write = crm.propose(
+        "apply_discount", {"opportunity_id": "opp-nosuch-1", "percent": 5, "reason": "r"}, alice
+    )
+    assert isinstance(hidden_write, ToolFailure) and isinstance(missing_write, ToolFailure)
+    assert hidden_write.kind == missing_write.kind == "not_found"
+    assert hidden_write.message.replace("helix", "X") == missing_write.message.replace(
+        "nosuch", "X"
+    )
 
 
 @pytest.mark.parametrize("user", list(USERS))
@@ -186,7 +217,7 @@ def test_account_visibility(crm: CRMService, user: str) -> None:
         result = crm.read("get_account", {"account_id": account}, actor)
         assert result["ok"] is may_read(user, account), (user, account, result)
         if not result["ok"]:
-            assert result["kind"] == "refused"
+            assert result["kind"] == "not_found"
     listed = crm.read("list_accounts", {}, actor)
     assert {a["id"] for a in listed["accounts"]} == {a for a in ACCOUNTS if may_read(user, a)}
 
@@ -221,8 +252,11 @@ def test_field_level_rules_for_any_role_set(
     assert result["ok"] is visible
     if not visible:
         return
-    money_hidden = not (roles & {"admin", "rep", "sales_manager"})
-    cost_hidden = not (roles & {"admin", "sales_manager", "support_lead", "delivery_lead"})
+    # Deal money: sales roles within their rows, and admins. Cost and margin: sales managers
+    # (within their rows) and admins; support and delivery leads are not managers of money.
+    in_rows = team == account_team
+    money_hidden = not ("admin" in roles or (roles & {"rep", "sales_manager"} and in_rows))
+    cost_hidden = not ("admin" in roles or ("sales_manager" in roles and in_rows))
     hidden = set(result["hidden_fields"])
     assert ("amount" in hidden) is money_hidden and ("discount_percent" in hidden) is money_hidden
     assert ("cost" in hidden) is cost_hidden and ("margin_percent" in hidden) is cost_hidden

@@ -101,9 +101,10 @@ def test_search_and_get_account(crm: CRMService) -> None:
 def test_rep_sees_only_own_team(crm: CRMService) -> None:
     found = read(crm, "u-alice", "search_accounts", query="e")
     assert {a["team"] for a in found["accounts"]} == {"west"}
-    refused = read(crm, "u-alice", "get_account", account_id="acc-helix")
-    assert refused["ok"] is False and refused["kind"] == "refused"
-    assert "acc-helix" in refused["message"]
+    hidden = read(crm, "u-alice", "get_account", account_id="acc-helix")
+    # Reads exactly like a missing account: a rep cannot tell a hidden record exists.
+    assert hidden["ok"] is False and hidden["kind"] == "not_found"
+    assert "acc-helix" in hidden["message"]
     listed = read(crm, "u-alice", "list_opportunities")
     assert {o["account_id"] for o in listed["opportunities"]} <= {"acc-acme", "acc-globex"}
 

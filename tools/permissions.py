@@ -1,30 +1,46 @@
-"""Who may see and change what. Enforced here, in the tool layer — never left to the LLM.
+"""Who may change what, enforced here in the tool layer — never left to the LLM. Who may *see*
+what (rows and fields, on every surface) is decided in tools/visibility.py; this module asks it.
 
-Row level: reps and sales managers see their team's accounts; support and delivery see every
-account; a rep changes only accounts or deals they own, a sales manager their team's.
-Field level: deal money (amount, discount, forecast) is hidden from support and delivery roles;
-cost and margin are hidden from everyone but managers and admins.
+Row level: a rep changes only accounts or deals they own, a sales manager their team's; support
+and delivery act on every account in their domain. A record the user may not see is reported
+exactly like one that does not exist.
 Consent is checked by the tools that contact people (see tools.catalogue.sales.send_email).
 """
 
 from __future__ import annotations
 
-from typing import Any
-
-from sqlalchemy import ColumnElement, false, select, true
-
 from tools.context import Actor
-from tools.errors import PermissionRefused
+from tools.errors import NotFound, PermissionRefused
 from tools.models import Account, Opportunity
+from tools.visibility import (
+    ALL_ROLES,
+    COST_FIELDS,
+    DEAL_MONEY_FIELDS,
+    DELIVERY_ROLES,
+    SALES_ROLES,
+    SUPPORT_ROLES,
+    account_read_filter,
+    can_read_account,
+    hidden_fields,
+    opportunity_read_filter,
+    sees,
+    sees_all_accounts,
+)
 
-SALES_ROLES = frozenset({"rep", "sales_manager"})
-SUPPORT_ROLES = frozenset({"support", "support_lead"})
-DELIVERY_ROLES = frozenset({"delivery", "delivery_lead"})
-MANAGER_ROLES = frozenset({"sales_manager", "support_lead", "delivery_lead"})
-ALL_ROLES = SALES_ROLES | SUPPORT_ROLES | DELIVERY_ROLES | {"admin"}
-
-DEAL_MONEY_FIELDS = frozenset({"amount", "discount_percent"})
-COST_FIELDS = frozenset({"cost", "margin_percent", "unit_cost"})
+__all__ = [
+    "ALL_ROLES",
+    "COST_FIELDS",
+    "DEAL_MONEY_FIELDS",
+    "WRITE_ROLES",
+    "account_read_filter",
+    "can_read_account",
+    "hidden_fields",
+    "opportunity_read_filter",
+    "require_deal_money",
+    "require_read_account",
+    "require_write",
+    "sees_all_accounts",
+]
 
 # Which roles may call each write tool at all (row-level checks come on top).
 WRITE_ROLES: dict[str, frozenset[str]] = {
@@ -57,51 +73,10 @@ def _roles_text(roles: frozenset[str]) -> str:
     return ", ".join(_ROLE_NOUN.get(r, r) for r in sorted(roles)) or "no role"
 
 
-def sees_all_accounts(actor: Actor) -> bool:
-    return actor.is_admin or actor.has(*SUPPORT_ROLES, *DELIVERY_ROLES)
-
-
-def account_read_filter(actor: Actor) -> ColumnElement[bool]:
-    """SQL condition on Account rows the actor may see (used by every list query)."""
-    if sees_all_accounts(actor):
-        return true()
-    if actor.has(*SALES_ROLES) and actor.team:
-        return Account.team == actor.team
-    if actor.has(*SALES_ROLES):
-        return Account.owner_id == actor.id
-    return Account.id.is_(None)  # a user with no known role sees nothing
-
-
-def opportunity_read_filter(actor: Actor) -> ColumnElement[bool]:
-    """SQL condition on Opportunity rows whose account the actor may see: the same rule as
-    `account_read_filter`, read from the opportunity's copy of its account's team so that a
-    team-wide aggregate needs no join (tools/models.py keeps the copy equal)."""
-    if sees_all_accounts(actor):
-        return true()
-    if actor.has(*SALES_ROLES) and actor.team:
-        return Opportunity.team == actor.team
-    if actor.has(*SALES_ROLES):
-        return Opportunity.account_id.in_(select(Account.id).where(Account.owner_id == actor.id))
-    return false()
-
-
-def can_read_account(actor: Actor, account: Account) -> bool:
-    if sees_all_accounts(actor):
-        return True
-    if actor.has(*SALES_ROLES):
-        if account.owner_id == actor.id:
-            return True
-        return actor.team is not None and account.team == actor.team
-    return False
-
-
-def require_read_account(actor: Actor, account: Account) -> None:
+def require_read_account(actor: Actor, account: Account, *, field: str | None = None) -> None:
+    """An account the actor may not see reads as one that does not exist."""
     if not can_read_account(actor, account):
-        raise PermissionRefused(
-            f"{actor.name} ({_roles_text(actor.roles)}) may not see account '{account.id}': "
-            "sales roles see only their own team's accounts.",
-            rule="row-level-read",
-        )
+        raise NotFound("account", account.id, field=field)
 
 
 def require_write(
@@ -139,25 +114,8 @@ def require_write(
     )
 
 
-def hidden_fields(actor: Actor) -> frozenset[str]:
-    """Fields this actor must not see, whatever record they sit on."""
-    hidden: set[str] = set()
-    if not (actor.is_admin or actor.has(*MANAGER_ROLES)):
-        hidden |= COST_FIELDS
-    if not (actor.is_admin or actor.has(*SALES_ROLES)):
-        hidden |= DEAL_MONEY_FIELDS
-    return frozenset(hidden)
-
-
-def mask(actor: Actor, values: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
-    """Blank the fields the actor may not see; report which were hidden."""
-    hide = hidden_fields(actor)
-    removed = sorted(k for k in values if k in hide)
-    return {k: (None if k in hide else v) for k, v in values.items()}, removed
-
-
 def require_deal_money(actor: Actor, what: str) -> None:
-    if DEAL_MONEY_FIELDS & hidden_fields(actor):
+    if not sees(actor, "deal_money"):
         raise PermissionRefused(
             f"{actor.name} ({_roles_text(actor.roles)}) may not see {what}: deal money is "
             "visible to sales roles and admins only.",

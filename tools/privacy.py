@@ -17,7 +17,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from sqlalchemy import JSON, String, select, text
 from sqlalchemy.orm import Session
@@ -103,9 +103,24 @@ def mention_patterns(terms: Iterable[str]) -> list[re.Pattern[str]]:
     return patterns
 
 
+Attribution = Literal["none", "mention", "ambiguous"]
+
+
 @dataclass(frozen=True)
 class DataSubject:
-    """The person a privacy request is about, and how to recognise them in stored text."""
+    """The person a privacy request is about, and how to recognise them in stored text.
+
+    E-mail addresses and phone numbers identify the person wherever they appear. A name only
+    finds *candidate* mentions, attributed by where they sit (`attribute`): in the contact's own
+    account or in a record linked to the contact (a meeting they attended) a mention is theirs,
+    unless another contact of that account has the same name (then it is ambiguous, reported
+    and left alone); in an account that has its own contact of that name it is that person's;
+    elsewhere it is theirs only if no other contact anywhere has the name. A first name alone
+    ("Jane said…") counts only in the contact's own account and linked records.
+
+    `names` are the names matched everywhere (empty when another contact shares the name), so
+    stores that search without an account (knowledge base, checkpoints) never take a namesake's
+    data."""
 
     contact_id: str
     account_id: str | None
@@ -113,10 +128,24 @@ class DataSubject:
     emails: tuple[str, ...] = ()
     phones: tuple[str, ...] = ()
     erased_at: datetime | None = None
+    full_name: str | None = None
+    first_name: str | None = None
+    namesake_accounts: frozenset[str | None] = frozenset()  # accounts of same-name contacts
+    first_name_shared: bool = False  # another contact of the account has the same first name
     _patterns: list[re.Pattern[str]] = field(default_factory=list, compare=False, repr=False)
+    _strong: list[re.Pattern[str]] = field(default_factory=list, compare=False, repr=False)
+    _name: list[re.Pattern[str]] = field(default_factory=list, compare=False, repr=False)
+    _first: list[re.Pattern[str]] = field(default_factory=list, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         self._patterns.extend(mention_patterns(self.terms))
+        self._strong.extend(mention_patterns((*self.emails, *self.phones)))
+        self._name.extend(mention_patterns([self.full_name] if self.full_name else []))
+        if self.first_name and self.first_name != self.full_name:
+            # A first name as people write it ("Jane said…"): capitalised as stored, never part
+            # of an id, an address or a file name (con-jane, jane@…, jane.vtt).
+            first = re.escape(self.first_name)
+            self._first.append(re.compile(rf"(?<![\w@.\-/]){first}(?![\w@\-/]|\.\w)"))
 
     @property
     def terms(self) -> tuple[str, ...]:
@@ -125,6 +154,41 @@ class DataSubject:
     @property
     def patterns(self) -> list[re.Pattern[str]]:
         return list(self._patterns)
+
+    def attribute(
+        self, value: Any, *, account_id: str | None, linked: bool = False
+    ) -> tuple[Attribution, list[re.Pattern[str]]]:
+        """Whether `value` (a string or JSON-like value) sitting on `account_id` (or linked to
+        the contact) mentions this person, and the patterns to scrub if it does."""
+        text = _flatten(value)
+        if not text:
+            return "none", []
+        own = linked or (account_id is not None and account_id == self.account_id)
+        strong = [p for p in self._strong if p.search(text)]
+        verdict: Attribution = "mention" if strong else "none"
+        found = list(strong)
+        if any(p.search(text) for p in self._name):
+            if own:
+                name_verdict: Attribution = (
+                    "ambiguous" if self.account_id in self.namesake_accounts else "mention"
+                )
+            elif account_id is not None and account_id in self.namesake_accounts:
+                name_verdict = "none"  # that account's own contact of the same name
+            else:
+                name_verdict = "ambiguous" if self.namesake_accounts else "mention"
+            if name_verdict == "mention":
+                found += self._name
+            elif name_verdict == "ambiguous" and verdict == "none":
+                verdict = "ambiguous"
+            if name_verdict == "mention":
+                verdict = "mention"
+        if own and any(p.search(text) for p in self._first):
+            if self.first_name_shared or self.account_id in self.namesake_accounts:
+                verdict = "ambiguous" if verdict == "none" else verdict
+            else:
+                found += self._first
+                verdict = "mention"
+        return verdict, found if verdict == "mention" else []
 
     def mentioned_in(self, value: Any) -> bool:
         """Whether a string, or any string inside a JSON-like value, names the person."""
@@ -136,16 +200,17 @@ class DataSubject:
             return any(self.mentioned_in(v) for v in value)
         return False
 
-    def scrub(self, value: Any) -> Any:
+    def scrub(self, value: Any, patterns: Sequence[re.Pattern[str]] | None = None) -> Any:
         """The value with every mention replaced by [erased] (JSON-like values recursively)."""
+        use = self._patterns if patterns is None else patterns
         if isinstance(value, str):
-            for pattern in self._patterns:
+            for pattern in use:
                 value = pattern.sub(ERASED, value)
             return value
         if isinstance(value, dict):
-            return {k: self.scrub(v) for k, v in value.items()}
+            return {k: self.scrub(v, use) for k, v in value.items()}
         if isinstance(value, list):
-            return [self.scrub(v) for v in value]
+            return [self.scrub(v, use) for v in value]
         return value
 
     def referenced_by(self, arguments: Any) -> bool:
@@ -155,6 +220,16 @@ class DataSubject:
         return arguments.get("contact_id") == self.contact_id or self.contact_id in (
             arguments.get("contact_ids") or []
         )
+
+
+def _flatten(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict):
+        return "\n".join(_flatten(v) for v in value.values())
+    if isinstance(value, list | tuple):
+        return "\n".join(_flatten(v) for v in value)
+    return ""
 
 
 class PersonalDataStore(Protocol):
@@ -179,6 +254,8 @@ class ErasureReport:
     stores: dict[str, dict[str, int]]
     already_erased: bool
     audit_event_id: int | None = None
+    # Records naming someone of the same name, left as they are for a person to look at.
+    ambiguous: list[dict[str, str]] = field(default_factory=list)
 
     @property
     def total(self) -> int:
@@ -191,6 +268,7 @@ class ErasureReport:
             "stores": self.stores,
             "total": self.total,
             "audit_event_id": self.audit_event_id,
+            "ambiguous": self.ambiguous,
         }
 
 
@@ -205,6 +283,29 @@ class ConsentReport:
 
 
 # ---------------------------------------------------------------- the service
+
+
+def _account_of(record: Base) -> str | None:
+    """The account a record sits on, for attributing a name mentioned in it."""
+    direct = getattr(record, "account_id", None)
+    if isinstance(direct, str):
+        return direct
+    for attr in ("arguments", "after", "before", "context"):
+        payload = getattr(record, attr, None)
+        if isinstance(payload, dict):
+            found = payload.get("account_id") or (payload.get("proposal") or {}).get("account_id")
+            if isinstance(found, str):
+                return found
+    return None
+
+
+def _ambiguity(model: type[Base], record: Base) -> dict[str, str]:
+    key = getattr(record, "id", None) or getattr(record, "sha256", None) or "?"
+    return {
+        "table": model.__tablename__,
+        "id": str(key),
+        "why": "names someone who shares the contact's name; left for a person to decide",
+    }
 
 
 def _text_columns(model: type[Base]) -> list[str]:
@@ -256,13 +357,30 @@ class PrivacyService:
                     "(`warroom crm account ACCOUNT_ID` lists an account's contacts).",
                     kind="not_found",
                 )
+            name = contact.name if contact.name and contact.name != ERASED else None
+            first = name.split()[0] if name and len(name.split()) > 1 else None
+            others = session.execute(
+                select(Contact.account_id, Contact.name).where(
+                    Contact.id != contact.id, Contact.erased_at.is_(None)
+                )
+            ).all()
+            folded = (name or "").casefold()
+            namesakes = frozenset(a for a, n in others if name and (n or "").casefold() == folded)
+            first_shared = first is not None and any(
+                a == contact.account_id and (n or "").split()[:1] == [first] for a, n in others
+            )
             return DataSubject(
                 contact_id=contact.id,
                 account_id=contact.account_id,
-                names=tuple(n for n in [contact.name] if n and n != ERASED),
+                # A name shared with another contact is no identifier on its own.
+                names=(name,) if name and not namesakes else (),
                 emails=tuple(e for e in [contact.email] if e),
                 phones=tuple(p for p in [contact.phone] if p),
                 erased_at=contact.erased_at,
+                full_name=name,
+                first_name=first,
+                namesake_accounts=namesakes,
+                first_name_shared=first_shared,
             )
 
     # ------------------------------------------------------------ export
@@ -273,13 +391,15 @@ class PrivacyService:
         self._require_admin(actor, f"export the personal data of contact '{contact_id}'")
         subject = self.subject(contact_id)
         with self.crm.db.read_session() as session:
-            crm = self._crm_records(session, subject)
+            crm, ambiguous = self._crm_records(session, subject)
         data: dict[str, Any] = {
             "contact_id": subject.contact_id,
             "exported_at": self.crm.clock.now().isoformat(),
             "exported_by": actor.id,
             "erased_at": subject.erased_at.isoformat() if subject.erased_at else None,
             "crm": crm,
+            # Records naming someone of the same name: listed, never exported as theirs.
+            "ambiguous": ambiguous,
         }
         for store in self.stores:
             data[store.name] = store.export(subject)
@@ -298,36 +418,58 @@ class PrivacyService:
         )
         return data
 
-    def _crm_records(self, session: Session, subject: DataSubject) -> dict[str, list[dict]]:
+    def _crm_records(
+        self, session: Session, subject: DataSubject
+    ) -> tuple[dict[str, list[dict[str, Any]]], list[dict[str, str]]]:
         out: dict[str, list[dict[str, Any]]] = {}
+        ambiguous: list[dict[str, str]] = []
         for model in _models():
             columns = _text_columns(model)
             rows = []
             for record in session.scalars(select(model)):
-                if self._concerns(record, subject, columns):
+                verdict = self._concerns(record, subject, columns)
+                if verdict == "mention":
                     rows.append(snapshot(record))
+                elif verdict == "ambiguous":
+                    ambiguous.append(_ambiguity(model, record))
             if rows:
                 out[model.__tablename__] = rows
-        return out
+        return out, ambiguous
 
     @staticmethod
-    def _concerns(record: Base, subject: DataSubject, columns: list[str]) -> bool:
+    def _linked(record: Base, subject: DataSubject) -> bool:
+        """Records that point at the contact by id (not by name)."""
         if isinstance(record, Contact):
             return record.id == subject.contact_id
-        if isinstance(record, OutboxMessage | ConsentChange) and (
-            record.contact_id == subject.contact_id
-        ):
-            return True
-        if isinstance(record, Activity) and subject.contact_id in (record.contact_ids or []):
-            return True
-        if isinstance(record, AuditEvent) and (
-            (record.record_type == "contact" and record.record_id == subject.contact_id)
-            or subject.referenced_by(record.arguments)
-        ):
-            return True
-        if isinstance(record, Approval) and subject.referenced_by(record.arguments):
-            return True
-        return any(subject.mentioned_in(getattr(record, c)) for c in columns)
+        if isinstance(record, OutboxMessage | ConsentChange):
+            return record.contact_id == subject.contact_id
+        if isinstance(record, Activity):
+            return subject.contact_id in (record.contact_ids or [])
+        if isinstance(record, AuditEvent):
+            return (
+                record.record_type == "contact" and record.record_id == subject.contact_id
+            ) or subject.referenced_by(record.arguments)
+        if isinstance(record, Approval):
+            return subject.referenced_by(record.arguments)
+        return False
+
+    @classmethod
+    def _concerns(cls, record: Base, subject: DataSubject, columns: list[str]) -> Attribution:
+        if isinstance(record, Contact):
+            return "mention" if record.id == subject.contact_id else "none"
+        if cls._linked(record, subject):
+            return "mention"
+        verdict, _ = cls._attribute(record, subject, columns)
+        return verdict
+
+    @classmethod
+    def _attribute(
+        cls, record: Base, subject: DataSubject, columns: list[str]
+    ) -> tuple[Attribution, list[re.Pattern[str]]]:
+        values = {c: getattr(record, c) for c in columns}
+        return subject.attribute(
+            values, account_id=_account_of(record), linked=cls._linked(record, subject)
+        )
 
     # ------------------------------------------------------------ erasure
 
@@ -351,13 +493,14 @@ class PrivacyService:
                     "counts": counts[store.name],
                 },
             )
-        crm_counts, event_id = self._erase_crm(subject, actor, note, counts)
+        crm_counts, event_id, ambiguous = self._erase_crm(subject, actor, note, counts)
         counts = {"crm": crm_counts, **counts}
         return ErasureReport(
             contact_id=contact_id,
             stores=counts,
             already_erased=subject.erased_at is not None,
             audit_event_id=event_id,
+            ambiguous=ambiguous,
         )
 
     def _erase_crm(
@@ -366,9 +509,10 @@ class PrivacyService:
         actor: Actor,
         note: str | None,
         other_stores: dict[str, dict[str, int]],
-    ) -> tuple[dict[str, int], int]:
+    ) -> tuple[dict[str, int], int, list[dict[str, str]]]:
         now = self.crm.clock.now()
         counts: dict[str, int] = {}
+        ambiguous: list[dict[str, str]] = []
 
         def bump(table: str, n: int = 1) -> None:
             counts[table] = counts.get(table, 0) + n
@@ -400,7 +544,7 @@ class PrivacyService:
                 for record in session.scalars(select(model)):
                     if record in session.deleted:
                         continue
-                    if self._scrub_record(record, subject, columns, now):
+                    if self._scrub_record(record, subject, columns, now, ambiguous):
                         bump(model.__tablename__)
             event = AuditEvent(
                 at=now,
@@ -413,22 +557,31 @@ class PrivacyService:
                     "contact_id": subject.contact_id,
                     "stores": {"crm": dict(counts), **other_stores},
                     "already_erased": subject.erased_at is not None,
+                    "ambiguous": ambiguous,
                 },
                 reason=note or f"Erasure of contact {subject.contact_id}",
             )
             session.add(event)
             session.flush()
             event_id = event.id
-        return counts, event_id
+        return counts, event_id, ambiguous
 
-    @staticmethod
+    @classmethod
     def _scrub_record(
-        record: Base, subject: DataSubject, columns: list[str], now: datetime
+        cls,
+        record: Base,
+        subject: DataSubject,
+        columns: list[str],
+        now: datetime,
+        ambiguous: list[dict[str, str]],
     ) -> bool:
         changed = False
+        verdict, patterns = cls._attribute(record, subject, columns)
+        if verdict == "ambiguous":
+            ambiguous.append(_ambiguity(type(record), record))
         for column in columns:
             old = getattr(record, column)
-            new = subject.scrub(old)
+            new = subject.scrub(old, patterns)
             if new != old:
                 setattr(record, column, new)
                 changed = True

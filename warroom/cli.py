@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import re
 import uuid
 from datetime import date
 from enum import StrEnum
@@ -45,6 +46,7 @@ LAZY_GROUPS: dict[str, tuple[str, str]] = {
         "warroom.cli_privacy",
         "Data protection: export, erase and consent for one contact.",
     ),
+    "api-token": ("warroom.cli_tokens", "HTTP API tokens: one per CRM user, stored hashed."),
 }
 
 
@@ -431,8 +433,20 @@ def _demo_today(application: App) -> date:
     return fixed or SystemClock(application.settings.timezone).today()
 
 
+_HIDE_FIGURES = re.compile(r"(?<![\w-])\d[\d,.]*\s?%?(?![\w-])")
+
+
 @app.command("audit")
 def audit(
+    as_user: Annotated[
+        str,
+        typer.Option(
+            "--as",
+            envvar="WARROOM_AS",
+            help="Who reads the trail (required): rows and figures are shown as this user may "
+            "see them.",
+        ),
+    ],
     limit: Annotated[int, typer.Option(min=1, max=10_000)] = 50,
     actor: Annotated[str | None, typer.Option(help="Only this user's actions.")] = None,
     record: Annotated[str | None, typer.Option(help="Only events on this record id.")] = None,
@@ -442,17 +456,28 @@ def audit(
     ] = False,
     as_json: JsonFlag = False,
 ) -> None:
-    """Show the audit trail: who did what, before/after, and why (newest first)."""
-    from tools.catalogue.common import snapshot
+    """Show the audit trail as USER may see it: who did what, before/after, and why (newest
+    first)."""
+    from tools.audit_view import audit_trail
+    from tools.errors import NotFound
     from tools.service import review_trail
+    from tools.visibility import sees
 
     crm = _app().crm()
-    events = crm.audit_events(limit=limit, actor_id=actor, record_id=record)
-    rows = [snapshot(e) for e in events]
+    try:
+        reader = crm.actor(as_user)
+    except NotFound as exc:
+        raise _fail(f"There is no warroom user '{as_user}'.") from exc
+    with crm.db.read_session() as session:
+        trail = audit_trail(session, reader, limit=limit, actor_id=actor, record_id=record)
+    rows = [r.model_dump(mode="json") for r in trail]
+    money = sees(reader, "deal_money")
     trails: dict[str, list[str]] = {}
     for approval_id in {r["approval_id"] for r in rows if r.get("approval_id")}:
         requests = crm.reviews(status=None, approval_id=approval_id)
-        trails[approval_id] = review_trail(requests[0]) if requests else []
+        lines = review_trail(requests[0]) if requests else []
+        # A step's values may be deal money: shown only to a reader who may see it.
+        trails[approval_id] = lines if money else [_HIDE_FIGURES.sub("(hidden)", x) for x in lines]
     if detail:
         for row in rows:
             if row.get("approval_id"):

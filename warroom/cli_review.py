@@ -14,6 +14,7 @@ from rich.panel import Panel
 from agents.review import ReviewError
 from memory.checkpoint import open_async_checkpointer
 from tools.service import review_trail
+from tools.visibility import review_for
 from warroom.app import App
 
 app = typer.Typer(help="Review requests: your inbox, and approve / reject / edit.")
@@ -75,13 +76,18 @@ def inbox(ctx: typer.Context, as_user: AsUser) -> None:
         return
     application = App()
     expired = asyncio.run(_with_service(application, lambda c: c.expire_due()))
+    crm = application.crm()
     for notice in expired:
-        console.print(f"[dim]expired: {escape(notice['message'])}[/]")
-    rows = application.crm().reviews(reviewer_id=as_user)
+        # Each requester is told in their own thread; here only the runner's own requests.
+        if notice["requested_by"] == as_user:
+            console.print(f"[dim]expired: {escape(notice['message'])}[/]")
+    rows = crm.reviews(reviewer_id=as_user)
     if not rows:
         console.print("Nothing waits for your review.")
+    reader = crm.actor(as_user) if rows else None
     for row in rows:
-        _show_request(row)
+        assert reader is not None
+        _show_request(review_for(reader, row))  # what the reviewer may see (tools/visibility)
 
 
 def _decide(

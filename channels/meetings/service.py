@@ -35,9 +35,10 @@ from channels.meetings.result import IngestBatch, IngestFailure, MeetingResult, 
 from channels.meetings.values import amounts_in, parse_amount, parse_probability, parse_stage
 from tools.context import Actor
 from tools.errors import NotFound, ToolFailure
-from tools.models import MeetingIngestion
+from tools.models import Account, MeetingIngestion
 from tools.policy import DOMAIN_REVIEWER, RuleHit
 from tools.service import CRMService, GateDecision, Proposal
+from tools.visibility import receipt_for
 
 __all__ = ["MeetingService", "TRANSCRIPT_SUFFIXES"]
 
@@ -160,7 +161,9 @@ class MeetingService:
         sha = hashlib.sha256(data).hexdigest()
         stored = await asyncio.to_thread(self._receipt, sha)
         if stored is not None:
-            return await asyncio.to_thread(self._already, stored, filename, dry_run)
+            earlier = await asyncio.to_thread(self._already, stored, filename, dry_run, actor)
+            if earlier is not None:
+                return earlier  # else: not theirs to see; they get their own view below
         transcript = await asyncio.to_thread(parse_transcript, data, filename)
         day, day_note = self._meeting_date(transcript, filename, meeting_date)
         result = MeetingResult(
@@ -666,8 +669,19 @@ class MeetingService:
         with self.crm.db.read_session() as session:
             return session.get(MeetingIngestion, sha)
 
-    def _already(self, stored: MeetingIngestion, filename: str, dry_run: bool) -> MeetingResult:
-        result = MeetingResult.from_dict(stored.result)
+    def _already(
+        self, stored: MeetingIngestion, filename: str, dry_run: bool, actor: Actor
+    ) -> MeetingResult | None:
+        """The earlier result, as `actor` may see it (tools/visibility.receipt_for); None if
+        they may not see it at all."""
+        with self.crm.db.read_session() as session:
+            account = session.get(Account, stored.account_id) if stored.account_id else None
+            shown = receipt_for(
+                actor, first_actor_id=stored.actor_id, account=account, result=stored.result
+            )
+        if shown is None:
+            return None
+        result = MeetingResult.from_dict(shown)
         result.ingestion["status"] = "already_ingested"
         result.ingestion["dry_run"] = dry_run
         result.ingestion["first_ingested_at"] = stored.ingested_at.isoformat()
@@ -700,7 +714,7 @@ class MeetingService:
         except IntegrityError:  # the same bytes ingested concurrently: theirs is the receipt
             stored = self._receipt(sha)
             if stored is not None:
-                return self._already(stored, filename, False)
+                return self._already(stored, filename, False, actor) or result
         return result
 
 

@@ -87,6 +87,9 @@ def _details(row: dict[str, Any], names: dict[str, str]) -> list[dict[str, Any]]
                 },
             }
         )
+    note = row.get("visibility_note")  # a shared channel's card (tools/visibility.review_for)
+    if note:
+        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": escape(note)}]})
     return blocks
 
 

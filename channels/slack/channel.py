@@ -45,6 +45,7 @@ from channels.slack.threads import PREFIX as THREAD_PREFIX
 from channels.slack.threads import SlackThread
 from channels.slack.worker import WorkerLoop
 from tools.errors import NotFound
+from tools.visibility import Audience, review_for
 
 log = logging.getLogger(__name__)
 
@@ -417,15 +418,20 @@ class SlackChannel:
                     messages.REVIEW_UNADDRESSED.format(approval_id=row["id"], who=names[rid])
                 )
         found = [s for s in slack_ids.values() if s]
-        targets: list[tuple[str, list[str]]] = []
+        # What each card may show (tools/visibility): a shared channel only what everyone may
+        # see; a reviewer's direct message what that reviewer may see.
+        targets: list[tuple[str, list[str], dict[str, Any]]] = []
         if self.config.review_channel:
-            targets.append((self.config.review_channel, found))
+            targets.append((self.config.review_channel, found, review_for(Audience(()), row)))
         else:
-            for slack_id in found:
+            for rid, slack_id in slack_ids.items():
+                if slack_id is None:
+                    continue
                 opened = await self.client.conversations_open(users=slack_id)
-                targets.append((opened["channel"]["id"], [slack_id]))
-        for channel, mention in targets:
-            card = cards.review_card(row, names, mention=mention)
+                reader = await asyncio.to_thread(self.crm.actor, rid)
+                targets.append((opened["channel"]["id"], [slack_id], review_for(reader, row)))
+        for channel, mention, shown in targets:
+            card = cards.review_card(shown, names, mention=mention)
             posted = await self.client.chat_postMessage(
                 channel=channel, text=card["text"], blocks=card["blocks"]
             )
@@ -464,7 +470,8 @@ class SlackChannel:
     async def _refresh_cards(self, row: dict[str, Any], clicked: tuple[str, str]) -> None:
         """Every card of a decided request shows who decided and when; no buttons remain."""
         who = [row.get("decided_by") or "", row["requested_by"]]
-        card = cards.decided_card(row, await asyncio.to_thread(self._names, who))
+        shown = review_for(Audience(()), row)  # cards may sit in a shared channel
+        card = cards.decided_card(shown, await asyncio.to_thread(self._names, who))
         for channel, ts in self._cards.get(row["id"], set()) | {clicked}:
             try:
                 await self.client.chat_update(
@@ -578,7 +585,12 @@ class SlackChannel:
             )
             return
         await self.client.views_open(
-            trigger_id=body["trigger_id"], view=build(row, channel=card[0], ts=card[1])
+            trigger_id=body["trigger_id"],
+            view=build(
+                review_for(await asyncio.to_thread(self.crm.actor, reviewer), row),
+                channel=card[0],
+                ts=card[1],
+            ),
         )
 
     async def _on_reject_submitted(

@@ -49,6 +49,7 @@ from channels.teams.cards import (
     review_card,
 )
 from channels.teams.store import ConversationStore, card_key
+from tools.visibility import review_for
 
 log = logging.getLogger(__name__)
 
@@ -235,9 +236,13 @@ class TeamsBot:
             await context.send_activity(messages.NOTHING_PENDING)
             return
         await context.send_activity(messages.SENDING_PENDING.format(count=len(rows)))
+        reader = self.convo.crm.actor(user_id)
         for row in rows:
+            shown = review_for(reader, row)  # the reviewer's own view (tools/visibility)
             response = await context.send_activity(
-                Activity(type=ActivityTypes.message, attachments=[review_card(row, self._name_of)])
+                Activity(
+                    type=ActivityTypes.message, attachments=[review_card(shown, self._name_of)]
+                )
             )
             if response and response.id:
                 self.store.remember(
@@ -262,7 +267,10 @@ class TeamsBot:
                 )
                 continue
             try:
-                activity_id = await self.post(reference, attachment=review_card(row, self._name_of))
+                shown = review_for(self.convo.crm.actor(reviewer), row)  # tools/visibility
+                activity_id = await self.post(
+                    reference, attachment=review_card(shown, self._name_of)
+                )
                 self.store.remember(
                     "card", card_key(row["id"], reviewer), reference, activity_id=activity_id
                 )

@@ -12,6 +12,7 @@ import pytest
 from aiohttp.test_utils import TestServer
 from typer.testing import CliRunner
 
+from channels.api_tokens import ApiTokens, digest
 from channels.http_api import build_api
 from channels.meetings import MeetingService
 from channels.meetings.result import IngestFailure, MeetingResult
@@ -108,7 +109,8 @@ async def test_watch_stops_at_its_time_limit(meeting_crm: CRMService, tmp_path: 
 @pytest.fixture
 async def api(meeting_crm: CRMService):  # type: ignore[no-untyped-def]
     svc = MeetingService(crm=meeting_crm, model=scripted(ACME_EXTRACTION), max_bytes=5000)
-    server = TestServer(build_api(meetings=svc, crm=meeting_crm, api_token="s3cret"),
+    tokens = ApiTokens({digest("s3cret"): "u-alice", digest("b0b"): "u-bob"})
+    server = TestServer(build_api(meetings=svc, crm=meeting_crm, tokens=tokens),
                         host="127.0.0.1")  # fmt: skip
     await server.start_server()
     async with aiohttp.ClientSession(base_url=str(server.make_url("/"))) as session:
@@ -147,8 +149,12 @@ async def test_api_raw_body_dry_run(api: aiohttp.ClientSession) -> None:
     [
         ({}, 401, "bearer token"),
         ({"Authorization": "Bearer wrong", "X-Warroom-User": "u-alice"}, 401, "bearer token"),
-        ({"Authorization": "Bearer s3cret"}, 400, "X-Warroom-User"),
+        ({"Authorization": "Bearer s3cret"}, 400, "Name the file"),  # the token says who
+        # A token acts as its own user only (tokens are bound to users, stored hashed).
         ({"Authorization": "Bearer s3cret", "X-Warroom-User": "u-ghost"}, 403, "u-ghost"),
+        ({"Authorization": "Bearer s3cret", "X-Warroom-User": "u-bob"}, 403, "cannot act as"),
+        ({"Authorization": "Bearer b0b", "X-Warroom-User": "u-alice"}, 403, "cannot act as"),
+        ({"Authorization": "s3cret"}, 401, "bearer token"),
         (HEADERS, 400, "Name the file"),
     ],
 )
@@ -174,5 +180,16 @@ async def test_api_bad_file_and_size_limit(api: aiohttp.ClientSession) -> None:
 
 
 def test_api_needs_a_token(meeting_crm: CRMService) -> None:
-    with pytest.raises(ValueError, match="WARROOM_API_TOKEN"):
-        build_api(meetings=MeetingService(crm=meeting_crm), crm=meeting_crm, api_token="")
+    with pytest.raises(ValueError, match="api-token add"):
+        build_api(meetings=MeetingService(crm=meeting_crm), crm=meeting_crm, tokens=ApiTokens())
+
+
+def test_token_file_keeps_digests_only(tmp_path: Path) -> None:
+    path = tmp_path / "api_tokens"
+    token = ApiTokens.issue(path, "u-alice")
+    stored = path.read_text()
+    assert token not in stored and digest(token) in stored and (path.stat().st_mode & 0o077) == 0
+    ApiTokens.issue(path, "u-bob")
+    loaded = ApiTokens.load(path)
+    assert loaded.user_of(token) == "u-alice" and loaded.user_of("guess") is None
+    assert ApiTokens.revoke(path, "u-alice") == 1 and ApiTokens.load(path).user_of(token) is None

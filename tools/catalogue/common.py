@@ -14,6 +14,7 @@ from tools.context import ToolContext
 from tools.errors import NotFound
 from tools.models import Account, Base, Opportunity
 from tools.permissions import require_read_account
+from tools.visibility import can_read_account
 
 M = TypeVar("M", bound=Base)
 
@@ -34,17 +35,35 @@ def snapshot(record: Base) -> dict[str, Any]:
     return {attr.key: jsonable(getattr(record, attr.key)) for attr in mapper.column_attrs}
 
 
+def record_noun(model: type[Base]) -> str:
+    """'opportunity' for opportunities, 'ticket' for tickets: one noun per table, so a hidden
+    record and a missing one are reported in the same words."""
+    name = model.__tablename__
+    name = name[:-3] + "y" if name.endswith("ies") else name.removesuffix("s")
+    return name.replace("_", " ")
+
+
 def load(ctx: ToolContext, model: type[M], record_id: str, *, field: str) -> M:
     record = ctx.session.get(model, record_id)
     if record is None:
-        raise NotFound(model.__tablename__.rstrip("s").replace("_", " "), record_id, field=field)
+        raise NotFound(record_noun(model), record_id, field=field)
     return record
 
 
 def load_account(ctx: ToolContext, account_id: str, *, field: str = "account_id") -> Account:
     account = load(ctx, Account, account_id, field=field)
-    require_read_account(ctx.actor, account)
+    require_read_account(ctx.actor, account, field=field)
     return account
+
+
+def load_on_account(ctx: ToolContext, model: type[M], record_id: str, *, field: str) -> M:
+    """A record that sits on an account (ticket, project, ...), if the actor may see that
+    account; otherwise it reads exactly like a record that does not exist."""
+    record = load(ctx, model, record_id, field=field)
+    account = ctx.session.get(Account, record.account_id)  # type: ignore[attr-defined]
+    if account is None or not can_read_account(ctx.actor, account):
+        raise NotFound(record_noun(model), record_id, field=field)
+    return record
 
 
 def load_opportunity(
@@ -53,7 +72,8 @@ def load_opportunity(
     opportunity = load(ctx, Opportunity, opportunity_id, field=field)
     account = ctx.session.get(Account, opportunity.account_id)
     assert account is not None  # foreign key
-    require_read_account(ctx.actor, account)
+    if not can_read_account(ctx.actor, account):  # reads exactly like a missing deal
+        raise NotFound("opportunity", opportunity_id, field=field)
     return opportunity, account
 
 

@@ -9,12 +9,18 @@ from typing import Annotated
 from pydantic import Field, model_validator
 from sqlalchemy import select
 
-from tools.catalogue.common import load, load_account, load_opportunity, new_id, snapshot
+from tools.catalogue.common import (
+    load_account,
+    load_on_account,
+    load_opportunity,
+    new_id,
+    snapshot,
+)
 from tools.catalogue.views import ProjectView, project_view
 from tools.context import ToolContext
 from tools.errors import InvalidArguments
 from tools.models import Account, Capacity, Project
-from tools.permissions import account_read_filter, require_read_account, require_write
+from tools.permissions import account_read_filter, require_write
 from tools.registry import WritePlan, number, read_tool, write_tool
 from tools.types import Args, Decimal_, IsoDate, RecordId, Result, ShortText, Subject, WriteResult
 
@@ -33,10 +39,9 @@ def free_days(ctx: ToolContext, week: date) -> Decimal:
 
 
 def _load_project(ctx: ToolContext, project_id: str) -> tuple[Project, Account]:
-    project = load(ctx, Project, project_id, field="project_id")
+    project = load_on_account(ctx, Project, project_id, field="project_id")
     account = ctx.session.get(Account, project.account_id)
     assert account is not None
-    require_read_account(ctx.actor, account)
     return project, account
 
 

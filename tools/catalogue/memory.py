@@ -12,6 +12,7 @@ from tools.catalogue.common import load_account
 from tools.context import ToolContext
 from tools.registry import read_tool
 from tools.types import Args, Query, RecordId, Result
+from tools.visibility import render_for, scope_of
 
 
 class RecallAccountMemoryArgs(Args):
@@ -36,14 +37,15 @@ class AccountMemoryResults(Result):
 def recall_account_memory(ctx: ToolContext, args: RecallAccountMemoryArgs) -> AccountMemoryResults:
     """Recall facts remembered about an account from earlier conversations and meetings (best
     matches for `query`, or the newest)."""
-    load_account(ctx, args.account_id)  # row-level read permission
+    account = load_account(ctx, args.account_id)  # row-level read permission
     if ctx.memory is None:
         return AccountMemoryResults(facts=[], note="Account memory is not available.")
     facts = ctx.memory.recall(args.account_id, args.query, k=args.k)
     return AccountMemoryResults(
         facts=[
             RememberedFact(
-                text=f.text,
+                # Facts are derived text: figures the reader may not see are masked.
+                text=render_for(ctx.actor, f.text, scope_of(account)),
                 source_kind=f.source_kind,
                 source_ref=f.source_ref,
                 created_at=f.created_at.isoformat(),

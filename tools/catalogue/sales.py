@@ -59,6 +59,7 @@ from tools.types import (
     Tier,
     WriteResult,
 )
+from tools.visibility import scope_of
 
 LIST_LIMIT = 50
 
@@ -163,7 +164,7 @@ def get_account(ctx: ToolContext, args: GetAccountArgs) -> AccountDetail:
         contacts=[contact_view(c) for c in contacts],
         open_opportunities=[opportunity_view(ctx.actor, o) for o in opportunities],
         open_tickets=open_tickets or 0,
-        recent_activities=[activity_view(a) for a in activities],
+        recent_activities=[activity_view(ctx.actor, a, scope_of(account)) for a in activities],
     )
 
 

@@ -8,12 +8,12 @@ from typing import Annotated
 from pydantic import Field
 from sqlalchemy import func, select
 
-from tools.catalogue.common import load, load_account, new_id, snapshot
+from tools.catalogue.common import load_account, load_on_account, new_id, snapshot
 from tools.catalogue.views import TicketView, ticket_view
 from tools.context import ToolContext
 from tools.errors import InvalidArguments, NotFound
 from tools.models import Account, Activity, Opportunity, Project, SlaCredit, Ticket, User
-from tools.permissions import account_read_filter, require_read_account, require_write
+from tools.permissions import account_read_filter, require_write
 from tools.registry import WritePlan, choice, number, read_tool, text, write_tool
 from tools.types import (
     OPEN_STAGES,
@@ -48,10 +48,9 @@ def sla_due(priority: str, opened_at: datetime) -> datetime:
 
 
 def _load_ticket(ctx: ToolContext, ticket_id: str) -> tuple[Ticket, Account]:
-    ticket = load(ctx, Ticket, ticket_id, field="ticket_id")
+    ticket = load_on_account(ctx, Ticket, ticket_id, field="ticket_id")
     account = ctx.session.get(Account, ticket.account_id)
     assert account is not None
-    require_read_account(ctx.actor, account)
     return ticket, account
 
 

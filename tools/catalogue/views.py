@@ -1,5 +1,6 @@
 """What read tools return: records as the acting user may see them (hidden fields blanked and
-named in `hidden_fields`, so an agent can say "I can't see the amount" instead of guessing)."""
+named in `hidden_fields`, so an agent can say "I can't see the amount" instead of guessing),
+decided by tools/visibility.py."""
 
 from __future__ import annotations
 
@@ -7,8 +8,8 @@ from datetime import date, datetime
 
 from tools.context import Actor
 from tools.models import Account, Activity, Contact, Opportunity, Project, Task, Ticket
-from tools.permissions import mask
 from tools.types import Decimal_, Result
+from tools.visibility import Reader, SalesScope, mask_record, render_for
 
 
 class AccountView(Result):
@@ -126,12 +127,23 @@ def opportunity_view(actor: Actor, opportunity: Opportunity) -> OpportunityView:
         for name in OpportunityView.model_fields
         if name != "hidden_fields"
     }
-    visible, hidden = mask(actor, values)
+    scope = SalesScope(team=opportunity.team, owner_id=opportunity.owner_id)
+    visible, hidden = mask_record(actor, "opportunities", values, scope)
     return OpportunityView(**visible, hidden_fields=hidden)
 
 
-def activity_view(activity: Activity) -> ActivityView:
-    return ActivityView.model_validate(activity, from_attributes=True)
+def activity_view(
+    reader: Reader, activity: Activity, scope: SalesScope | None = None
+) -> ActivityView:
+    """An activity as the reader may read it: its subject and summary (often written from a
+    meeting or a deal) rendered per reader (tools/visibility.render_for)."""
+    view = ActivityView.model_validate(activity, from_attributes=True)
+    return view.model_copy(
+        update={
+            "subject": render_for(reader, view.subject, scope),
+            "summary": render_for(reader, view.summary, scope),
+        }
+    )
 
 
 def task_view(task: Task) -> TaskView:
