@@ -145,6 +145,11 @@ def describe_outcome(outcome: ReviewOutcome, names: dict[str, str]) -> str:
     """The sentence the requester reads when their request is decided."""
     who = names.get(outcome.decided_by or "", outcome.decided_by or "")
     note = f' ("{outcome.comment}")' if outcome.comment and outcome.status != "expired" else ""
+    if outcome.status == "approved" and outcome.asked_summary:
+        return (
+            f"{who} approved with changes: {outcome.summary}{note} (you asked: "
+            f"{outcome.asked_summary}). It is done."
+        )
     if outcome.status == "approved":
         return f"{who} approved: {outcome.summary}{note}. It is done."
     if outcome.status == "rejected":

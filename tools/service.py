@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 import tools.catalogue  # noqa: F401  (registers the tool catalogue)
+from tools import crossteam
 from tools.context import AccountRecall, Actor, Clock, KnowledgeSearch, SystemClock, ToolContext
 from tools.db import Database
 from tools.errors import (
@@ -27,6 +28,7 @@ from tools.errors import (
     DuplicateKeyMismatch,
     InvalidArguments,
     NotFound,
+    PermissionRefused,
     ToolError,
     ToolFailure,
 )
@@ -133,15 +135,30 @@ class CRMService:
         proposal_id: str | None = None,
         thread_id: str | None = None,
         audit_refusal: bool = True,
+        cross_team: bool = False,
     ) -> Proposal | ToolFailure:
         """Describe a write without making it. Refusals are audited (unless `audit_refusal` is
-        off: a dry run writes nothing, not even that) and never queued."""
+        off: a dry run writes nothing, not even that) and never queued. With `cross_team`, a
+        write refused by role that another team owns becomes a cross-team request instead
+        (tools/crossteam.py): planned within the owning team's rules, marked in its facts."""
         proposal_id = proposal_id or f"prop-{uuid.uuid4().hex[:12]}"
         try:
             spec = self._spec(tool, "write")
             args = _validate(spec, arguments)
             with self.db.read_session() as session:
-                plan: WritePlan = spec.fn(self._context(session, actor, id_seed=proposal_id), args)
+                try:
+                    plan: WritePlan = spec.fn(
+                        self._context(session, actor, id_seed=proposal_id), args
+                    )
+                except PermissionRefused as refusal:
+                    # --- cross-team request hook (tools/crossteam.py) ---
+                    if not cross_team:
+                        raise
+                    given = args.model_dump(mode="json", exclude_unset=True)
+                    delegation = crossteam.delegate(session, actor, tool, given, refusal)
+                    ctx = self._context(session, delegation.acting_as, id_seed=proposal_id)
+                    plan = spec.fn(ctx, args)
+                    plan.facts[crossteam.FACT] = delegation.request.model_dump(mode="json")
         except ToolError as exc:
             failure = exc.to_failure(tool)
             if failure.kind == "refused" and audit_refusal:
@@ -168,6 +185,8 @@ class CRMService:
         return [self.decision(p, hits, actor) for p, hits in zip(proposals, hits_per, strict=True)]
 
     def decision(self, proposal: Proposal, hits: list[RuleHit], actor: Actor) -> GateDecision:
+        # --- cross-team request hook: the owning lead decides first (tools/crossteam.py) ---
+        hits = crossteam.with_request_hit(proposal.facts, hits)
         if not hits:
             return GateDecision(proposal_id=proposal.id, needs_review=False)
         role = hits[0].reviewer
@@ -425,10 +444,14 @@ class CRMService:
                 self._safe_actor(proposal.actor_id),
                 proposal_id=f"{proposal.id}-edit",
                 thread_id=approval.thread_id,
+                cross_team=crossteam.is_request(proposal.facts),
             )
             if isinstance(edited, ToolFailure):
                 raise ReviewRefused(f"The edited arguments do not work: {edited.message}")
             proposal = edited
+        # --- cross-team request hook: the deciding lead makes the write (tools/crossteam.py) ---
+        committer = crossteam.committer(proposal.facts, proposal.actor_id, reviewer_id)
+        proposal = proposal.model_copy(update={"actor_id": committer})
 
         def mark(session: Session) -> None:
             row = session.get(Approval, approval_id)
@@ -439,6 +462,8 @@ class CRMService:
             row.decided_at = self.clock.now()
             row.comment = comment
             row.edited_arguments = proposal.arguments if decision == "edit" else None
+            if decision == "edit":  # what the requester is told is what was applied
+                row.context = {**row.context, "applied_summary": proposal.summary}
 
         outcome = self.execute(
             proposal,
@@ -610,6 +635,7 @@ class ReviewOutcome(BaseModel):
     comment: str | None
     already_decided: bool
     result: dict[str, Any] | None = None
+    asked_summary: str | None = None  # set when a reviewer's edit changed what was asked
 
 
 class ReviewRefused(Exception):
@@ -625,11 +651,14 @@ def _outcome(
     approval: Approval, *, already: bool, result: dict[str, Any] | None = None
 ) -> ReviewOutcome:
     proposal = approval.context.get("proposal", {})
+    asked = proposal.get("summary", approval.tool)
+    applied = approval.context.get("applied_summary")
     return ReviewOutcome(
         approval_id=approval.id,
         status=approval.status,
         tool=approval.tool,
-        summary=proposal.get("summary", approval.tool),
+        summary=applied or asked,
+        asked_summary=asked if applied and applied != asked else None,
         requested_by=approval.requested_by,
         thread_id=approval.thread_id,
         decided_by=approval.decided_by,
