@@ -16,7 +16,17 @@ from rich.table import Table
 from agents.llm_errors import LLMError
 from tools.errors import NotFound
 from tools.policy import Policy, PolicyError
-from warroom import cli_eval, cli_ingest, cli_kb, cli_model, cli_privacy, cli_review, cli_serve
+from warroom import (
+    cli_eval,
+    cli_inbox,
+    cli_ingest,
+    cli_kb,
+    cli_model,
+    cli_privacy,
+    cli_review,
+    cli_serve,
+    cli_trail,
+)
 from warroom.app import App
 
 app = typer.Typer(
@@ -411,6 +421,8 @@ app.add_typer(cli_eval.app, name="eval")
 app.add_typer(cli_serve.app, name="serve")
 app.add_typer(cli_ingest.app, name="ingest")
 app.add_typer(cli_privacy.app, name="privacy")
+app.command("inbox")(cli_inbox.inbox)  # what waits for a person (cli_inbox.py)
+app.command("trail")(cli_trail.trail)  # the decision trail (cli_trail.py)
 
 
 def main() -> None:
