@@ -6,7 +6,9 @@ as they happen.
 
 from __future__ import annotations
 
+import asyncio
 import json
+import threading
 from typing import Any
 
 from rich.console import Console
@@ -15,6 +17,11 @@ from rich.panel import Panel
 
 from agents.conversation import ConversationError, ConversationService, TurnResult
 from agents.llm_errors import LLMError
+from channels.requester_watch import RequesterWatch
+from channels.terminal_views import render_inbox, render_trail
+from tools.trail import TrailRefused
+from tools.trail import trail as build_trail
+from tools.worklist import inbox as build_inbox
 
 AGENT_COLOURS = {"sales": "green", "service": "yellow", "delivery": "blue", "router": "magenta"}
 
@@ -75,14 +82,80 @@ async def say(
 async def chat_loop(
     console: Console, convo: ConversationService, *, thread_id: str, user_id: str
 ) -> None:
+    # The requester kept in the loop: what happened while away, then news while open
+    # (channels/requester_watch.py).
+    watch = RequesterWatch(convo.crm, user_id)
+    watch.print_away(console)
+    stop = asyncio.Event()
+    news = asyncio.create_task(watch.run(console, stop))
+    try:
+        await _chat_turns(console, convo, thread_id=thread_id, user_id=user_id, watch=watch)
+    finally:
+        stop.set()
+        await news
+
+
+async def _read_line(prompt: str) -> str:
+    """One line from the terminal without blocking the event loop (news prints meanwhile); a
+    daemon thread, so leaving never waits for a pending read."""
+    loop = asyncio.get_running_loop()
+    done: asyncio.Future[str] = loop.create_future()
+
+    def read() -> None:
+        try:
+            line = Console().input(prompt)
+        except BaseException as exc:  # noqa: BLE001 - EOF / Ctrl-C reach the loop as they are
+            loop.call_soon_threadsafe(_settle, done, None, exc)
+        else:
+            loop.call_soon_threadsafe(_settle, done, line, None)
+
+    threading.Thread(target=read, daemon=True).start()
+    return await done
+
+
+def _settle(done: asyncio.Future[str], line: str | None, exc: BaseException | None) -> None:
+    if done.done():
+        return
+    if exc is not None:
+        done.set_exception(EOFError() if isinstance(exc, KeyboardInterrupt) else exc)
+    else:
+        done.set_result(line or "")
+
+
+def chat_command(console: Console, convo: ConversationService, user_id: str, text: str) -> bool:
+    """`/inbox` and `/trail ACCOUNT|REQUEST`; True when the text was one of them."""
+    if text == "/inbox":
+        render_inbox(console, build_inbox(convo.crm, convo.crm.actor(user_id)))
+        return True
+    if text.startswith("/trail"):
+        subject = text.removeprefix("/trail").strip()
+        if not subject:
+            console.print("[red]Say whose trail: /trail acc-… or /trail appr-…[/]")
+            return True
+        try:
+            render_trail(console, build_trail(convo.crm, subject, convo.crm.actor(user_id)))
+        except TrailRefused as exc:
+            console.print(f"[red]{escape(str(exc))}[/]")
+        return True
+    return False
+
+
+async def _chat_turns(
+    console: Console,
+    convo: ConversationService,
+    *,
+    thread_id: str,
+    user_id: str,
+    watch: RequesterWatch,
+) -> None:
     name = convo.crm.actor(user_id).name
     console.print(
         f"[bold]warroom[/] — talking as {name} in thread [cyan]{thread_id}[/]. "
-        "Type /pending for your review inbox, /quit to leave."
+        "Type /inbox for what waits for you, /trail ACCOUNT for its decisions, /quit to leave."
     )
     while True:
         try:
-            text = console.input("[bold magenta]you ›[/] ").strip()
+            text = (await _read_line("[bold magenta]you ›[/] ")).strip()
         except (EOFError, KeyboardInterrupt):
             console.print()
             return
@@ -100,4 +173,8 @@ async def chat_loop(
                     f"from {row['requested_by']} — {'; '.join(row['reasons'])}"
                 )
             continue
-        await say(console, convo, thread_id=thread_id, user_id=user_id, text=text)
+        if chat_command(console, convo, user_id, text):
+            continue
+        turn = await say(console, convo, thread_id=thread_id, user_id=user_id, text=text)
+        if turn is not None:  # counters shown in this turn's reply are not news later
+            watch.mark_seen([p["approval_id"] for p in turn.outcome.get("pending", [])])
