@@ -109,6 +109,7 @@ class RequesterWatch:
                     thread_id=row.get("thread_id"),
                     channel="terminal",
                     message=message,
+                    how="shown to the requester in their open terminal",
                 )
                 told.append(f"{message} [{approval_id}]")
                 continue

@@ -81,6 +81,8 @@ def _detail_lines(details: dict[str, Any]) -> list[str]:
         lines += [f"  evidence: {e}" for e in (round_.get("evidence") or [])[:4]]
     for reason in details.get("reasons") or []:
         lines.append(f"rule: {reason}")
+    if details.get("arguments") and not details.get("changes"):
+        lines.append("values: " + json.dumps(details["arguments"], ensure_ascii=False))
     for key, change in (details.get("changes") or {}).items():
         if "asked" in change:
             lines.append(f"{key}: asked {change['asked']} → applied {change['applied']}")

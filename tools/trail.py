@@ -176,7 +176,13 @@ def channel_of(thread_id: str | None) -> str:
 
 
 def record_told(
-    crm: CRMService, *, approval_id: str, thread_id: str | None, channel: str, message: str
+    crm: CRMService,
+    *,
+    approval_id: str,
+    thread_id: str | None,
+    channel: str,
+    message: str,
+    how: str = "the outcome was added to the requester's conversation",
 ) -> None:
     """Put on the record that a request's outcome reached its requester (in which channel)."""
     crm.audit_note(
@@ -184,7 +190,7 @@ def record_told(
         action="told",
         outcome="told",
         reason=message,
-        arguments={"approval_id": approval_id, "channel": channel},
+        arguments={"approval_id": approval_id, "channel": channel, "how": how},
         thread_id=thread_id,
     )
 
@@ -220,7 +226,12 @@ def trail(crm: CRMService, subject: str, reader: Actor) -> Trail:
             steps += _approval_steps(session, row, names, mask)
         for event in direct:
             steps += _direct_steps(session, event, names, mask)
-    steps.sort(key=lambda s: (s.at, s.decision, PHASE[s.kind]))
+    # Decisions in the order they started; within one, steps in their logical order (a commit
+    # and the decision it belongs to are one transaction, microseconds apart either way).
+    started: dict[str, datetime] = {}
+    for step in steps:
+        started[step.decision] = min(step.at, started.get(step.decision, step.at))
+    steps.sort(key=lambda s: (started[s.decision], s.decision, PHASE[s.kind], s.at))
     return Trail(
         subject=subject,
         account_id=account_id,
@@ -420,14 +431,17 @@ def _committed(
     changed = {
         k: {"before": before.get(k), "after": v}
         for k, v in after.items()
-        if raw_before.get(k) != (event.after or {}).get(k) and k != "version"
+        if event.before is not None  # a new record: its arguments say what it holds
+        and raw_before.get(k) != (event.after or {}).get(k)
+        and k != "version"
     }
     return TrailStep(
         at=event.at,
         kind="committed",
         who=names.get(event.actor_id or "", event.actor_id or "system"),
         channel=channel_of(event.thread_id) if event.thread_id else None,
-        text=f"{event.action} on {event.record_type} {event.record_id}",
+        text=f"{event.action} {'on' if event.before is not None else 'created'} "
+        f"{event.record_type} {event.record_id}",
         decision=decision,
         details={"changes": changed, "arguments": mask.values(event.action, event.arguments)},
     )
@@ -447,13 +461,15 @@ def _told(session: Any, row: Approval, names: dict[str, str]) -> list[TrailStep]
                 kind="told",
                 who=requester,
                 channel=str((event.arguments or {}).get("channel") or channel_of(event.thread_id)),
-                text="the requester was told the outcome",
+                text=str((event.arguments or {}).get("how") or "the requester was told"),
                 decision=row.id,
             )
         )
     for delivery in session.scalars(
         select(ChannelDelivery).where(ChannelDelivery.approval_id == row.id)
     ):
+        if delivery.channel.startswith("tty-"):
+            continue  # a terminal's own ledger; what it told is a "told" event above
         if delivery.kind == "card":
             who = ", ".join(names.get(r, r) for r in row.reviewer_ids)
             text = "the request card reached the reviewers"
