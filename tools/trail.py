@@ -349,7 +349,10 @@ def _approval_steps(
         text = f"{request.requester_name} may not make this write ({request.relation}); asked of "
         text += f"the {request.lead_noun}"
         if request.counter:
-            text += f"; {request.domain} counters {mask.values(tool, request.counter)}"
+            offered = mask.values(tool, request.counter)
+            text += f"; {request.domain} counters: " + ", ".join(
+                f"{k} {v}" for k, v in offered.items()
+            )
         steps.append(
             TrailStep(
                 at=at,
@@ -375,7 +378,11 @@ def _approval_steps(
             decision=row.id,
             details={
                 "rules": list(row.rule_ids),
-                "reasons": [mask.text(tool, r) for r in row.reasons],
+                "reasons": [  # the cross-team reason is the cross-team step above
+                    mask.text(tool, reason)
+                    for rule, reason in zip(row.rule_ids, row.reasons, strict=False)
+                    if rule != CROSS_TEAM_RULE
+                ],
             },
         )
     )
