@@ -7,6 +7,7 @@ restarts and processes.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,6 +22,7 @@ from agents.state import AgentDeps
 from tools.errors import NotFound
 from tools.service import CRMService, ReviewOutcome
 from tools.tracing import turn_span
+from tools.trail import channel_of, record_told
 
 MAX_MESSAGE_CHARS = 8000
 # Every checkpoint is written before the next step starts: a crash loses at most the step that
@@ -324,6 +326,15 @@ class ConversationService:
             return  # told already (a re-run after a crash must not repeat it)
         await self.graph.aupdate_state(
             config, {"history": [{"role": "assistant", "content": message}]}, as_node="respond"
+        )
+        # On the record for the decision trail (tools/trail.py): who was told, in which channel.
+        await asyncio.to_thread(
+            record_told,
+            self.crm,
+            approval_id=approval_id,
+            thread_id=thread_id,
+            channel=channel_of(thread_id),
+            message=message,
         )
         for listener in self._requester_told:
             await listener(thread_id, message)

@@ -20,6 +20,7 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
 from langgraph.types import Command
 
+from agents.crossteam import prepare_requests
 from agents.llm_errors import LLMError
 from agents.negotiation import DOMAIN_OF_TOOL, Negotiation, negotiate, readable
 from agents.prefetch import account_digest
@@ -34,6 +35,7 @@ from agents.state import (
     SpecialistName,
     TurnOutcome,
 )
+from tools.crossteam import is_request
 from tools.errors import ToolFailure
 from tools.policy import DOMAIN_REVIEWER, RuleHit
 from tools.service import GateDecision, Proposal
@@ -152,11 +154,15 @@ def _proposals(state: ConversationState) -> list[Proposal]:
 async def negotiate_node(state: ConversationState, runtime: Runtime[AgentDeps]) -> dict[str, Any]:
     """Proposals that touch another domain are negotiated; agreed changes replace them."""
     deps = runtime.context
-    proposals = _proposals(state)
-    if not proposals:
+    if not _proposals(state):
         return {"negotiations": []}
     actor = await asyncio.to_thread(deps.crm.actor, state["actor_id"])
     reports = [dict(r) for r in state.get("reports") or []]
+    # --- cross-team requests: the owning agent's findings and counter (agents/crossteam.py) ---
+    reports = await prepare_requests(
+        crm=deps.crm, actor=actor, reports=reports, thread_id=state["thread_id"], emit=_emit
+    )
+    proposals = _proposals({**state, "reports": reports})
     records = []
     for proposal in proposals:
         result = await negotiate(
@@ -196,6 +202,7 @@ async def negotiate_node(state: ConversationState, runtime: Runtime[AgentDeps]) 
                 actor,
                 proposal_id=f"{proposal.id}-n",
                 thread_id=state["thread_id"],
+                cross_team=is_request(proposal.facts),
             )
             if isinstance(changed, Proposal):
                 _replace_proposal(reports, proposal.id, changed)

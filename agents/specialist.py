@@ -230,6 +230,7 @@ class SpecialistRun:
             self.actor,
             proposal_id=proposal_id,
             thread_id=self.thread_id,
+            cross_team=True,  # a write another team owns may become a request (tools/crossteam.py)
         )
         if isinstance(proposal, ToolFailure):
             return proposal.model_dump(mode="json")

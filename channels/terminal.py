@@ -22,6 +22,11 @@ from rich.panel import Panel
 from agents.conversation import ConversationError, ConversationService, TurnResult
 from agents.llm_errors import LLMError
 from agents.state import SPECIALISTS
+from channels.requester_watch import RequesterWatch
+from channels.terminal_views import render_inbox, render_trail
+from tools.trail import TrailRefused
+from tools.trail import trail as build_trail
+from tools.worklist import inbox as build_inbox
 
 AGENT_COLOURS = {"sales": "green", "service": "yellow", "delivery": "blue", "router": "magenta"}
 
@@ -82,7 +87,8 @@ async def say(
 LOCAL_COMMANDS = {
     "/help": "this list",
     "/whoami": "who you are talking as, and the thread",
-    "/inbox": "review requests waiting for your decision",
+    "/inbox": "what waits for you: reviews, cross-team requests, tasks (oldest first)",
+    "/trail": "/trail ACCOUNT or /trail REQUEST: the decisions behind it",
     "/pending": "your own requests still waiting for a reviewer",
     "/quit": "leave (Ctrl-D too); Ctrl-C cancels a running answer, not the chat",
 }
@@ -135,6 +141,8 @@ def _local_command(
             f"  {escape(actor.name)} ({escape(actor.id)}; {escape(roles)}; team "
             f"{escape(actor.team or '—')}) in thread {escape(thread_id)}"
         )
+    elif chat_command(console, convo, user_id, text):
+        pass
     elif command in {"/inbox", "/pending"}:
         mine = command == "/inbox"
         rows = (
@@ -164,9 +172,27 @@ def _local_command(
     return True
 
 
+def chat_command(console: Console, convo: ConversationService, user_id: str, text: str) -> bool:
+    """`/inbox` and `/trail ACCOUNT|REQUEST`; True when the text was one of them."""
+    if text == "/inbox":
+        render_inbox(console, build_inbox(convo.crm, convo.crm.actor(user_id)))
+        return True
+    if text.startswith("/trail"):
+        subject = text.removeprefix("/trail").strip()
+        if not subject:
+            console.print("[red]Say whose trail: /trail acc-… or /trail appr-…[/]")
+            return True
+        try:
+            render_trail(console, build_trail(convo.crm, subject, convo.crm.actor(user_id)))
+        except TrailRefused as exc:
+            console.print(f"[red]{escape(str(exc))}[/]")
+        return True
+    return False
+
+
 async def _cancellable_turn(
     console: Console, convo: ConversationService, *, thread_id: str, user_id: str, text: str
-) -> None:
+) -> TurnResult | None:
     """Run one turn; Ctrl-C (SIGINT) cancels this turn only and the chat goes on."""
     loop = asyncio.get_running_loop()
     task = asyncio.ensure_future(
@@ -177,11 +203,12 @@ async def _cancellable_turn(
         loop.add_signal_handler(signal.SIGINT, task.cancel)
         installed = True
     try:
-        await task
+        return await task
     except asyncio.CancelledError:
         if not task.cancelled():
             raise
         console.print("[yellow]Cancelled.[/] [dim]Ask again, or /quit.[/]")
+        return None
     finally:
         if installed:
             loop.remove_signal_handler(signal.SIGINT)
@@ -196,12 +223,40 @@ async def chat_loop(
     read_line: ReadLine | None = None,
     history_file: Path | None = None,
 ) -> None:
+    # The requester kept in the loop: what happened while away, then news while open
+    # (channels/requester_watch.py).
+    watch = RequesterWatch(convo.crm, user_id)
+    watch.print_away(console)
+    stop = asyncio.Event()
+    news = asyncio.create_task(watch.run(console, stop))
+    try:
+        await _chat_turns(
+            console,
+            convo,
+            thread_id=thread_id,
+            user_id=user_id,
+            watch=watch,
+            read=read_line or prompt_reader(history_file),
+        )
+    finally:
+        stop.set()
+        await news
+
+
+async def _chat_turns(
+    console: Console,
+    convo: ConversationService,
+    *,
+    thread_id: str,
+    user_id: str,
+    watch: RequesterWatch,
+    read: ReadLine,
+) -> None:
     name = convo.crm.actor(user_id).name
     console.print(
         f"[bold]warroom[/] — talking as {escape(name)} in thread [cyan]{escape(thread_id)}[/]. "
-        "Type /help for local commands, /quit to leave."
+        "Type /help for local commands (/inbox: what waits for you), /quit to leave."
     )
-    read = read_line or prompt_reader(history_file)
     while True:
         try:
             text = (await read("you › ")).strip()
@@ -216,4 +271,8 @@ async def chat_loop(
             if not _local_command(console, convo, text, thread_id=thread_id, user_id=user_id):
                 return
             continue
-        await _cancellable_turn(console, convo, thread_id=thread_id, user_id=user_id, text=text)
+        turn = await _cancellable_turn(
+            console, convo, thread_id=thread_id, user_id=user_id, text=text
+        )
+        if turn is not None:  # counters shown in this turn's reply are not news later
+            watch.mark_seen([p["approval_id"] for p in turn.outcome.get("pending", [])])

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 import tools.catalogue  # noqa: F401  (registers the tool catalogue)
+from tools import crossteam
 from tools.context import AccountRecall, Actor, Clock, KnowledgeSearch, SystemClock, ToolContext
 from tools.db import Database
 from tools.errors import (
@@ -30,6 +31,7 @@ from tools.errors import (
     DuplicateKeyMismatch,
     InvalidArguments,
     NotFound,
+    PermissionRefused,
     ToolError,
     ToolFailure,
 )
@@ -159,15 +161,30 @@ class CRMService:
         proposal_id: str | None = None,
         thread_id: str | None = None,
         audit_refusal: bool = True,
+        cross_team: bool = False,
     ) -> Proposal | ToolFailure:
         """Describe a write without making it. Refusals are audited (unless `audit_refusal` is
-        off: a dry run writes nothing, not even that) and never queued."""
+        off: a dry run writes nothing, not even that) and never queued. With `cross_team`, a
+        write refused by role that another team owns becomes a cross-team request instead
+        (tools/crossteam.py): planned within the owning team's rules, marked in its facts."""
         proposal_id = proposal_id or f"prop-{uuid.uuid4().hex[:12]}"
         try:
             spec = self._spec(tool, "write")
             args = _validate(spec, arguments)
             with self.db.read_session() as session:
-                plan: WritePlan = spec.fn(self._context(session, actor, id_seed=proposal_id), args)
+                try:
+                    plan: WritePlan = spec.fn(
+                        self._context(session, actor, id_seed=proposal_id), args
+                    )
+                except PermissionRefused as refusal:
+                    # --- cross-team request hook (tools/crossteam.py) ---
+                    if not cross_team:
+                        raise
+                    given = args.model_dump(mode="json", exclude_unset=True)
+                    delegation = crossteam.delegate(session, actor, tool, given, refusal)
+                    ctx = self._context(session, delegation.acting_as, id_seed=proposal_id)
+                    plan = spec.fn(ctx, args)
+                    plan.facts[crossteam.FACT] = delegation.request.model_dump(mode="json")
         except ToolError as exc:
             failure = exc.to_failure(tool)
             if failure.kind == "refused" and audit_refusal:
@@ -214,6 +231,8 @@ class CRMService:
     def _decide(
         self, proposal: Proposal, hits: list[RuleHit], actor: Actor, extra: list[RuleHit]
     ) -> GateDecision:
+        # --- cross-team request hook: the owning lead decides first (tools/crossteam.py) ---
+        hits = crossteam.with_request_hit(proposal.facts, hits)
         if not hits:
             return GateDecision(proposal_id=proposal.id)
         team = proposal.facts.get("account_team")
@@ -562,6 +581,9 @@ class CRMService:
             return self._next_step(
                 approval_id, reviewer_id, comment, proposal, steps, left, context, bool(edit)
             )
+        # --- cross-team request hook: the deciding lead makes the write (tools/crossteam.py) ---
+        committer = crossteam.committer(proposal.facts, proposal.actor_id, reviewer_id)
+        proposal = proposal.model_copy(update={"actor_id": committer})
 
         def mark(session: Session) -> None:
             row = session.get(Approval, approval_id)
@@ -634,6 +656,7 @@ class CRMService:
             requester,
             proposal_id=f"{approval.proposal_id}-e{len(progress.edits) + 1}",
             thread_id=approval.thread_id,
+            cross_team=crossteam.is_request(proposal.facts),
         )
         if isinstance(edited, ToolFailure):
             raise ReviewRefused(f"The edited arguments do not work: {edited.message}")

@@ -47,6 +47,8 @@ LAZY_GROUPS: dict[str, tuple[str, str]] = {
         "Data protection: export, erase and consent for one contact.",
     ),
     "api-token": ("warroom.cli_tokens", "HTTP API tokens: one per CRM user, stored hashed."),
+    "inbox": ("warroom.cli_inbox", "What waits for you: reviews, cross-team requests, tasks."),
+    "trail": ("warroom.cli_trail", "The decision trail of an account or a request."),
 }
 
 
