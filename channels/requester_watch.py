@@ -27,7 +27,7 @@ from sqlalchemy.exc import IntegrityError
 from agents.review import describe_outcome
 from tools.crossteam import request_of
 from tools.models import ChannelDelivery
-from tools.service import CRMService, ReviewOutcome
+from tools.service import CRMService
 from tools.trail import reader_mask, record_told
 
 FIRST_LOOK = timedelta(days=14)
@@ -132,25 +132,11 @@ class RequesterWatch:
         return told
 
     def _outcome(self, row: dict[str, Any]) -> str:
-        context = row.get("context") or {}
-        asked = (context.get("proposal") or {}).get("summary") or row["tool"]
-        applied = context.get("applied_summary")
-        outcome = ReviewOutcome(
-            approval_id=row["id"],
-            status=row["status"],
-            tool=row["tool"],
-            summary=applied or asked,
-            asked_summary=asked if applied and applied != asked else None,
-            requested_by=row["requested_by"],
-            thread_id=row.get("thread_id"),
-            decided_by=row.get("decided_by"),
-            comment=row.get("comment"),
-            already_decided=True,
-        )
+        outcome = self.crm.review_outcome(row["id"])
         names: dict[str, str] = {}
-        if outcome.decided_by:
+        for who in {outcome.decided_by, *(a["by"] for a in outcome.approvals)} - {None}:
             try:
-                names[outcome.decided_by] = self.crm.actor(outcome.decided_by).name
+                names[who] = self.crm.actor(who).name
             except Exception:  # noqa: BLE001 - a missing name must not hide the outcome
                 pass
         return describe_outcome(outcome, names)

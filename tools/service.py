@@ -467,6 +467,7 @@ class CRMService:
                         "edits": [],
                         "extra_hits": decision.extra_hits,
                         "requested_arguments": proposal.arguments,
+                        "requested_summary": proposal.summary,
                     },
                     status="pending",
                     created_at=now,
@@ -475,6 +476,15 @@ class CRMService:
                 session.add(existing)
                 session.flush()
             return _approval_dict(existing)
+
+    def review_outcome(self, approval_id: str) -> ReviewOutcome:
+        """The outcome of a review request as its requester is told it (applied values,
+        approvers, the edit), for whoever reports it later (e.g. "while you were away")."""
+        with self.db.read_session() as session:
+            row = session.get(Approval, approval_id)
+            if row is None:
+                raise NotFound("review request", approval_id)
+            return _outcome(row, already=True)
 
     def reviews(
         self,

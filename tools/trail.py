@@ -338,7 +338,10 @@ def _approval_steps(
             at=at,
             kind="proposed",
             who=f"{AGENT_OF_TOOL.get(tool, 'the')} agent",
-            text=mask.text(tool, str(proposal.get("summary") or tool)),
+            # What was proposed, before any reviewer's edit (the review steps show the edit).
+            text=mask.text(
+                tool, str(row.context.get("requested_summary") or proposal.get("summary") or tool)
+            ),
             decision=row.id,
             details={"tool": tool, "arguments": mask.values(tool, row.arguments)},
         ),

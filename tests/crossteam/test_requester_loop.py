@@ -138,8 +138,8 @@ async def test_while_you_were_away(crm: CRMService) -> None:
     shown = out.getvalue()
     assert "While you were away:" in shown
     assert (
-        'Priya Shah approved with changes: SLA credit 300 USD for Acme Corp ("300 per the SLA '
-        'terms") (you asked: SLA credit 500 USD for Acme Corp)' in shown
+        "Priya Shah approved: SLA credit 300 USD for Acme Corp (you asked amount 500, Priya Shah "
+        'approved 300) ("300 per the SLA terms"). It is done.' in shown
     ), shown
     assert "Dana Kim approved: move go-live of Acme onboarding to 2027-01-13" in shown
     assert "Your request expired without a decision" in shown
