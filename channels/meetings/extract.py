@@ -8,7 +8,7 @@ the evidence (channels.meetings.grounding, channels.meetings.dates).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Literal, TypeVar
 
 from pydantic import BaseModel, Field
@@ -118,9 +118,15 @@ def render_chunk(
 
 
 async def extract(
-    model: ChatModel, segments: Sequence[Segment], *, context: str, max_tokens: int
+    model: ChatModel,
+    segments: Sequence[Segment],
+    *,
+    context: str,
+    max_tokens: int,
+    on_chunk: Callable[[int, int], None] | None = None,
 ) -> tuple[ExtractionOut, int]:
-    """Ask the model chunk by chunk and merge; returns the merged answer and the chunk count."""
+    """Ask the model chunk by chunk and merge; returns the merged answer and the chunk count.
+    `on_chunk(done, total)` is told after each chunk."""
     chunks = chunk_segments(segments, max_tokens)
     answers = []
     first_line = 1
@@ -130,6 +136,8 @@ async def extract(
         )
         answers.append(await model.structured(agent=AGENT, messages=messages, schema=ExtractionOut))
         first_line += len(chunk)
+        if on_chunk is not None:
+            on_chunk(number, len(chunks))
     return merge(answers), len(chunks)
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
@@ -28,20 +28,21 @@ from agents.llm_types import ChatModel
 from channels.meetings.dates import find_due_date, resolve_due_date
 from channels.meetings.errors import IngestError, messages
 from channels.meetings.extract import ExtractionOut, extract
+from channels.meetings.files import TRANSCRIPT_SUFFIXES, list_transcripts, read_limited
 from channels.meetings.grounding import Grounder, Span, normalise
 from channels.meetings.matching import Directory, Match, match_meeting
 from channels.meetings.parsers import Transcript, parse_meeting_date, parse_transcript
 from channels.meetings.result import IngestBatch, IngestFailure, MeetingResult, empty_ingestion
 from channels.meetings.values import amounts_in, parse_amount, parse_probability, parse_stage
+from channels.meetings.visibility import Visibility
 from tools.context import Actor
 from tools.errors import NotFound, ToolFailure
 from tools.models import MeetingIngestion
 from tools.policy import DOMAIN_REVIEWER, RuleHit, WriteToClassify
 from tools.service import CRMService, GateDecision, Proposal
 
-__all__ = ["MeetingService", "TRANSCRIPT_SUFFIXES"]
+__all__ = ["IngestProgress", "MeetingService", "TRANSCRIPT_SUFFIXES", "read_limited"]
 
-TRANSCRIPT_SUFFIXES = (".vtt", ".srt", ".txt", ".md", ".json", ".docx")
 IDEMPOTENCY_PREFIX = "meeting:"
 _SELF = {"i", "me", "myself", "i'll", "我", "本人", "我自己"}
 _FILENAME_DATE = re.compile(r"(20\d{2})[-_.]?(\d{2})[-_.]?(\d{2})")
@@ -49,6 +50,17 @@ _FILENAME_DATE = re.compile(r"(20\d{2})[-_.]?(\d{2})[-_.]?(\d{2})")
 
 class ReviewOpener(Protocol):
     async def open_review(self, approval_id: str) -> None: ...
+
+
+class IngestProgress(Protocol):
+    """Told how a batch goes: each file as it starts (1-based), each chunk read by the model,
+    each file's outcome."""
+
+    def file_started(self, path: str, number: int, total: int) -> None: ...
+
+    def chunk_done(self, done: int, total: int) -> None: ...
+
+    def file_done(self, outcome: MeetingResult | IngestFailure) -> None: ...
 
 
 class FactMemory(Protocol):
@@ -88,6 +100,7 @@ class MeetingService:
         chunk_tokens: int = 1500,
         review_ttl_hours: float = 72.0,
         default_task_days: int = 7,
+        day_first: bool = True,
     ) -> None:
         self.crm = crm
         self.model = model
@@ -97,6 +110,7 @@ class MeetingService:
         self.chunk_tokens = chunk_tokens
         self.review_ttl = timedelta(hours=review_ttl_hours)
         self.default_task_days = default_task_days
+        self.day_first = day_first  # how "03/04/2026" in a transcript's header is read
 
     # ------------------------------------------------------------ entry points
 
@@ -108,30 +122,42 @@ class MeetingService:
         dry_run: bool = False,
         account_id: str | None = None,
         thread_id: str | None = None,
+        progress: IngestProgress | None = None,
     ) -> IngestBatch:
         """A file, or every transcript file in a folder (recursively, in name order). A file
-        that fails is reported with its name and reason; the others go on."""
+        that fails is reported with its name and reason; the others go on. Links out of the
+        folder, FIFOs and devices are refused by name before anything is read."""
         root = Path(path)
         batch = IngestBatch()
-        files = await asyncio.to_thread(transcript_files, root)
-        if files is None:
+        listing = await asyncio.to_thread(list_transcripts, root)
+        if listing is None:
             batch.failures.append(IngestFailure(str(root), messages.not_found(str(root))))
             return batch
-        for file in files:
+        for refused, why in listing.refused:
+            batch.failures.append(IngestFailure(str(refused), why))
+            if progress is not None:
+                progress.file_done(batch.failures[-1])
+        for number, file in enumerate(listing.files, start=1):
+            if progress is not None:
+                progress.file_started(str(file), number, len(listing.files))
+            outcome: MeetingResult | IngestFailure
             try:
-                data = read_limited(file, self.max_bytes)
-                result = await self.ingest_bytes(
+                data = await asyncio.to_thread(read_limited, file, self.max_bytes)
+                outcome = await self.ingest_bytes(
                     filename=str(file),
                     data=data,
                     actor_id=actor_id,
                     dry_run=dry_run,
                     thread_id=thread_id,
                     account_id=account_id,
+                    on_chunk=progress.chunk_done if progress is not None else None,
                 )
+                batch.results.append(outcome)
             except IngestError as exc:
-                batch.failures.append(IngestFailure(str(file), exc.message))
-                continue
-            batch.results.append(result)
+                outcome = IngestFailure(str(file), exc.message)
+                batch.failures.append(outcome)
+            if progress is not None:
+                progress.file_done(outcome)
         return batch
 
     async def ingest_bytes(
@@ -144,6 +170,7 @@ class MeetingService:
         thread_id: str | None = None,
         account_id: str | None = None,
         meeting_date: date | None = None,
+        on_chunk: Callable[[int, int], None] | None = None,
     ) -> MeetingResult:
         """Ingest one transcript. Raises IngestError (with `status`) for a file that cannot be
         read or a user who does not exist; anything else ends in the returned result."""
@@ -175,9 +202,10 @@ class MeetingService:
         if day_note:
             result.ingestion["notes"].append(day_note)
         directory = await asyncio.to_thread(Directory.load, self.crm.db)
+        seen = await asyncio.to_thread(Visibility.load, self.crm.db, actor)
         text = " ".join(s.text for s in transcript.segments)
-        if account_id is not None and account_id not in directory.accounts:
-            raise IngestError(f"{filename}: there is no account '{account_id}'.", status=400)
+        if account_id is not None and not seen.account(account_id):
+            raise IngestError(messages.no_account(filename, account_id), status=400)
         match = match_meeting(
             directory,
             speakers=transcript.speakers,
@@ -187,11 +215,16 @@ class MeetingService:
             filename=Path(filename).name,
             account_id=account_id,
         )
+        if match.account_id is not None and not seen.account(match.account_id):
+            # Nothing about it is told: not its id, its people or its deals.
+            raise IngestError(messages.hidden_account(filename), filename=filename, status=403)
         result.account_id, result.opportunity_id = match.account_id, match.opportunity_id
-        result.attendees = [a.to_dict() for a in match.attendees]
-        result.ingestion["ambiguities"] = list(match.ambiguities)
+        result.attendees = [seen.attendee(a.to_dict()) for a in match.attendees]
+        result.ingestion["ambiguities"] = [seen.redact(text) for text in match.ambiguities]
         grounder = Grounder(transcript.segments)
-        extraction = await self._extract(transcript, match, directory, day, filename, result)
+        extraction = await self._extract(
+            transcript, match, directory, day, filename, result, on_chunk
+        )
         changes = self._ground(extraction, grounder, match, directory, day, result)
         if match.account_id is None:
             result.ingestion["status"] = "not_applied"
@@ -214,16 +247,23 @@ class MeetingService:
     ) -> tuple[date, str | None]:
         if given:
             return given, None
-        if transcript.date:
-            return transcript.date, None
+        stated = transcript.meeting_date(day_first=self.day_first)
+        if stated:
+            return stated, None
         if transcript.started_at:
             return transcript.started_at.date(), None
-        found = _FILENAME_DATE.search(Path(filename).name)
-        if found:
-            parsed = parse_meeting_date("-".join(found.groups()))
-            if parsed:
-                return parsed, None
+        name = Path(filename).name
+        found = _FILENAME_DATE.search(name)
+        parsed = parse_meeting_date("-".join(found.groups())) if found else None
+        parsed = parsed or parse_meeting_date(name.replace("_", " "), day_first=self.day_first)
+        if parsed and not transcript.date_text:
+            return parsed, None
         today = self.crm.clock.today()
+        if transcript.date_text:
+            return parsed or today, (
+                f"The meeting date '{transcript.date_text[:60]}' could not be read; relative "
+                f"dates were read against {(parsed or today).isoformat()}."
+            )
         return today, (
             f"The transcript names no meeting date; relative dates were read against today "
             f"({today.isoformat()})."
@@ -237,11 +277,12 @@ class MeetingService:
         day: date,
         filename: str,
         result: MeetingResult,
+        on_chunk: Callable[[int, int], None] | None = None,
     ) -> ExtractionOut:
         if self.model is None:
             result.ingestion["notes"].append(
-                "No language model is configured: the meeting was matched and logged, but no "
-                "action items or changes were read from it."
+                "No language model was used for this ingestion: the meeting was matched and "
+                "logged, but no action items or changes were read from it."
             )
             return ExtractionOut()
         context = _context(transcript, match, directory, day)
@@ -251,6 +292,7 @@ class MeetingService:
                 transcript.segments,
                 context=context,
                 max_tokens=self.chunk_tokens,
+                on_chunk=on_chunk,
             )
         except LLMError as exc:
             raise IngestError(
@@ -708,38 +750,6 @@ class MeetingService:
 
 
 # ---------------------------------------------------------------- helpers
-
-
-def transcript_files(root: Path) -> list[Path] | None:
-    """The transcript files under a folder (hidden ones skipped), or the file itself; None if
-    the path does not exist."""
-    if root.is_dir():
-        return sorted(
-            p
-            for p in root.rglob("*")
-            if p.is_file()
-            and p.suffix.lower() in TRANSCRIPT_SUFFIXES
-            and not any(part.startswith(".") for part in p.relative_to(root).parts)
-        )
-    return [root] if root.is_file() else None
-
-
-def read_limited(path: Path, max_bytes: int) -> bytes:
-    """Read a file, refusing it before reading when it is over the limit."""
-    name = str(path)
-    try:
-        size = path.stat().st_size
-        if size > max_bytes:
-            raise IngestError(messages.too_large(name, size, max_bytes), filename=name, status=413)
-        with path.open("rb") as handle:
-            data = handle.read(max_bytes + 1)  # the file may grow while being read
-    except OSError as exc:
-        raise IngestError(
-            messages.unreadable(name, exc.strerror or str(exc)), filename=name
-        ) from exc
-    if len(data) > max_bytes:
-        raise IngestError(messages.too_large(name, None, max_bytes), filename=name, status=413)
-    return data
 
 
 def _owner(
