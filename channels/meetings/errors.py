@@ -80,3 +80,11 @@ class messages:  # noqa: N801  (a namespace of sentence builders)
             f"{name}: the meeting is about an account you cannot see; nothing was read from it "
             "or written. Ask the account's owner to ingest it."
         )
+
+    @staticmethod
+    def other_account(name: str, account_id: str) -> str:
+        return (
+            f"{name}: the meeting is not about '{account_id}' — its people, e-mail addresses or "
+            "the names said point at another account; nothing was applied. Check the file and "
+            "--account."
+        )

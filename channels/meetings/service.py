@@ -29,7 +29,7 @@ from channels.meetings.dates import find_due_date, resolve_due_date
 from channels.meetings.errors import IngestError, messages
 from channels.meetings.extract import ExtractionOut, extract
 from channels.meetings.files import TRANSCRIPT_SUFFIXES, list_transcripts, read_limited
-from channels.meetings.grounding import Grounder, Span, normalise
+from channels.meetings.grounding import Grounder, Span, normalise, split_sentences
 from channels.meetings.matching import Directory, Match, match_meeting
 from channels.meetings.parsers import Transcript, parse_meeting_date, parse_transcript
 from channels.meetings.result import IngestBatch, IngestFailure, MeetingResult, empty_ingestion
@@ -206,15 +206,30 @@ class MeetingService:
         text = " ".join(s.text for s in transcript.segments)
         if account_id is not None and not seen.account(account_id):
             raise IngestError(messages.no_account(filename, account_id), status=400)
-        match = match_meeting(
-            directory,
-            speakers=transcript.speakers,
-            attendee_labels=transcript.attendees,
-            text=text,
-            title=transcript.title,
-            filename=Path(filename).name,
-            account_id=account_id,
-        )
+        def matched(given: str | None) -> Match:
+            return match_meeting(
+                directory,
+                speakers=transcript.speakers,
+                attendee_labels=transcript.attendees,
+                text=text,
+                title=transcript.title,
+                filename=Path(filename).name,
+                account_id=given,
+            )
+
+        match = matched(account_id)
+        if account_id is not None:
+            # The account named by the person is checked against what the meeting says, so a
+            # wrong file or a wrong --account is reported instead of fitted to the account.
+            said = matched(None).account_id
+            if said is not None and said != account_id:
+                raise IngestError(messages.other_account(filename, account_id), status=409)
+            if said is None:
+                result.ingestion["problems"].append(
+                    f"Nothing in the transcript names {directory.accounts[account_id].name} or "
+                    "its people; it was logged there because you said so. Check that this is "
+                    "the right meeting."
+                )
         if match.account_id is not None and not seen.account(match.account_id):
             # Nothing about it is told: not its id, its people or its deals.
             raise IngestError(messages.hidden_account(filename), filename=filename, status=403)
@@ -320,7 +335,7 @@ class MeetingService:
             ing["dropped_items"].append({"item": what[:200], "reason": reason})
 
         result.meeting["title"] = result.meeting["title"] or (out.title.strip() or None)
-        result.summary_text = out.summary.strip()
+        result.summary_text = self._supported_summary(out.summary, grounder, result, drop)
         for notes, bucket in ((out.decisions, result.decisions), (out.risks, result.risks)):
             for note in notes:
                 if not note.text.strip():
@@ -396,6 +411,26 @@ class MeetingService:
             changes.append(_Change(change.field, value, span))
             ing["evidence_from"][span.found_by] += 1
         return changes
+
+    @staticmethod
+    def _supported_summary(
+        summary: str,
+        grounder: Grounder,
+        result: MeetingResult,
+        drop: Callable[[str, str, str], None],
+    ) -> str:
+        """The summary's sentences that the transcript supports, each with the lines it rests
+        on (`ingestion.summary_support`); the others are dropped, so what the CRM context said
+        (an industry, a deal amount) never becomes a fact of the meeting."""
+        kept: list[str] = []
+        for sentence in split_sentences(summary):
+            lines = grounder.support(sentence)
+            if lines is None:
+                drop("ungrounded", sentence, "summary sentence not supported by the transcript")
+                continue
+            kept.append(sentence)
+            result.ingestion["summary_support"].append({"sentence": sentence, "lines": lines})
+        return " ".join(kept)
 
     async def _apply(
         self,
