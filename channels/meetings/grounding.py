@@ -172,10 +172,10 @@ class Grounder:
         covered: set[str] = set()
         for _ in range(SUPPORT_MAX_LINES):
             best, gain = -1, 0
-            for index, segment in enumerate(self.segments):
+            for index, words in enumerate(self._segment_words):
                 if index in chosen:
                     continue
-                new = len((wanted - covered) & self._segment_words[index])
+                new = len((wanted - covered) & words)
                 if new > gain:
                     best, gain = index, new
             if best < 0:

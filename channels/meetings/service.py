@@ -206,6 +206,7 @@ class MeetingService:
         text = " ".join(s.text for s in transcript.segments)
         if account_id is not None and not seen.account(account_id):
             raise IngestError(messages.no_account(filename, account_id), status=400)
+
         def matched(given: str | None) -> Match:
             return match_meeting(
                 directory,

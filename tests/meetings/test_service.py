@@ -239,7 +239,8 @@ async def test_without_a_model_the_meeting_is_still_logged(make_service, acme_vt
 
 
 async def test_long_transcripts_are_chunked_and_merged(make_service, acme_vtt) -> None:
-    part1 = extraction(summary="Jane is now looking at 200 seats.", competitors=["Umbrella Analytics"],
+    part1 = extraction(summary="Jane is now looking at 200 seats.",
+                       competitors=["Umbrella Analytics"],
                        changes=[{"field": "amount", "value": "200000",
                                  "evidence": "we're now looking at 200 seats"}])  # fmt: skip
     part2 = extraction(
