@@ -14,8 +14,7 @@ import asyncio
 import hashlib
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Protocol
@@ -32,24 +31,24 @@ from channels.meetings.files import TRANSCRIPT_SUFFIXES, list_transcripts, read_
 from channels.meetings.grounding import Grounder, Span, normalise, split_sentences
 from channels.meetings.matching import Directory, Match, match_meeting
 from channels.meetings.parsers import Transcript, parse_meeting_date, parse_transcript
+from channels.meetings.propose import (
+    IDEMPOTENCY_PREFIX,
+    GroundedChange,
+    MeetingWriter,
+    ReviewOpener,
+)
 from channels.meetings.result import IngestBatch, IngestFailure, MeetingResult, empty_ingestion
 from channels.meetings.values import amounts_in, parse_amount, parse_probability, parse_stage
 from channels.meetings.visibility import Visibility
 from tools.context import Actor
-from tools.errors import NotFound, ToolFailure
+from tools.errors import NotFound
 from tools.models import MeetingIngestion
-from tools.policy import DOMAIN_REVIEWER, RuleHit, WriteToClassify
-from tools.service import CRMService, GateDecision, Proposal
+from tools.service import CRMService
 
 __all__ = ["IngestProgress", "MeetingService", "TRANSCRIPT_SUFFIXES", "read_limited"]
 
-IDEMPOTENCY_PREFIX = "meeting:"
 _SELF = {"i", "me", "myself", "i'll", "我", "本人", "我自己"}
 _FILENAME_DATE = re.compile(r"(20\d{2})[-_.]?(\d{2})[-_.]?(\d{2})")
-
-
-class ReviewOpener(Protocol):
-    async def open_review(self, approval_id: str) -> None: ...
 
 
 class IngestProgress(Protocol):
@@ -75,13 +74,6 @@ class FactMemory(Protocol):
         contact_ids: Sequence[str] = (),
         at: datetime,
     ) -> Any: ...
-
-
-@dataclass
-class _Change:
-    field: str
-    value: Any
-    evidence: Span
 
 
 class MeetingService:
@@ -246,7 +238,13 @@ class MeetingService:
             result.ingestion["status"] = "not_applied"
             return result
         thread = thread_id or f"{IDEMPOTENCY_PREFIX}{sha[:16]}"
-        await self._apply(result, transcript, match, changes, actor, sha, day, thread, dry_run)
+        writer = MeetingWriter(
+            crm=self.crm,
+            convo=self.convo,
+            review_ttl=self.review_ttl,
+            default_task_days=self.default_task_days,
+        )
+        await writer.apply(result, transcript, match, changes, actor, sha, day, thread, dry_run)
         if dry_run:
             return result
         if (result.ingestion["activity"] or {}).get("status") != "committed":
@@ -328,7 +326,7 @@ class MeetingService:
         directory: Directory,
         day: date,
         result: MeetingResult,
-    ) -> list[_Change]:
+    ) -> list[GroundedChange]:
         ing = result.ingestion
 
         def drop(kind: str, what: str, reason: str) -> None:
@@ -386,7 +384,7 @@ class MeetingService:
                     "evidence": span.text,
                 }
             )
-        changes: list[_Change] = []
+        changes: list[GroundedChange] = []
         for change in out.changes:
             span = grounder.locate(change.evidence, change.line)
             label = f"{change.field} → {change.value}"
@@ -409,7 +407,7 @@ class MeetingService:
             if span.found_by == "line" and not _stated_in(change.field, value, span.text, day):
                 drop("ungrounded", label, "the evidence line does not state this value")
                 continue
-            changes.append(_Change(change.field, value, span))
+            changes.append(GroundedChange(field=change.field, value=value, evidence=span))
             ing["evidence_from"][span.found_by] += 1
         return changes
 
@@ -432,282 +430,6 @@ class MeetingService:
             kept.append(sentence)
             result.ingestion["summary_support"].append({"sentence": sentence, "lines": lines})
         return " ".join(kept)
-
-    async def _apply(
-        self,
-        result: MeetingResult,
-        transcript: Transcript,
-        match: Match,
-        changes: list[_Change],
-        actor: Actor,
-        sha: str,
-        day: date,
-        thread: str,
-        dry_run: bool,
-    ) -> None:
-        assert match.account_id is not None
-        ing = result.ingestion
-        short = sha[:12]
-        contact_ids = [a.contact_id for a in match.attendees if a.contact_id]
-        occurred = transcript.started_at or datetime.combine(day, time(12), tzinfo=UTC)
-        title = result.meeting["title"] or Path(result.source["path"]).stem
-        activity_args = {
-            "account_id": match.account_id,
-            "kind": "meeting",
-            "subject": f"Meeting: {title}"[:200],
-            "summary": _activity_summary(result)[:10_000],
-            "contact_ids": list(dict.fromkeys(contact_ids)),
-            "occurred_at": occurred.isoformat(),
-        }
-        if match.opportunity_id:
-            activity_args["opportunity_id"] = match.opportunity_id
-        ing["activity"] = await self._write_low_risk(
-            "log_activity",
-            activity_args,
-            actor,
-            f"prop-mtg-{short}-act",
-            f"{IDEMPOTENCY_PREFIX}{sha}:activity",
-            thread,
-            dry_run,
-        )
-        if ing["activity"]["status"] not in ("committed", "would_commit"):
-            ing["problems"].append(
-                "The meeting could not be logged on the account "
-                f"({ing['activity'].get('message') or ing['activity']['status']}); its tasks and "
-                "changes were not applied either."
-            )
-            return
-        for item in result.action_items:
-            due = item["due_date"] or (day + timedelta(days=self.default_task_days)).isoformat()
-            subject = item["text"]
-            if item["owner_name"] and not item["owner_id"]:
-                subject = f"Follow up: {item['owner_name']} — {item['text']}"
-            args: dict[str, Any] = {
-                "subject": subject[:200],
-                "due_date": due,
-                "owner_id": item["owner_id"] or actor.id,
-                "account_id": match.account_id,
-            }
-            if match.opportunity_id:
-                args["opportunity_id"] = match.opportunity_id
-            digest = hashlib.sha256(
-                f"{item['text']}\x1f{item['owner_id']}\x1f{due}".encode()
-            ).hexdigest()[:12]
-            outcome = await self._write_low_risk(
-                "create_task",
-                args,
-                actor,
-                f"prop-mtg-{short}-t{digest}",
-                f"{IDEMPOTENCY_PREFIX}{sha}:task:{digest}",
-                thread,
-                dry_run,
-            )
-            outcome.update(
-                subject=args["subject"],
-                due_date=due,
-                owner_id=args["owner_id"],
-                due_date_said=item["due_date"] is not None,
-            )
-            ing["tasks"].append(outcome)
-        if changes:
-            await self._apply_changes(result, match, changes, actor, sha, thread, dry_run)
-
-    async def _write_low_risk(
-        self,
-        tool: str,
-        args: dict[str, Any],
-        actor: Actor,
-        proposal_id: str,
-        key: str,
-        thread: str,
-        dry_run: bool,
-    ) -> dict[str, Any]:
-        proposal = await self._propose(tool, args, actor, proposal_id, thread, dry_run)
-        if isinstance(proposal, ToolFailure):
-            return {
-                "status": "refused" if proposal.kind == "refused" else "failed",
-                "message": proposal.message,
-                "record_id": None,
-            }
-        decision = (await asyncio.to_thread(self.crm.gate, [proposal], actor))[0]
-        if decision.needs_review:  # a policy file may make even these need review
-            return await self._hold(proposal, decision, thread, dry_run, evidence=None)
-        if dry_run:
-            return {"status": "would_commit", "record_id": None, "summary": proposal.summary}
-        return await self._commit(proposal, key, thread)
-
-    async def _apply_changes(
-        self,
-        result: MeetingResult,
-        match: Match,
-        changes: list[_Change],
-        actor: Actor,
-        sha: str,
-        thread: str,
-        dry_run: bool,
-    ) -> None:
-        assert match.opportunity_id is not None
-        opp_id = match.opportunity_id
-        current = await asyncio.to_thread(
-            self.crm.read, "get_opportunity", {"opportunity_id": opp_id}, actor
-        )
-        planned: list[tuple[_Change, Proposal | ToolFailure]] = []
-        for change in changes:
-            if current.get("ok") and _same(current.get(change.field), change.value):
-                result.ingestion["dropped"]["unchanged"] += 1
-                result.ingestion["dropped_items"].append(
-                    {"item": f"{change.field} → {change.value}", "reason": "already the value"}
-                )
-                continue
-            args = {"opportunity_id": opp_id, change.field: _jsonable(change.value)}
-            pid = f"prop-mtg-{sha[:12]}-{change.field}"
-            planned.append(
-                (
-                    change,
-                    await self._propose("update_opportunity", args, actor, pid, thread, dry_run),
-                )
-            )
-        proposals = [p for _, p in planned if isinstance(p, Proposal)]
-        hits_per = self.crm.policy.classify_plan(
-            [WriteToClassify(p.tool, p.facts) for p in proposals]
-        )
-        decisions: dict[str, GateDecision] = {}
-        for candidate, hits in zip(proposals, hits_per, strict=True):
-            typed_by = await asyncio.to_thread(
-                self._typed_by_person,
-                opp_id,
-                next(iter(candidate.arguments.keys() - {"opportunity_id"})),
-            )
-            if typed_by:
-                hits = [
-                    *hits,
-                    RuleHit(
-                        "person-typed-field",
-                        DOMAIN_REVIEWER["sales"],
-                        f"The field was last set by {typed_by}; meeting notes do not "
-                        "overwrite what a person typed without review.",
-                    ),
-                ]
-            decisions[candidate.id] = await asyncio.to_thread(
-                self.crm.decision, candidate, hits, actor
-            )
-        # Low risk first, so the held proposals carry the opportunity's version after them.
-        ordered = sorted(
-            planned,
-            key=lambda cp: isinstance(cp[1], Proposal) and decisions[cp[1].id].needs_review,
-        )
-        for change, proposal in ordered:
-            entry: dict[str, Any] = {
-                "tool": "update_opportunity",
-                "args": {"opportunity_id": opp_id, change.field: _jsonable(change.value)},
-                "evidence": change.evidence.text,
-            }
-            if isinstance(proposal, ToolFailure):
-                entry.update(
-                    risk=None,
-                    message=proposal.message,
-                    status="refused" if proposal.kind == "refused" else "failed",
-                )
-                result.proposed_changes.append(entry)
-                continue
-            decision = decisions[proposal.id]
-            entry["risk"] = "high" if decision.needs_review else "low"
-            fresh = await self._propose(
-                proposal.tool, proposal.arguments, actor, proposal.id, thread, dry_run
-            )
-            if isinstance(fresh, ToolFailure):
-                entry.update(status="failed", message=fresh.message)
-            elif decision.needs_review:
-                entry.update(
-                    await self._hold(
-                        fresh, decision, thread, dry_run, evidence=change.evidence.text
-                    )
-                )
-            elif dry_run:
-                entry["status"] = "would_commit"
-            else:
-                key = f"{IDEMPOTENCY_PREFIX}{sha}:change:{change.field}"
-                outcome = await self._commit(fresh, key, thread)
-                entry["status"] = outcome["status"]
-                if outcome.get("message"):
-                    entry["message"] = outcome["message"]
-            result.proposed_changes.append(entry)
-
-    async def _propose(
-        self,
-        tool: str,
-        args: dict[str, Any],
-        actor: Actor,
-        proposal_id: str,
-        thread: str,
-        dry_run: bool,
-    ) -> Proposal | ToolFailure:
-        return await asyncio.to_thread(
-            self.crm.propose,
-            tool,
-            args,
-            actor,
-            proposal_id=proposal_id,
-            thread_id=thread,
-            audit_refusal=not dry_run,
-        )
-
-    async def _commit(self, proposal: Proposal, key: str, thread: str) -> dict[str, Any]:
-        outcome = await asyncio.to_thread(
-            self.crm.execute, proposal, idempotency_key=key, thread_id=thread
-        )
-        if isinstance(outcome, ToolFailure):
-            return {
-                "status": "refused" if outcome.kind == "refused" else "failed",
-                "message": outcome.message,
-                "record_id": None,
-            }
-        return {
-            "status": "committed",
-            "record_id": outcome.result.get("record_id"),
-            "replayed": outcome.replayed,
-        }
-
-    async def _hold(
-        self,
-        proposal: Proposal,
-        decision: GateDecision,
-        thread: str,
-        dry_run: bool,
-        *,
-        evidence: str | None,
-    ) -> dict[str, Any]:
-        held: dict[str, Any] = {
-            "reviewer_ids": decision.reviewer_ids,
-            "reviewer_role": decision.reviewer_role,
-            "reasons": decision.reasons,
-        }
-        if dry_run:
-            return {"status": "would_need_approval", **held}
-        review = await asyncio.to_thread(
-            self.crm.request_review,
-            proposal,
-            decision,
-            thread_id=thread,
-            ttl=self.review_ttl,
-            context={"request": f"Meeting notes: {proposal.summary}", "evidence": evidence},
-        )
-        if self.convo is not None:
-            await self.convo.open_review(review["id"])
-        return {"status": "pending_approval", "approval_id": review["id"], **held}
-
-    def _typed_by_person(self, record_id: str, field: str) -> str | None:
-        """Who last set the field, if a person did (per the audit trail); None if it was set by
-        ingestion or never by anyone recorded (imports, seed data)."""
-        for event in self.crm.audit_events(record_id=record_id, limit=500):
-            if event.outcome != "committed" or event.record_type != "opportunity":
-                continue
-            after, before = event.after or {}, event.before or {}
-            if field in after and (not before or str(before.get(field)) != str(after.get(field))):
-                if (event.idempotency_key or "").startswith(IDEMPOTENCY_PREFIX):
-                    return None
-                return event.actor_id or "a person"
-        return None
 
     async def _remember(
         self, result: MeetingResult, match: Match, actor: Actor, sha: str, filename: str
@@ -847,27 +569,6 @@ def _stated_in(field: str, value: Any, line: str, day: date) -> bool:
     return True
 
 
-def _same(current: Any, new: Any) -> bool:
-    if current is None:
-        return False
-    if isinstance(new, Decimal):
-        try:
-            return Decimal(str(current)) == new
-        except ArithmeticError:
-            return False
-    if isinstance(new, date):
-        return str(current) == new.isoformat()
-    return str(current).strip().casefold() == str(new).strip().casefold()
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        return float(value) if value != value.to_integral() else int(value)
-    if isinstance(value, date):
-        return value.isoformat()
-    return value
-
-
 def _context(transcript: Transcript, match: Match, directory: Directory, day: date) -> str:
     lines = [f"Meeting date: {day.isoformat()} ({day.strftime('%A')})"]
     if transcript.title:
@@ -887,24 +588,3 @@ def _context(transcript: Transcript, match: Match, directory: Directory, day: da
     if people:
         lines.append("Attendees: " + ", ".join(people))
     return "\n".join(lines)
-
-
-def _activity_summary(result: MeetingResult) -> str:
-    parts = [result.summary_text or "Meeting transcript ingested."]
-    if result.decisions:
-        parts.append("Decisions:\n" + "\n".join(f"- {d}" for d in result.decisions))
-    if result.action_items:
-        parts.append(
-            "Action items:\n"
-            + "\n".join(
-                f"- {a['text']} ({a['owner_name'] or 'no owner said'}, "
-                f"{a['due_date'] or 'no date said'})"
-                for a in result.action_items
-            )
-        )
-    if result.risks:
-        parts.append("Risks:\n" + "\n".join(f"- {r}" for r in result.risks))
-    if result.competitors:
-        parts.append("Competitors: " + ", ".join(result.competitors))
-    parts.append(f"Source: {Path(result.source['path']).name} (sha256 {result.source['sha256']})")
-    return "\n\n".join(parts)
