@@ -116,6 +116,15 @@ def ingest_command(
             "default) or March 4 (month first).",
         ),
     ] = True,
+    strategy: Annotated[
+        str,
+        typer.Option(
+            "--strategy",
+            envvar="WARROOM_INGEST_STRATEGY",
+            help="How the model reads: chunks (the whole transcript, quoting evidence) or lines "
+            "(rule-picked lines in windows, citing line numbers; for small models).",
+        ),
+    ] = "chunks",
     watch: Annotated[
         Path | None, typer.Option("--watch", help="Watch this folder; ingest files as they land.")
     ] = None,
@@ -143,6 +152,8 @@ def ingest_command(
         raise _fail("Give a PATH to ingest, or --watch DIR (not both).")
     if watch is not None and not watch.is_dir():
         raise _fail(f"{watch}: there is no such folder to watch.")
+    if strategy not in ("chunks", "lines"):
+        raise _fail(f"--strategy is chunks or lines, not '{strategy}'.")
     if path is not None:
         _check_path(path)
     application = _app()
@@ -161,6 +172,7 @@ def ingest_command(
                 dry_run=dry_run,
                 account=account,
                 day_first=day_first,
+                strategy=strategy,
                 json_out=json_out,
                 max_files=max_files,
                 seconds=timeout,
@@ -260,6 +272,7 @@ async def _run(
     dry_run: bool,
     account: str | None,
     day_first: bool,
+    strategy: str,
     json_out: Path | None,
     max_files: int | None,
     seconds: float | None,
@@ -270,7 +283,8 @@ async def _run(
     try:
         return await _ingest(
             application, model, path=path, watch=watch, as_user=as_user, dry_run=dry_run,
-            account=account, day_first=day_first, json_out=json_out, max_files=max_files,
+            account=account, day_first=day_first, strategy=strategy, json_out=json_out,
+            max_files=max_files,
             seconds=seconds, use_memory=use_memory, out=out, show_progress=show_progress,
         )  # fmt: skip
     finally:
@@ -290,6 +304,7 @@ async def _ingest(
     dry_run: bool,
     account: str | None,
     day_first: bool,
+    strategy: str,
     json_out: Path | None,
     max_files: int | None,
     seconds: float | None,
@@ -321,7 +336,7 @@ async def _ingest(
         service = MeetingService(
             crm=crm, model=model, convo=convo, max_bytes=settings.ingest_max_bytes,
             memory=account_memory, review_ttl_hours=settings.review_ttl_hours,
-            day_first=day_first,
+            day_first=day_first, strategy="lines" if strategy == "lines" else "chunks",
         )  # fmt: skip
         batch = IngestBatch()
         if watch is not None:

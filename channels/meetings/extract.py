@@ -27,6 +27,7 @@ __all__ = [
     "NoteOut",
     "QualificationOut",
     "chunk_segments",
+    "segment_tokens",
     "extract",
 ]
 
@@ -53,6 +54,9 @@ class ChangeOut(BaseModel):
     value: str = Field(description="The new value as said.")
     evidence: str = Field(description="Words copied exactly from the transcript.")
     line: int = Field(default=0, description="The [number] of the transcript line quoted.")
+    # True when the evidence is a whole line the model cited (line strategy): the line itself
+    # must then state the value.
+    cited: bool = False
 
 
 class QualificationOut(BaseModel):
@@ -83,7 +87,7 @@ def chunk_segments(segments: Sequence[Segment], max_tokens: int) -> list[list[Se
     current: list[Segment] = []
     size = 0
     for segment in segments:
-        cost = _tokens(segment)
+        cost = segment_tokens(segment)
         if current and size + cost > max_tokens:
             chunks.append(current)
             current, size = [], 0
@@ -94,7 +98,7 @@ def chunk_segments(segments: Sequence[Segment], max_tokens: int) -> list[list[Se
     return chunks
 
 
-def _tokens(segment: Segment) -> int:
+def segment_tokens(segment: Segment) -> int:
     text = f"{segment.speaker or 'Unknown'}: {segment.text}\n"
     # CJK text is about one token a character; estimate_tokens assumes four characters.
     cjk = sum(1 for ch in text if "\u3400" <= ch <= "\u9fff")

@@ -113,7 +113,8 @@ def ground(  # noqa: C901
         if value is None:
             drop("invalid", label, f"'{change.value}' is not a {change.field}")
             continue
-        if span.found_by == "line" and not _stated_in(change.field, value, span.text, day):
+        cited = span.found_by == "line" or change.cited
+        if cited and not _stated_in(change.field, value, span.text, day):
             drop("ungrounded", label, "the evidence line does not state this value")
             continue
         changes.append(GroundedChange(field=change.field, value=value, evidence=span))

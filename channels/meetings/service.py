@@ -19,7 +19,7 @@ import re
 from collections.abc import Callable, Sequence
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from sqlalchemy.exc import IntegrityError
 
@@ -30,6 +30,7 @@ from channels.meetings.extract import ExtractionOut, extract
 from channels.meetings.files import TRANSCRIPT_SUFFIXES, list_transcripts, read_limited
 from channels.meetings.ground import ground
 from channels.meetings.grounding import Grounder
+from channels.meetings.lines import extract_lines
 from channels.meetings.matching import Directory, Match, match_meeting
 from channels.meetings.parsers import Transcript, parse_meeting_date, parse_transcript
 from channels.meetings.propose import (
@@ -47,6 +48,9 @@ from tools.service import CRMService
 __all__ = ["IngestProgress", "MeetingService", "TRANSCRIPT_SUFFIXES", "read_limited"]
 
 _FILENAME_DATE = re.compile(r"(20\d{2})[-_.]?(\d{2})[-_.]?(\d{2})")
+
+
+ExtractStrategy = Literal["chunks", "lines"]
 
 
 class IngestProgress(Protocol):
@@ -91,6 +95,7 @@ class MeetingService:
         review_ttl_hours: float = 72.0,
         default_task_days: int = 7,
         day_first: bool = True,
+        strategy: ExtractStrategy = "chunks",
     ) -> None:
         self.crm = crm
         self.model = model
@@ -101,6 +106,9 @@ class MeetingService:
         self.review_ttl = timedelta(hours=review_ttl_hours)
         self.default_task_days = default_task_days
         self.day_first = day_first  # how "03/04/2026" in a transcript's header is read
+        # chunks: the whole transcript, chunk by chunk, the model quoting its evidence;
+        # lines: rule-picked candidate lines in windows, the model citing line numbers.
+        self.strategy = strategy
 
     # ------------------------------------------------------------ entry points
 
@@ -297,15 +305,23 @@ class MeetingService:
                 "logged, but no action items or changes were read from it."
             )
             return ExtractionOut()
-        context = _context(transcript, match, directory, day)
         try:
-            extraction, chunks = await extract(
-                self.model.for_turn(),
-                transcript.segments,
-                context=context,
-                max_tokens=self.chunk_tokens,
-                on_chunk=on_chunk,
-            )
+            if self.strategy == "lines":
+                # No deal figures in the context: what the CRM says is not what was said.
+                extraction, chunks = await extract_lines(
+                    self.model.for_turn(),
+                    transcript.segments,
+                    context=_context(transcript, match, directory, day, deal=False),
+                    on_chunk=on_chunk,
+                )
+            else:
+                extraction, chunks = await extract(
+                    self.model.for_turn(),
+                    transcript.segments,
+                    context=_context(transcript, match, directory, day),
+                    max_tokens=self.chunk_tokens,
+                    on_chunk=on_chunk,
+                )
         except LLMError as exc:
             raise IngestError(
                 f"{filename}: the language model could not read the transcript "
@@ -395,13 +411,15 @@ class MeetingService:
 # ---------------------------------------------------------------- helpers
 
 
-def _context(transcript: Transcript, match: Match, directory: Directory, day: date) -> str:
+def _context(
+    transcript: Transcript, match: Match, directory: Directory, day: date, *, deal: bool = True
+) -> str:
     lines = [f"Meeting date: {day.isoformat()} ({day.strftime('%A')})"]
     if transcript.title:
         lines.append(f"Title: {transcript.title}")
     if match.account_id:
         lines.append(f"Customer: {directory.accounts[match.account_id].name}")
-    for opp in directory.opportunities.get(match.account_id or "", []):
+    for opp in directory.opportunities.get(match.account_id or "", []) if deal else []:
         if match.opportunity_id in (None, opp.id):
             lines.append(
                 f"Open deal: {opp.name} — stage {opp.stage}, amount {opp.amount} {opp.currency}, "
