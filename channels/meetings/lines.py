@@ -34,7 +34,8 @@ __all__ = ["LinesOut", "candidate_lines", "extract_lines", "windows"]
 
 # Commitments, dates, amounts, seats, stages, competitors, risks — English and Chinese.
 _CUES = re.compile(
-    r"\b(?:i'?ll|i will|i can|we'?ll|we will|we can|let'?s|let me|can you|could you|please|"
+    r"\b(?:i['’]ll|i will|i can|we['’]ll|we will|we can|let['’]?s|let me|can you|could you|"
+    r"please|"
     r"action item|follow up|send|share|schedule|book|set up|by (?:mon|tues|wednes|thurs|fri|"
     r"satur|sun)day|tomorrow|next (?:week|month|quarter)|end of|deadline|due)\b"
     r"|[$€£¥]\s?\d|\b\d[\d,.]*\s?(?:k|m|dollars?|euros?|usd|eur|cny|rmb|%|percent|seats?|"
@@ -43,7 +44,7 @@ _CUES = re.compile(
     r"close|closing|renewal|proposal|negotiat\w*|procurement|legal|stage|competitor|compet\w*|"
     r"alternative|cheaper|risk|concern\w*|worried|delay\w*|blocker|postpone\w*|cancel\w*)\b"
     r"|我来|我们来|我会|我们会|负责|安排|跟进|发给|发送|提交|下周|下个?月|明天|后天|周[一二三四五六日末]|"
-    r"月底|月初|季度|年底|之前|以前|[0-9一二三四五六七八九十两百千万]+\s?(?:万|元|块|美元|个|席|"
+    r"月底|月初|季度|年底|之前|以前|[0-9一二三四五六七八九十两百千万]+\s?(?:万|元|块|美元|席|"
     r"账号|用户|%)|报价|价格|折扣|预算|合同|签约|签署|续约|阶段|竞品|对手|竞争|风险|担心|顾虑|"
     r"延期|推迟|取消",
     re.IGNORECASE,
