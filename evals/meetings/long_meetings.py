@@ -1,8 +1,9 @@
 """Real-length meetings (60 and 90 minutes, English and Chinese) for evals/meetings: about 150
 spoken words (or 240 Chinese characters) a minute of talk that commits to nothing — with the
 fillers, false starts and repetitions of speech ("um", "you know", "the — the", "嗯", "那个",
-"就是说") — and a few labelled action items and deal changes spread over the hour. Deterministic (seeded), so the
-files and their labels are rewritten identically by make_transcripts.py.
+"就是说") — and a few labelled action items and deal changes spread over the hour.
+Deterministic (seeded), so the files and their labels are rewritten identically by
+make_transcripts.py.
 
 They are generated, not recorded: they measure length (memory, chunk progress, seconds per
 transcript minute, recall far from the start) rather than the variety of real conversation.
