@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import date, datetime
 from typing import Any
 
 from pydantic import ValidationError
@@ -126,7 +127,7 @@ class ScriptedChatModel:
         index, step = self._next(agent, messages, {"schema": schema.__name__})
         if step.output is None and step.reply is None:
             raise ScriptMismatch(index + 1, "chat", "structured", what="kind")
-        raw = json.dumps(step.output) if step.output is not None else (step.reply or "")
+        raw = _json(step.output) if step.output is not None else (step.reply or "")
         self.budget.charge(agent, TokenUsage(estimate_tokens(messages), estimate_tokens(raw)), 0.0)
         try:
             return parse_structured(raw, schema)
@@ -155,5 +156,16 @@ def _tool_call(agent: str, call: ToolCall | Mapping[str, Any], step: int, n: int
     arguments = call.get("arguments") or {}
     call_id = call.get("id") or f"call_{step + 1}_{n + 1}"
     # Raw JSON text goes through the real parser, so scripts can feed garbage like a server.
-    raw = arguments if isinstance(arguments, str) else json.dumps(arguments)
+    raw = arguments if isinstance(arguments, str) else _json(arguments)
     return parse_tool_call(agent, call_id, call["name"], raw)
+
+
+def _json(value: Any) -> str:
+    """JSON as a server would send it; dates (unquoted YAML dates in a script) as ISO text."""
+    return json.dumps(value, ensure_ascii=False, default=_iso)
+
+
+def _iso(value: Any) -> str:
+    if isinstance(value, date | datetime):
+        return value.isoformat()
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")

@@ -34,6 +34,7 @@ import yaml
 from agents.llm import ScriptedChatModel
 from channels.meetings import MeetingService
 from channels.meetings.grounding import normalise
+from channels.meetings.lines import candidate_lines
 from channels.meetings.parsers import parse_transcript
 from tools.context import FixedClock
 from tools.db import Database
@@ -90,6 +91,29 @@ def gold_extraction(gold: dict[str, Any]) -> dict[str, Any]:
             for c in gold["changes"]
         ],
     }
+
+
+def gold_lines(gold: dict[str, Any], data: bytes) -> dict[str, Any]:
+    """What a perfect model would answer under the line strategy: the gold items and changes
+    at the numbers of the lines that hold their evidence (the whole transcript in one window)."""
+    segments = parse_transcript(data, gold["file"]).segments
+
+    def line_of(evidence: str) -> int:
+        needle = normalise(evidence)
+        return next((i + 1 for i, s in enumerate(segments) if needle in normalise(s.text)), 0)
+
+    return {
+        "action_items": [
+            {"line": line_of(a["evidence"]), "text": a["text"], "owner": a["owner_name"] or "",
+             "due": ""}
+            for a in gold["action_items"]
+        ],
+        "changes": [
+            {"line": line_of(c["evidence"]), "field": c["field"], "value": str(c["value"])}
+            for c in gold["changes"]
+        ],
+        "summary": [],
+    }  # fmt: skip
 
 
 def _same_value(field: str, got: Any, want: Any) -> bool:
@@ -171,7 +195,9 @@ def acting_user(gold: dict[str, Any]) -> str:
     return users[0] if users else "u-admin"
 
 
-async def run(llm: str, entries: list[dict[str, Any]], repeat: int) -> dict[str, Any]:
+async def run(
+    llm: str, entries: list[dict[str, Any]], repeat: int, strategy: str = "chunks"
+) -> dict[str, Any]:
     model: Any = None
     if llm != "scripted":
         from evals.suite import build_real_model
@@ -201,12 +227,24 @@ async def run(llm: str, entries: list[dict[str, Any]], repeat: int) -> dict[str,
                     path = SET / "transcripts" / gold["file"]
                     data = path.read_bytes()
                     if llm == "scripted":
+                        answer = (
+                            gold_lines(gold, data) if strategy == "lines" else gold_extraction(gold)
+                        )
+                        windows = 1
+                        if strategy == "lines":  # the same answer for every window
+                            picked = candidate_lines(parse_transcript(data, gold["file"]).segments)
+                            windows = max(1, len(picked))
                         the_model: Any = ScriptedChatModel(
-                            [{"agent": "meetings", "output": gold_extraction(gold)}]
+                            [{"agent": "meetings", "output": answer}] * windows
                         )
                     else:
                         the_model = model
-                    service = MeetingService(crm=crm, model=the_model, chunk_tokens=100_000)
+                    service = MeetingService(
+                        crm=crm,
+                        model=the_model,
+                        chunk_tokens=100_000,
+                        strategy="lines" if strategy == "lines" else "chunks",
+                    )
                     started = time.perf_counter()
                     result = await service.ingest_bytes(
                         filename=gold["file"], data=data, actor_id=acting_user(gold), dry_run=True
@@ -285,6 +323,13 @@ def main() -> None:
     parser.add_argument("--files", help="Comma-separated transcript file names.")
     parser.add_argument("--repeat", type=int, default=1, help="Passes over the set (scripted).")
     parser.add_argument("--out", type=Path, help="Write the JSON report here.")
+    parser.add_argument(
+        "--strategy",
+        choices=("chunks", "lines"),
+        default="chunks",
+        help="chunks: the whole transcript, the model quoting; lines: rule-picked lines in "
+        "windows, the model citing line numbers.",
+    )
     args = parser.parse_args()
     entries = yaml.safe_load((SET / "gold.yaml").read_text(encoding="utf-8"))
     if args.files:
@@ -292,7 +337,7 @@ def main() -> None:
         entries = [e for e in entries if e["file"] in wanted]
     if args.limit:
         entries = entries[: args.limit]
-    report = asyncio.run(run(args.llm, entries, args.repeat))
+    report = asyncio.run(run(args.llm, entries, args.repeat, args.strategy))
     text = json.dumps(report, indent=2, ensure_ascii=False)
     print(text)
     if args.out:

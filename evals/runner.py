@@ -20,6 +20,7 @@ from evals.environment import ScenarioWorld, scenario_world
 from evals.matching import normalise
 from evals.model import ScenarioModel
 from evals.scenario import LoadFailure, Review, Scenario, ScenarioFile
+from evals.transcripts import MeetingOutcomes, ingest_turn, meeting_checks
 from tools.models import AuditEvent
 from warroom.app import conversation_service
 
@@ -28,8 +29,6 @@ __all__ = ["LLMKind", "ModelFactory", "run_scenario", "scenario_trace"]
 LLMKind = Literal["scripted", "local", "openai"]
 # Given the scenario, the model its conversation uses (a fresh script, or a shared real model).
 ModelFactory = Callable[[Scenario], ChatModel]
-
-TRANSCRIPT_UNAVAILABLE = "meeting-note ingestion is not available yet"
 
 
 def _result(
@@ -146,6 +145,7 @@ async def _play(
     trace: list[dict[str, Any]],
     review_refusals: list[dict[str, Any]],
     usage: dict[str, int],
+    meetings: MeetingOutcomes,
 ) -> str:
     from agents.review import ReviewError
 
@@ -196,7 +196,9 @@ async def _play(
             trace.append(
                 {"turn": number, "review": review.model_dump(), "approval_id": approval_id,
                  "reply": reply, "outcome": result.outcome}
-            )
+            )  # fmt: skip
+        elif turn.transcript is not None:
+            trace.append(await ingest_turn(scenario, convo, turn.transcript, number, meetings))
         elif turn.wait is not None:
             step = timedelta(hours=turn.wait.hours, days=turn.wait.days)
             world.clock.current = world.clock.current + step
@@ -217,8 +219,6 @@ async def run_scenario(
         return failed_to_load(item)
     scenario = item.scenario
     started = time.perf_counter()
-    if any(t.transcript is not None for t in scenario.turns):
-        return _result(scenario.id, [check("transcript", False, TRANSCRIPT_UNAVAILABLE)])
     if llm == "scripted" and scenario.script is None:
         return _result(
             scenario.id,
@@ -227,6 +227,7 @@ async def run_scenario(
     trace: list[dict[str, Any]] = []
     review_refusals: list[dict[str, Any]] = []
     usage = {"prompt": 0, "completion": 0, "calls": 0}
+    meetings = MeetingOutcomes()
     checks: list[Check] = []
     scripted: ScenarioModel | None = None
     reply = ""
@@ -251,7 +252,9 @@ async def run_scenario(
                     review_ttl_hours=review_ttl_hours,
                 )
                 try:
-                    reply = await _play(scenario, world, convo, trace, review_refusals, usage)
+                    reply = await _play(
+                        scenario, world, convo, trace, review_refusals, usage, meetings
+                    )
                     checks.append(check("turns", True, f"{len(scenario.turns)} turn(s) played"))
                 except TurnFailed as exc:
                     checks.append(check("turns", False, f"turn {len(trace) + 1}: {exc}"))
@@ -265,6 +268,8 @@ async def run_scenario(
                     reply=reply,
                     db=world.db,
                 )
+                if scenario.expect.meeting is not None:
+                    checks += meeting_checks(scenario.expect.meeting, meetings)
         except Exception as exc:  # noqa: BLE001 - a crashing scenario fails alone
             detail = f"{type(exc).__name__}: {exc}"
             checks.append(check("run", False, detail))

@@ -7,7 +7,7 @@ Unknown keys are errors naming the file and the key path; a file that cannot be 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Literal
 
@@ -19,6 +19,7 @@ from tools.fixtures import TABLES, FixtureError, validate_fixture
 __all__ = [
     "AgentName",
     "Expect",
+    "ExpectedMeeting",
     "LoadFailure",
     "Scenario",
     "ScenarioFile",
@@ -92,8 +93,21 @@ class Review(_Strict):
 
 
 class Transcript(_Strict):
-    format: str = "text"  # vtt, srt, text, ... (meeting-notes.md)
-    text: str
+    """A meeting transcript handed to ingestion, as if dropped on the CLI, Slack or HTTP.
+    `text` may be a YAML `!!binary` value (bytes) to test a file that is not a transcript."""
+
+    format: Literal["vtt", "srt", "text", "txt", "md", "json", "docx"] = "text"
+    text: str | bytes
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+
+    def filename(self, scenario_id: str, turn: int) -> str:
+        if self.name:
+            return self.name
+        suffix = {"text": "txt"}.get(self.format, self.format)
+        return f"{scenario_id}-turn{turn}.{suffix}"
+
+    def data(self) -> bytes:
+        return self.text if isinstance(self.text, bytes) else self.text.encode("utf-8")
 
 
 class Wait(_Strict):
@@ -144,7 +158,8 @@ class ScriptStepSpec(_Strict):
 
     def as_step_dict(self) -> dict[str, Any]:
         return {
-            "agent": self.agent,
+            # The meeting extractor asks the model as agent "meetings" (channels.meetings).
+            "agent": "meetings" if self.agent == "extractor" else self.agent,
             "reply": self.reply,
             "tool_calls": [c.model_dump(exclude_none=True) for c in self.tool_calls],
             "output": self.output,
@@ -182,7 +197,49 @@ class ExpectedReviewRefusal(_Strict):
     contains: str | None = None
 
 
+class ExpectedActionItem(_Strict):
+    """Extension: an action item read from a transcript turn (subset match; `text_contains` is
+    a case-insensitive substring of the item's text)."""
+
+    text_contains: str | None = None
+    owner_id: str | None = None
+    owner_name: str | None = None
+    due_date: str | None = None
+
+
+class ExpectedChange(_Strict):
+    """Extension: a proposed deal change read from a transcript turn."""
+
+    tool: str = "update_opportunity"
+    args: dict[str, Any] = {}
+    status: str | None = None  # committed, pending_approval, refused, ...
+
+
+class ExpectedAttendee(_Strict):
+    name: str | None = None
+    contact_id: str | None = None
+    user_id: str | None = None
+    side: str | None = None
+
+
+class ExpectedMeeting(_Strict):
+    """Extension: what ingestion of the scenario's transcript turns read (over all of them).
+    `action_items`/`proposed_changes` given as lists must each be found; `*_count` fixes how
+    many there are; `refused` is a substring of the message of a transcript that was refused."""
+
+    account_id: str | None = None
+    attendees: list[ExpectedAttendee] = []
+    action_items: list[ExpectedActionItem] = []
+    action_items_count: int | None = Field(default=None, ge=0)
+    proposed_changes: list[ExpectedChange] = []
+    proposed_changes_count: int | None = Field(default=None, ge=0)
+    ingested: int | None = Field(default=None, ge=0)
+    refused: list[str] = []
+    summary_contains: list[str] = []
+
+
 class Expect(_Strict):
+    meeting: ExpectedMeeting | None = None
     approvals: list[ExpectedApproval] = []
     writes: list[ExpectedWrite] = []
     forbidden_writes: list[ExpectedWrite] = []
@@ -226,6 +283,17 @@ class LoadFailure:
         return self.path.stem
 
 
+def iso_dates(value: Any) -> Any:
+    """Data loaded from YAML with every date and datetime as its ISO string."""
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {key: iso_dates(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [iso_dates(item) for item in value]
+    return value
+
+
 def _key_path(loc: tuple[Any, ...]) -> str:
     return ".".join(str(p) for p in loc) or "(top level)"
 
@@ -245,7 +313,9 @@ def load_scenario(path: Path) -> ScenarioFile | LoadFailure:
         kind = type(data).__name__
         return LoadFailure(path, f"{path}: a scenario is a mapping of keys, not {kind}.")
     try:
-        scenario = Scenario.model_validate(data)
+        # YAML dates anywhere (fixture, script arguments, expectations) become ISO strings;
+        # typed fields (`today`) parse them back.
+        scenario = Scenario.model_validate(iso_dates(data))
     except ValidationError as exc:
         problems = []
         for error in exc.errors()[:5]:

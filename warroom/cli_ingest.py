@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -30,7 +31,8 @@ err_console = Console(stderr=True)
 
 
 def _fail(message: str, code: int = 2) -> typer.Exit:
-    err_console.print(f"[bold red]error:[/] {escape(message)}")
+    """A usage error by default (exit 2): said on stderr, nothing read."""
+    err_console.print(f"[bold red]error:[/] {escape(message)}", soft_wrap=True)
     return typer.Exit(code)
 
 
@@ -83,7 +85,11 @@ def ingest_command(
     ] = "",
     json_out: Annotated[
         Path | None,
-        typer.Option("--json", help="Write the results as a JSON list to this file ('-': stdout)."),
+        typer.Option(
+            "--json",
+            help="Write the results as a JSON list to this file ('-': stdout, JSON only; "
+            "progress and outcomes then go to stderr).",
+        ),
     ] = None,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Show what would change; write nothing.")
@@ -101,6 +107,24 @@ def ingest_command(
     account: Annotated[
         str | None, typer.Option(help="The account, when the transcript does not make it clear.")
     ] = None,
+    day_first: Annotated[
+        bool,
+        typer.Option(
+            "--day-first/--month-first",
+            envvar="WARROOM_INGEST_DAY_FIRST",
+            help="How a numeric meeting date like 03/04/2026 is read: 3 April (day first, the "
+            "default) or March 4 (month first).",
+        ),
+    ] = True,
+    strategy: Annotated[
+        str,
+        typer.Option(
+            "--strategy",
+            envvar="WARROOM_INGEST_STRATEGY",
+            help="How the model reads: chunks (the whole transcript, quoting evidence) or lines "
+            "(rule-picked lines in windows, citing line numbers; for small models).",
+        ),
+    ] = "chunks",
     watch: Annotated[
         Path | None, typer.Option("--watch", help="Watch this folder; ingest files as they land.")
     ] = None,
@@ -113,10 +137,14 @@ def ingest_command(
     memory: Annotated[
         bool, typer.Option(help="Keep facts learned in the account memory (with provenance).")
     ] = True,
+    progress: Annotated[
+        bool, typer.Option(help="Show a progress bar over files and chunks (on stderr).")
+    ] = True,
 ) -> None:
-    """Ingest transcripts; exits 1 when any file could not be read."""
+    """Ingest transcripts. Each file ends ingested, already ingested, or refused (with the
+    reason). Exit status: 0 when every file was ingested, 1 when any was refused, 2 for a usage
+    error (nothing read)."""
     from warroom.cli_common import open_app as _app
-    from warroom.cli_common import require_path
 
     if not as_user:
         raise _fail("Say who ingests: --as USER (or WARROOM_AS).")
@@ -124,12 +152,17 @@ def ingest_command(
         raise _fail("Give a PATH to ingest, or --watch DIR (not both).")
     if watch is not None and not watch.is_dir():
         raise _fail(f"{watch}: there is no such folder to watch.")
+    if strategy not in ("chunks", "lines"):
+        raise _fail(f"--strategy is chunks or lines, not '{strategy}'.")
     if path is not None:
-        require_path(path, "PATH")  # before the model starts
+        _check_path(path)
     application = _app(entry="ingest")
+    _check_user_and_account(application, as_user, account)
+    # Only now, with the path, the user and the account known to be fine, is a model started.
     model = _model(llm, script)
+    quiet = json_out is not None and str(json_out) == "-"
     try:
-        failures = asyncio.run(
+        batch = asyncio.run(
             _run(
                 application,
                 model,
@@ -138,26 +171,95 @@ def ingest_command(
                 as_user=as_user,
                 dry_run=dry_run,
                 account=account,
+                day_first=day_first,
+                strategy=strategy,
                 json_out=json_out,
                 max_files=max_files,
                 seconds=timeout,
                 use_memory=memory,
+                out=err_console if quiet else console,
+                show_progress=progress,
             )  # fmt: skip
         )
     except KeyboardInterrupt:
-        console.print("[dim]Stopped watching.[/]")
-        failures = 0
+        err_console.print("[dim]Stopped.[/]")
+        raise typer.Exit(1) from None
     except Exception as exc:
         from agents.llm_errors import LLMError
 
         if isinstance(exc, LLMError):
-            raise _fail(exc.user_message) from exc
+            raise _fail(exc.user_message, code=1) from exc
         raise
-    finally:
-        if model is not None and hasattr(model, "aclose"):
-            asyncio.run(model.aclose())
-    if failures:
+    if batch.refused:
         raise typer.Exit(code=1)
+
+
+def _check_path(path: Path) -> None:
+    """A usage error (exit 2) for a path that does not exist or cannot be read at all."""
+    if not os.path.lexists(path):
+        raise _fail(f"{path}: there is no such file or folder.")
+    if path.is_dir():
+        if not os.access(path, os.R_OK | os.X_OK):
+            raise _fail(f"{path}: the folder cannot be read (permission denied).")
+    elif path.is_file() and not os.access(path, os.R_OK):
+        raise _fail(f"{path}: the file cannot be read (permission denied).")
+
+
+def _check_user_and_account(application: Any, as_user: str, account: str | None) -> None:
+    from channels.meetings.errors import messages
+    from channels.meetings.visibility import Visibility
+    from tools.errors import NotFound
+
+    crm = application.crm()
+    try:
+        actor = crm.actor(as_user)
+    except NotFound as exc:
+        raise _fail(
+            f"There is no user '{as_user}'. Run `warroom seed` for the demo users."
+        ) from exc
+    if account is not None and not Visibility.load(crm.db, actor).account(account):
+        raise _fail(messages.no_account("--account", account))
+
+
+class _Progress:
+    """A progress bar over files and, inside the current file, the model's chunks; each
+    file's outcome printed as a line above it."""
+
+    def __init__(self, out: Console, *, show: bool) -> None:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+        self.out = out
+        self.bar = Progress(
+            TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+            console=err_console, transient=True, disable=not show,
+        )  # fmt: skip
+        self.files = self.bar.add_task("files", total=None)
+        self.chunks = self.bar.add_task("chunks", total=None, visible=False)
+
+    def __enter__(self) -> _Progress:
+        self.bar.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.bar.stop()
+
+    def file_started(self, path: str, number: int, total: int) -> None:
+        self.bar.update(self.files, total=total, completed=number - 1,
+                        description=f"file {escape(Path(path).name)}")  # fmt: skip
+        self.bar.update(self.chunks, completed=0, total=None, visible=False)
+
+    def chunk_done(self, done: int, total: int) -> None:
+        self.bar.update(self.chunks, completed=done, total=total, visible=True,
+                        description="chunks")  # fmt: skip
+
+    def file_done(self, outcome: Any) -> None:
+        path = getattr(outcome, "path", None) or outcome.source.get("path")
+        style = "red" if outcome.outcome.startswith("refused") else "green"
+        self.out.print(
+            f"[{style}]{escape(str(path))}: {escape(outcome.outcome)}[/]", soft_wrap=True
+        )
+        if hasattr(outcome, "source"):
+            self.bar.advance(self.files)
 
 
 async def _run(
@@ -169,25 +271,54 @@ async def _run(
     as_user: str,
     dry_run: bool,
     account: str | None,
+    day_first: bool,
+    strategy: str,
     json_out: Path | None,
     max_files: int | None,
     seconds: float | None,
     use_memory: bool,
-) -> int:
+    out: Console,
+    show_progress: bool,
+) -> Any:
+    try:
+        return await _ingest(
+            application, model, path=path, watch=watch, as_user=as_user, dry_run=dry_run,
+            account=account, day_first=day_first, strategy=strategy, json_out=json_out,
+            max_files=max_files,
+            seconds=seconds, use_memory=use_memory, out=out, show_progress=show_progress,
+        )  # fmt: skip
+    finally:
+        # Closed in the loop that used it: closing it from a new loop ends in
+        # "RuntimeError: Event loop is closed" from the HTTP client's transports.
+        if model is not None and hasattr(model, "aclose"):
+            await model.aclose()
+
+
+async def _ingest(
+    application: Any,
+    model: Any,
+    *,
+    path: Path | None,
+    watch: Path | None,
+    as_user: str,
+    dry_run: bool,
+    account: str | None,
+    day_first: bool,
+    strategy: str,
+    json_out: Path | None,
+    max_files: int | None,
+    seconds: float | None,
+    use_memory: bool,
+    out: Console,
+    show_progress: bool,
+) -> Any:
     from channels.meetings import MeetingService
     from channels.meetings.result import IngestBatch, IngestFailure, MeetingResult
     from channels.meetings.watch import watch_folder
     from memory.checkpoint import open_async_checkpointer
-    from tools.errors import NotFound
 
     settings = application.settings
     crm = application.crm()
-    try:
-        crm.actor(as_user)
-    except NotFound as exc:
-        raise _fail(
-            f"There is no user '{as_user}'. Run `warroom seed` for the demo users."
-        ) from exc
     account_memory = None
     if use_memory and not dry_run:
         from memory.account_memory import open_account_memory
@@ -203,6 +334,7 @@ async def _run(
         service = MeetingService(
             crm=crm, model=model, convo=convo, max_bytes=settings.ingest_max_bytes,
             memory=account_memory, review_ttl_hours=settings.review_ttl_hours,
+            day_first=day_first, strategy="lines" if strategy == "lines" else "chunks",
         )  # fmt: skip
         batch = IngestBatch()
         if watch is not None:
@@ -210,26 +342,27 @@ async def _run(
             def report(outcome: MeetingResult | IngestFailure) -> None:
                 if isinstance(outcome, MeetingResult):
                     batch.results.append(outcome)
-                    console.print(escape(outcome.summary()) + "\n")
+                    out.print(escape(outcome.summary()) + "\n")
                 else:
                     batch.failures.append(outcome)
-                    err_console.print(f"[red]FAILED — {escape(outcome.reason)}[/]")
+                out.print(f"{escape(outcome.outcome)}")
 
-            console.print(f"Watching {watch} for transcripts (Ctrl-C to stop)…")
+            out.print(f"Watching {watch} for transcripts (Ctrl-C to stop)…")
             await watch_folder(service, watch, actor_id=as_user, report=report, dry_run=dry_run,
                                max_files=max_files, seconds=seconds)  # fmt: skip
         else:
             assert path is not None
-            batch = await service.ingest_path(path, actor_id=as_user, dry_run=dry_run,
-                                              account_id=account)  # fmt: skip
-            console.print(escape(batch.summary()))
+            with _Progress(out, show=show_progress) as bar:
+                batch = await service.ingest_path(path, actor_id=as_user, dry_run=dry_run,
+                                                  account_id=account, progress=bar)  # fmt: skip
+            out.print(escape(batch.summary()))
     if json_out is not None:
         text = json.dumps(batch.to_list(), ensure_ascii=False, indent=2)
         if str(json_out) == "-":
             print(text)
         else:
             await asyncio.to_thread(json_out.write_text, text + "\n", encoding="utf-8")
-    return len(batch.failures)
+    return batch
 
 
 if __name__ == "__main__":

@@ -7,7 +7,8 @@ Conventions (stated once, applied everywhere):
   a bare "<weekday>" / "by Friday" / "周五" is its next occurrence after the meeting day.
 - "next week" / "下周" without a day is the Friday of next week; "end of the week" / "周末之前"
   the Friday (or Sunday for 周末) of the meeting's week.
-- "end of (the) month / quarter / year", "月底", "季度末", "年底" are the last day of it.
+- "end of (the) month / quarter / year", "月底", "季度末", "年底" are the last day of it;
+  "end of January", "一月底" the last day of that month (this year, or next if it is past).
 - "in N days/weeks/months", "N天内", "两周后" count from the meeting date.
 - Absolute dates ("December 5", "Dec 5th", "12月5日", "2026-12-05") take the meeting's year,
   or the next year when that day has already passed by more than a month.
@@ -103,6 +104,14 @@ _EN_RULES: list[tuple[re.Pattern[str], str]] = [
         "end_of",
     ),
     (re.compile(r"\beo([wmq])\b"), "eo_short"),
+    (
+        re.compile(
+            r"\b(?:end of|by the end of|late)\s+(january|february|march|april|may|june|july|"
+            r"august|september|october|november|december|jan|feb|mar|apr|jun|jul|aug|sep|sept|"
+            r"oct|nov|dec)\b"
+        ),
+        "end_named_month",
+    ),
     (re.compile(r"\b(?:end of|by the end of)\s+next\s+(week|month|quarter)\b"), "end_of_next"),
     (
         re.compile(
@@ -165,6 +174,7 @@ _ZH_RULES: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"(?:本|这|这个)(?:周|星期|礼拜)([一二三四五六日天])"), "zh_this_weekday"),
     (re.compile(r"(?:周|星期|礼拜)([一二三四五六日天])"), "zh_bare_weekday"),
     (re.compile(r"下(?:个)?月(?:底|末)"), "zh_end_next_month"),
+    (re.compile(r"([\d一二三四五六七八九十]{1,3})月(?:份)?(?:底|末)"), "zh_end_named_month"),
     (re.compile(r"(?:本|这个)?月(?:底|末)"), "zh_end_month"),
     (re.compile(r"(?:本)?季度(?:末|底)"), "zh_end_quarter"),
     (re.compile(r"年(?:底|末)"), "zh_end_year"),
@@ -274,6 +284,12 @@ def _apply(kind: str, m: re.Match[str], meeting: date) -> date | None:  # noqa: 
         return result if result >= meeting else _weekday_in(meeting, _ZH_WEEKDAY[g[0]], "bare")
     if kind == "zh_bare_weekday":
         return _weekday_in(meeting, _ZH_WEEKDAY[g[0]], "bare")
+    if kind in ("zh_end_named_month", "end_named_month"):
+        month = _zh_number(g[0]) if kind == "zh_end_named_month" else _MONTHS[g[0]]
+        if month is None or not 1 <= month <= 12:
+            return None
+        start = _absolute(meeting.replace(day=1), month, 1)
+        return _end_of_month(start) if start else None
     if kind == "zh_end_month":
         return _end_of_month(meeting)
     if kind == "zh_end_next_month":

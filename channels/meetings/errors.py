@@ -68,3 +68,23 @@ class messages:  # noqa: N801  (a namespace of sentence builders)
     @staticmethod
     def unknown_user(user_id: str) -> str:
         return f"There is no warroom user '{user_id}', so nothing can be ingested on their behalf."
+
+    @staticmethod
+    def no_account(name: str, account_id: str) -> str:
+        # The same words whether the account does not exist or is not the user's to see.
+        return f"{name}: there is no account '{account_id}' that you can see."
+
+    @staticmethod
+    def hidden_account(name: str) -> str:
+        return (
+            f"{name}: the meeting is about an account you cannot see; nothing was read from it "
+            "or written. Ask the account's owner to ingest it."
+        )
+
+    @staticmethod
+    def other_account(name: str, account_id: str) -> str:
+        return (
+            f"{name}: the meeting is not about '{account_id}' — its people, e-mail addresses or "
+            "the names said point at another account; nothing was applied. Check the file and "
+            "--account."
+        )

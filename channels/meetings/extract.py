@@ -8,7 +8,7 @@ the evidence (channels.meetings.grounding, channels.meetings.dates).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Literal, TypeVar
 
 from pydantic import BaseModel, Field
@@ -27,6 +27,7 @@ __all__ = [
     "NoteOut",
     "QualificationOut",
     "chunk_segments",
+    "segment_tokens",
     "extract",
 ]
 
@@ -53,6 +54,9 @@ class ChangeOut(BaseModel):
     value: str = Field(description="The new value as said.")
     evidence: str = Field(description="Words copied exactly from the transcript.")
     line: int = Field(default=0, description="The [number] of the transcript line quoted.")
+    # True when the evidence is a whole line the model cited (line strategy): the line itself
+    # must then state the value.
+    cited: bool = False
 
 
 class QualificationOut(BaseModel):
@@ -83,7 +87,7 @@ def chunk_segments(segments: Sequence[Segment], max_tokens: int) -> list[list[Se
     current: list[Segment] = []
     size = 0
     for segment in segments:
-        cost = _tokens(segment)
+        cost = segment_tokens(segment)
         if current and size + cost > max_tokens:
             chunks.append(current)
             current, size = [], 0
@@ -94,7 +98,7 @@ def chunk_segments(segments: Sequence[Segment], max_tokens: int) -> list[list[Se
     return chunks
 
 
-def _tokens(segment: Segment) -> int:
+def segment_tokens(segment: Segment) -> int:
     text = f"{segment.speaker or 'Unknown'}: {segment.text}\n"
     # CJK text is about one token a character; estimate_tokens assumes four characters.
     cjk = sum(1 for ch in text if "\u3400" <= ch <= "\u9fff")
@@ -118,9 +122,15 @@ def render_chunk(
 
 
 async def extract(
-    model: ChatModel, segments: Sequence[Segment], *, context: str, max_tokens: int
+    model: ChatModel,
+    segments: Sequence[Segment],
+    *,
+    context: str,
+    max_tokens: int,
+    on_chunk: Callable[[int, int], None] | None = None,
 ) -> tuple[ExtractionOut, int]:
-    """Ask the model chunk by chunk and merge; returns the merged answer and the chunk count."""
+    """Ask the model chunk by chunk and merge; returns the merged answer and the chunk count.
+    `on_chunk(done, total)` is told after each chunk."""
     chunks = chunk_segments(segments, max_tokens)
     answers = []
     first_line = 1
@@ -130,6 +140,8 @@ async def extract(
         )
         answers.append(await model.structured(agent=AGENT, messages=messages, schema=ExtractionOut))
         first_line += len(chunk)
+        if on_chunk is not None:
+            on_chunk(number, len(chunks))
     return merge(answers), len(chunks)
 
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 from channels.meetings.parsers import Segment
 
-__all__ = ["Grounder", "Span", "normalise", "overlap"]
+__all__ = ["Grounder", "Span", "normalise", "overlap", "split_sentences"]
 
 # A quote shorter than this (after normalising) proves nothing: "yes", "ok", "好的".
 MIN_LATIN_CHARS = 12
@@ -33,6 +33,9 @@ _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 CITED_LINE_MIN = 0.6
 ANY_LINE_MIN = 0.85
 MIN_SHARED_WORDS = 3
+# A summary sentence must have this share of its content words in at most this many lines.
+SUPPORT_MIN = 0.6
+SUPPORT_MAX_LINES = 3
 _ZH_ATTRIBUTION = r"(?:说|提到|表示|确认|认为|指出|提出|强调|回答|问)?"
 _ZH_NUMERAL = re.compile(r"[零〇一二两三四五六七八九十百千万亿]{2,}")
 _WORD = re.compile(r"[^\W\d_]+|\d+(?:[.,]\d+)*", re.UNICODE)
@@ -91,6 +94,7 @@ class Grounder:
         self._speaker_words = frozenset(
             word for s in segments if s.speaker for word in _words(s.speaker)
         )
+        self._segment_words = [_words(s.text) for s in segments]
         names = sorted({s.speaker for s in segments if s.speaker}, key=len, reverse=True)
         self._attribution = (
             re.compile("(?:" + "|".join(map(re.escape, names)) + ")" + _ZH_ATTRIBUTION)
@@ -154,10 +158,47 @@ class Grounder:
         ("王芳提到…", "Jane said…"): Chinese has no spaces, so they would count as words."""
         return self._attribution.sub(" ", quote) if self._attribution else quote
 
+    def support(self, sentence: str) -> list[int] | None:
+        """The transcript lines (1-based, at most SUPPORT_MAX_LINES) a summary sentence rests
+        on: together they hold at least SUPPORT_MIN of its content words (speakers' names
+        count as said) and every number it names; None when no such lines exist — the
+        sentence then says something the meeting did not (CRM context, a guess)."""
+        names = self._speaker_words
+        wanted = _words(self._without_attribution(html.unescape(sentence))) - names
+        numbers = _numbers(sentence)
+        if not wanted:
+            return None
+        chosen: list[int] = []
+        covered: set[str] = set()
+        for _ in range(SUPPORT_MAX_LINES):
+            best, gain = -1, 0
+            for index, words in enumerate(self._segment_words):
+                if index in chosen:
+                    continue
+                new = len((wanted - covered) & words)
+                if new > gain:
+                    best, gain = index, new
+            if best < 0:
+                break
+            chosen.append(best)
+            covered |= wanted & self._segment_words[best]
+        said_numbers = set().union(*(_numbers(self.segments[i].text) for i in chosen))
+        if len(covered) < max(SUPPORT_MIN * len(wanted), 1) or not numbers <= said_numbers:
+            return None
+        return sorted(i + 1 for i in chosen)
+
     def contains(self, words: str | None) -> bool:
         """Whether a short phrase (a name, a date expression) occurs in the transcript."""
         needle = normalise(words or "")
         return bool(needle) and needle in self._norm
+
+
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(])|(?<=[。！？；;])\s*")
+
+
+def split_sentences(text: str) -> list[str]:
+    """Sentences of a (model's) summary, English and Chinese; empty pieces dropped."""
+    return [p.strip() for p in _SENTENCE_END.split(" ".join(text.split())) if p.strip()]
 
 
 def _words(text: str) -> set[str]:

@@ -21,6 +21,7 @@ import unicodedata
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from datetime import date as _Date
 from typing import Any, Literal
 
 from channels.meetings.errors import IngestError, messages
@@ -43,9 +44,17 @@ class Transcript:
     format: Format
     segments: list[Segment]
     title: str | None = None
-    date: date | None = None
+    date_text: str | None = None  # the meeting date as the file states it (read by the service)
     started_at: datetime | None = None
     attendees: list[str] = field(default_factory=list)  # "Name <email>" or names, from headers
+
+    @property
+    def date(self) -> _Date | None:
+        """The stated meeting date, numeric dates read day first (see `meeting_date`)."""
+        return self.meeting_date()
+
+    def meeting_date(self, *, day_first: bool = True) -> _Date | None:
+        return parse_meeting_date(self.date_text, day_first=day_first)
 
     @property
     def duration_minutes(self) -> int | None:
@@ -314,22 +323,56 @@ def _header(transcript: Transcript, key: str, value: str) -> None:
     if key == "title":
         transcript.title = transcript.title or value or None
     elif key == "date":
-        transcript.date = transcript.date or parse_meeting_date(value)
+        transcript.date_text = transcript.date_text or value or None
     else:
         transcript.attendees.extend(p.strip() for p in re.split(r"[;,，、；]", value) if p.strip())
 
 
-def parse_meeting_date(value: Any) -> date | None:
+_MONTH_NAMES = {
+    name: number
+    for number, names in enumerate(
+        (
+            ("january", "jan"), ("february", "feb"), ("march", "mar"), ("april", "apr"),
+            ("may",), ("june", "jun"), ("july", "jul"), ("august", "aug"),
+            ("september", "sep", "sept"), ("october", "oct"), ("november", "nov"),
+            ("december", "dec"),
+        ),
+        start=1,
+    )
+    for name in names
+}  # fmt: skip
+_MONTH = r"(january|february|march|april|may|june|july|august|september|october|november|" \
+    r"december|jan|feb|mar|apr|jun|jul|aug|sept|sep|oct|nov|dec)\.?"  # fmt: skip
+_YMD = re.compile(r"(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})")
+_D_MONTH_Y = re.compile(rf"\b(\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?{_MONTH}\s*,?\s+(\d{{4}})\b")
+_MONTH_D_Y = re.compile(rf"\b{_MONTH}\s+(\d{{1,2}})(?:st|nd|rd|th)?\s*,?\s+(\d{{4}})\b")
+_NUMERIC = re.compile(r"\b(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})\b")
+
+
+def parse_meeting_date(value: Any, *, day_first: bool = True) -> date | None:
+    """The meeting date a header or file name states: ISO and "2026/3/3", Chinese "2026年3月3日",
+    English "3 March 2026" / "March 3, 2026", and numeric "03/04/2026", read day first
+    (3 April) unless `day_first` is False (4 March, the US order). None when no date is
+    stated or the one stated does not exist."""
     if value is None:
         return None
-    text = str(value).strip()
-    match = re.search(r"(\d{4})[-/.年](\d{1,2})[-/.月](\d{1,2})", text)
-    if match:
-        try:
-            return date(int(match.group(1)), int(match.group(2)), int(match.group(3)))
-        except ValueError:
-            return None
-    return None
+    text = " ".join(str(value).casefold().split())
+    found = _YMD.search(text)
+    if found:
+        year, month, day = (int(g) for g in found.groups())
+    elif found := _D_MONTH_Y.search(text):
+        day, month, year = int(found.group(1)), _MONTH_NAMES[found.group(2)], int(found.group(3))
+    elif found := _MONTH_D_Y.search(text):
+        month, day, year = _MONTH_NAMES[found.group(1)], int(found.group(2)), int(found.group(3))
+    elif found := _NUMERIC.search(text):
+        first, second, year = (int(g) for g in found.groups())
+        day, month = (first, second) if day_first else (second, first)
+    else:
+        return None
+    try:
+        return date(year, month, day)
+    except ValueError:
+        return None
 
 
 # ---------------------------------------------------------------- JSON
@@ -350,7 +393,7 @@ def parse_json(text: str, name: str) -> Transcript:
     items: Any = data
     if isinstance(data, dict):
         transcript.title = _first_str(data, ("title", "topic", "subject", "name"))
-        transcript.date = parse_meeting_date(_first_str(data, ("date", "start_time", "started_at")))
+        transcript.date_text = _first_str(data, ("date", "start_time", "started_at"))
         started = _first_str(data, ("start_time", "started_at", "datetime"))
         if started:
             try:

@@ -34,6 +34,8 @@ def empty_ingestion(*, dry_run: bool) -> dict[str, Any]:
         "dropped_items": [],
         # How grounded evidence was found: the model's quote as it stands, or the line it cited.
         "evidence_from": {"quote": 0, "line": 0},
+        # Each kept summary sentence with the transcript lines (1-based) it rests on.
+        "summary_support": [],
         "activity": None,
         "tasks": [],
         "memory_facts": 0,
@@ -66,6 +68,23 @@ class MeetingResult:
         return str(self.ingestion["status"])
 
     @property
+    def outcome(self) -> str:
+        """The file's outcome in words: ingested, already ingested, or refused: why."""
+        status = self.status
+        if status == "already_ingested":
+            return "already ingested"
+        if status in ("applied", "dry_run"):
+            return "ingested (dry run, nothing written)" if status == "dry_run" else "ingested"
+        if self.account_id is None:
+            return "refused: the account is not known for sure (name it with --account)"
+        problem = next(iter(self.ingestion.get("problems") or []), None)
+        return "refused: " + (problem or "the meeting could not be logged on the account")
+
+    @property
+    def ok(self) -> bool:
+        return not self.outcome.startswith("refused")
+
+    @property
     def pending(self) -> list[dict[str, Any]]:
         return [c for c in self.proposed_changes if c["status"] == "pending_approval"]
 
@@ -84,6 +103,7 @@ class MeetingResult:
             "qualification": dict(self.qualification),
             "proposed_changes": [dict(c) for c in self.proposed_changes],
             "ingestion": dict(self.ingestion),
+            "outcome": self.outcome,
         }
 
     @classmethod
@@ -196,8 +216,14 @@ class IngestFailure:
     path: str
     reason: str
 
+    @property
+    def outcome(self) -> str:
+        return f"refused: {self.reason}"
+
+    ok = False
+
     def to_dict(self) -> dict[str, Any]:
-        return {"source": {"path": self.path}, "error": self.reason}
+        return {"source": {"path": self.path}, "error": self.reason, "outcome": self.outcome}
 
 
 @dataclass
@@ -211,8 +237,24 @@ class IngestBatch:
     def to_list(self) -> list[dict[str, Any]]:
         return [r.to_dict() for r in self.results] + [f.to_dict() for f in self.failures]
 
+    @property
+    def refused(self) -> int:
+        return len(self.failures) + sum(1 for r in self.results if not r.ok)
+
+    def counts(self) -> str:
+        """ "3 files: 1 ingested, 1 already ingested, 1 refused"."""
+        outcomes = [r.outcome for r in self.results] + [f.outcome for f in self.failures]
+        ingested = sum(1 for o in outcomes if o.startswith("ingested"))
+        already = sum(1 for o in outcomes if o == "already ingested")
+        refused = len(outcomes) - ingested - already
+        parts = [f"{ingested} ingested"]
+        if already:
+            parts.append(f"{already} already ingested")
+        parts.append(f"{refused} refused")
+        return f"{len(outcomes)} file(s): " + ", ".join(parts) + "."
+
     def summary(self) -> str:
-        parts = [r.summary() for r in self.results]
-        parts += [f"FAILED — {f.reason}" for f in self.failures]
-        parts.append(f"{len(self.results)} transcript(s) read, {len(self.failures)} failed.")
+        parts = [r.summary() + f"\nOutcome: {r.outcome}" for r in self.results]
+        parts += [f"{f.path}: {f.outcome}" for f in self.failures]
+        parts.append(self.counts())
         return "\n\n".join(parts)

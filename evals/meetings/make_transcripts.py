@@ -601,7 +601,9 @@ def write(meeting: dict) -> None:
 def main() -> None:
     OUT.mkdir(exist_ok=True)
     gold = []
-    for meeting in MEETINGS:
+    from long_meetings import LONG_MEETINGS  # beside this script
+
+    for meeting in [*MEETINGS, *LONG_MEETINGS]:
         write(meeting)
         minutes = round(meeting["lines"][-1][0] / 60)
         gold.append(

@@ -79,13 +79,71 @@ async def test_a_broken_scenario_fails_alone(tmp_path: Path) -> None:
     assert summary["passed"] == 1 and summary["scenarios"] == 2
 
 
-async def test_a_transcript_turn_fails_with_a_clear_message(tmp_path: Path) -> None:
+async def test_a_transcript_turn_goes_through_meeting_ingestion(tmp_path: Path) -> None:
+    """Was "not available yet": a transcript turn is ingested like a file given to the CLI."""
     data = discount_scenario("notes", 10)
-    vtt = "WEBVTT\n\n00:00.000 --> 00:01.000\nhi"
-    data["turns"] = [{"transcript": {"format": "vtt", "text": vtt}}]
-    data["script"] = [{"agent": "extractor", "output": {"actions": []}}]
+    vtt = (
+        "WEBVTT\n\n00:00.000 --> 00:04.000\n<v Alice Wong>I'll send the Acme Corp quote by "
+        "Friday.\n"
+    )
+    data["turns"] = [{"transcript": {"format": "vtt", "text": vtt, "name": "acme.vtt"}}]
+    data["script"] = [
+        {"agent": "extractor", "output": {"action_items": [
+            {"text": "Send the quote", "owner": "I", "due": "Friday",
+             "evidence": "I'll send the Acme Corp quote by Friday", "line": 1}]}}
+    ]  # fmt: skip
+    data["expect"] = {
+        "meeting": {
+            "ingested": 1,
+            "account_id": "acc-acme",
+            "action_items": [
+                {"text_contains": "quote", "owner_id": "u-alice", "due_date": "2026-11-27"}
+            ],
+        },
+        "writes": [{"tool": "create_task", "args": {"due_date": "2026-11-27"}}],
+    }
     item = load_scenario(write(tmp_path, data))
     assert isinstance(item, ScenarioFile)
     result = await run_scenario(item, llm="scripted")
-    assert not result["passed"]
-    assert result["checks"][0]["detail"] == "meeting-note ingestion is not available yet"
+    failed = [c for c in result["checks"] if not c["passed"]]
+    assert result["passed"], failed
+
+
+async def test_a_refused_transcript_and_a_wrong_expectation_fail_the_right_checks(
+    tmp_path: Path,
+) -> None:
+    data = discount_scenario("binary", 10)
+    data["turns"] = [{"transcript": {"format": "vtt", "text": b"\x89PNG\r\n\x1a\n\x00\x00"}}]
+    data["script"] = []
+    data["expect"] = {"meeting": {"refused": ["not a transcript"], "ingested": 1}}
+    item = load_scenario(write(tmp_path, data))
+    assert isinstance(item, ScenarioFile)
+    result = await run_scenario(item, llm="scripted")
+    checks = {c["name"]: c for c in result["checks"]}
+    assert checks["meeting: refused (not a transcript)"]["passed"]
+    assert "binary-turn1.vtt" in checks["meeting: refused (not a transcript)"]["detail"]
+    assert not checks["meeting: transcripts ingested"]["passed"]
+
+
+async def test_unquoted_yaml_dates_anywhere_in_a_scenario(tmp_path: Path) -> None:
+    text = (
+        "id: dates\nactor: u-alice\ntoday: 2026-11-20\n"
+        "fixture:\n  users:\n"
+        "    - {id: u-alice, name: Alice Wong, roles: [rep], team: west, manager_id: u-maria}\n"
+        "    - {id: u-maria, name: Maria Lopez, roles: [sales_manager], team: west}\n"
+        "  accounts:\n    - {id: acc-acme, name: Acme Corp, owner_id: u-alice, team: west}\n"
+        "  opportunities:\n    - {id: opp-acme-1, account_id: acc-acme, name: Acme, "
+        "stage: proposal, amount: 1000, currency: USD, close_date: 2026-12-31, "
+        "owner_id: u-alice}\n"
+        "turns:\n  - user: Create a follow-up task for Acme due 2026-12-01.\n"
+        "script:\n  - agent: sales\n    tool_calls:\n"
+        "      - {name: create_task, arguments: {account_id: acc-acme, subject: Follow up, "
+        "due_date: 2026-12-01}}\n  - agent: sales\n    reply: Done.\n"
+        "expect:\n  writes:\n    - {tool: create_task, args: {due_date: 2026-12-01}}\n"
+        "  db:\n    - {table: opportunities, id: opp-acme-1, fields: {close_date: 2026-12-31}}\n"
+    )
+    (tmp_path / "dates.yaml").write_text(text, encoding="utf-8")
+    item = load_scenario(tmp_path / "dates.yaml")
+    assert isinstance(item, ScenarioFile), item
+    result = await run_scenario(item, llm="scripted")
+    assert result["passed"], [c for c in result["checks"] if not c["passed"]]

@@ -62,8 +62,12 @@ def test_cli_folder_dry_run_reports_bad_files_and_exits_1(cli_crm: Database) -> 
     result = runner.invoke(app, ["ingest", str(FIXTURES), "--as", "u-admin", "--dry-run",
                                  "--llm", "scripted", "--json", "-"])  # fmt: skip
     assert result.exit_code == 1
-    assert "FAILED — " in result.output and "empty.vtt: the file is empty" in result.output
-    assert "Dry run: nothing was written." in result.output
+    # `--json -`: stdout is the JSON alone; the outcomes in words go to stderr.
+    listed = json.loads(result.stdout)
+    assert any(r.get("error", "").endswith("the file is empty; there is no transcript to read.")
+               for r in listed)  # fmt: skip
+    assert "empty.vtt: refused: " in result.stderr and "the file is empty" in result.stderr
+    assert "Dry run: nothing was written." in result.stderr
     with cli_crm.read_session() as s:
         assert s.query(Task).count() == 0
 

@@ -1,0 +1,81 @@
+"""The line strategy: rule-picked candidate lines in overlapping windows, the model citing line
+numbers, evidence taken from the cited line in code (verbatim by construction)."""
+
+from __future__ import annotations
+
+from channels.meetings import MeetingService
+from channels.meetings.lines import candidate_lines, windows
+from channels.meetings.parsers import Segment, parse_transcript
+from tools.service import CRMService
+
+from .conftest import FIXTURES, scripted
+
+
+def _segments(*texts: str) -> list[Segment]:
+    return [Segment("Jane Doe", None, None, t) for t in texts]
+
+
+def test_rules_pick_commitments_and_deal_facts_in_english_and_chinese() -> None:
+    segments = _segments(
+        "Good morning everyone.",  # 0
+        "The weather was lovely.",  # 1
+        "Nice to hear.",  # 2
+        "I'll send the deck by Friday.",  # 3
+        "Okay.",  # 4
+        "Nothing else from me.",  # 5
+        "Anyway, how was the trip?",  # 6
+        "Long.",  # 7
+        "我来负责下周五之前把合同发给法务。",  # 8
+        "谢谢。",  # 9
+        "再见。",  # 10
+        "再见再见。",  # 11
+        "We are also looking at Globex, they are cheaper.",  # 12
+    )
+    assert candidate_lines(segments) == [2, 3, 4, 7, 8, 9, 11, 12]
+
+
+def test_windows_overlap_and_stay_within_their_budget() -> None:
+    segments = _segments(*[f"I'll do task number {n} by Friday, as agreed." for n in range(30)])
+    parts = windows(segments, list(range(30)), max_tokens=60)
+    assert len(parts) > 2
+    for before, after in zip(parts, parts[1:], strict=False):
+        assert before[-2:] == after[:2]  # two lines of overlap
+    assert sorted({i for part in parts for i in part}) == list(range(30))
+
+
+async def test_cited_lines_become_verbatim_evidence(meeting_crm: CRMService) -> None:
+    data = (FIXTURES / "acme-2026-11-20.vtt").read_bytes()
+    lines = {i + 1: s.text for i, s in enumerate(parse_transcript(data, "a.vtt").segments)}
+    answer = {
+        "action_items": [
+            {"line": 4, "text": "Send the revised quote for 200 seats", "owner": "I",
+             "due": "next Friday"},
+            {"line": 99, "text": "Invented", "owner": "I", "due": ""},  # not shown: ignored
+        ],
+        "changes": [
+            {"line": 2, "field": "amount", "value": "240000"},  # line 2 says 200 seats only
+            {"line": 3, "field": "competitor", "value": "Umbrella Analytics"},
+            {"line": 5, "field": "close_date", "value": "before the end of the year"},
+        ],
+        "summary": [
+            {"text": "Jane now wants 200 seats instead of 100", "lines": [2]},
+            {"text": "Acme Corp is a company in the User Interface industry", "lines": [1]},
+        ],
+    }  # fmt: skip
+    service = MeetingService(crm=meeting_crm, model=scripted(answer), strategy="lines")
+    result = await service.ingest_bytes(filename="a.vtt", data=data, actor_id="u-alice",
+                                        dry_run=True)  # fmt: skip
+    [item] = result.action_items
+    assert item["evidence"] in lines[4] and lines[4].startswith(item["evidence"])
+    assert (item["owner_id"], item["due_date"]) == ("u-alice", "2026-11-27")
+    assert result.competitors == ["Umbrella Analytics"]
+    dropped = {d["item"]: d["reason"] for d in result.ingestion["dropped_items"]}
+    # "before the end of the year" resolved in code: the deal already closes on 2026-12-31.
+    assert dropped["close_date → 2026-12-31"] == "already the value"
+    assert dropped["amount → 240000"] == "the evidence line does not state this value"
+    assert result.proposed_changes == []
+    assert result.summary_text == "Jane now wants 200 seats instead of 100."
+    assert result.ingestion["chunks"] == 1
+    # The deal's CRM figures are not in what the model was shown.
+    asked = service.model.requests[0]["messages"][1]["content"]  # type: ignore[union-attr]
+    assert "Open deal" not in asked and "[4] Alice Wong: " in asked
