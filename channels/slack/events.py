@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-__all__ = ["MessageEvent", "event_problem"]
+__all__ = ["MessageEvent", "event_problem", "wanted"]
 
 MESSAGE_TYPES = ("app_mention", "message")
 
@@ -44,3 +44,15 @@ def event_problem(event: Any) -> str | None:
             f"The {event.get('type')} event has missing or malformed fields: {', '.join(fields)}."
         )
     return None
+
+
+def wanted(event: Any) -> bool:
+    """Whether warroom answers this event: a mention, or a person's direct message (not a bot's,
+    not an edit, deletion or join; channel messages reach us as app_mention)."""
+    if not isinstance(event, dict) or event_problem(event) is not None:
+        return False
+    if event.get("type") == "app_mention":
+        return True
+    if event.get("type") != "message" or event.get("channel_type") != "im" or event.get("bot_id"):
+        return False
+    return event.get("subtype") in (None, "file_share", "thread_broadcast")

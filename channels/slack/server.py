@@ -20,6 +20,7 @@ from agents.conversation import ConversationService
 from agents.llm_errors import LLMError
 from channels import http_guard
 from channels.identity import IdentityMapError, IdentityResolver, load_identity_map
+from channels.inbox import Inbox
 from channels.slack.channel import SlackChannel
 from channels.slack.config import SlackConfig, SlackSettingsError, web_client
 from channels.slack.dedupe import SharedDeliveries
@@ -85,6 +86,7 @@ def build_channel(
         ingest_errors=ingest_errors,
         deliveries=SharedDeliveries(app.db, channel="slack"),
         worker=worker,
+        inbox=Inbox(app.db, channel="slack"),
     )
 
 
@@ -143,6 +145,7 @@ async def _checked_body(request: web.Request, verifier: SignatureVerifier) -> st
 async def serving_http(channel: SlackChannel, *, host: str, port: int) -> AsyncIterator[str]:
     """Serve the channel over HTTP; yields the base URL (port 0 picks a free port)."""
     await channel.warm_up()
+    channel.start_inbox()  # also resumes what a crash or restart left in the inbox
     runner = http_guard.runner(http_app(channel))
     await runner.setup()
     try:
@@ -255,6 +258,7 @@ async def serving_socket_mode(channel: SlackChannel) -> AsyncIterator[None]:
     if not channel.config.app_token:
         raise SlackSettingsError("Socket Mode needs WARROOM_SLACK_APP_TOKEN (xapp-…).")
     await channel.warm_up()
+    channel.start_inbox()
     handler = AsyncSocketModeHandler(channel.bolt, channel.config.app_token)
     await handler.connect_async()
     try:
