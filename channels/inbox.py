@@ -35,10 +35,11 @@ from sqlalchemy import CursorResult, and_, delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 
+from agents.conversation import ConversationService, TurnResult
 from tools.db import Database
 from tools.models import ChannelEvent
 
-__all__ = ["Inbox", "InboxEvent", "InboxWorker", "worker_id"]
+__all__ = ["GroupCommit", "Inbox", "InboxEvent", "InboxWorker", "run_turn", "worker_id"]
 
 log = logging.getLogger(__name__)
 
@@ -99,6 +100,28 @@ class Inbox:
         except IntegrityError:
             return False
         return True
+
+    def put_many(self, items: list[tuple[str, str, dict[str, Any]]]) -> list[bool]:
+        """`put` for several events in one transaction (group commit: one writer-lock round
+        for a burst); falls back to one transaction each when an id was stored before."""
+        now = self.clock()
+        try:
+            with self.db.session() as session:
+                session.add_all(
+                    ChannelEvent(
+                        channel=self.channel,
+                        event_id=event_id,
+                        received_at=now,
+                        status=QUEUED,
+                        conversation=conversation,
+                        payload=payload,
+                        attempts=0,
+                    )
+                    for event_id, conversation, payload in items
+                )
+        except IntegrityError:
+            return [self.put(*item) for item in items]
+        return [True] * len(items)
 
     def take(self, limit: int = 1) -> list[InboxEvent]:
         """Lease up to `limit` events: each the oldest queued one of its conversation, whose
@@ -225,6 +248,38 @@ class Inbox:
             return int(cast(CursorResult[Any], result).rowcount or 0)
 
 
+class GroupCommit:
+    """Stores events arriving together in one transaction: `await store(...)` returns when the
+    event is in the database (True if new), as `Inbox.put` does, but a burst of acks shares
+    each commit instead of queueing for the writer one by one."""
+
+    def __init__(self, inbox: Inbox) -> None:
+        self.inbox = inbox
+        self._pending: list[tuple[tuple[str, str, dict[str, Any]], asyncio.Future[bool]]] = []
+        self._flushing: asyncio.Task[None] | None = None
+
+    async def store(self, event_id: str, conversation: str, payload: dict[str, Any]) -> bool:
+        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._pending.append(((event_id, conversation, payload), future))
+        if self._flushing is None or self._flushing.done():
+            self._flushing = asyncio.create_task(self._flush())
+        return await future
+
+    async def _flush(self) -> None:
+        while self._pending:
+            batch, self._pending = self._pending, []
+            try:
+                stored = await asyncio.to_thread(self.inbox.put_many, [item for item, _ in batch])
+            except Exception as exc:
+                for _, future in batch:
+                    if not future.done():
+                        future.set_exception(exc)
+                continue
+            for (_, future), new in zip(batch, stored, strict=True):
+                if not future.done():
+                    future.set_result(new)
+
+
 Handler = Callable[[InboxEvent], Awaitable[None]]
 
 
@@ -318,3 +373,43 @@ class InboxWorker:
             if not await asyncio.to_thread(self.inbox.renew, event_id):
                 log.warning("lost the lease of %s event %s", self.inbox.channel, event_id)
                 return
+
+
+async def run_turn(
+    convo: ConversationService,
+    *,
+    thread_id: str,
+    user_id: str,
+    text: str,
+    stored: InboxEvent | None = None,
+    inbox: Inbox | None = None,
+    on_event: Callable[[dict[str, Any]], None] | None = None,
+) -> TurnResult:
+    """The turn of a message — exactly once across crashes when the message came from the
+    inbox. Before the turn starts, the conversation's checkpoint id is noted on the event; a
+    worker taking the event over after a crash then
+      - finds the checkpoint unchanged: the turn never started, so it runs it;
+      - finds it moved and the graph mid-way: resumes from the last checkpoint (steps that
+        finished are not run again; the one that was running re-runs, and its writes carry
+        idempotency keys, so nothing is written twice);
+      - finds it moved and the graph finished: answers with the turn's reply, running nothing.
+    """
+    config = {"configurable": {"thread_id": thread_id}}
+    before = await convo.graph.aget_state(config)
+    mark = str((before.config or {}).get("configurable", {}).get("checkpoint_id") or "")
+    if stored is not None and stored.stage == "turn" and mark != (stored.checkpoint or ""):
+        if before.next:
+            log.info("Resuming the interrupted turn of %s in %s", stored.event_id, thread_id)
+            resumed = await convo.resume(thread_id)
+            if resumed is not None:
+                return resumed
+            before = await convo.graph.aget_state(config)
+        log.info("The turn of %s had finished; answering it", stored.event_id)
+        return TurnResult(
+            thread_id=thread_id,
+            reply=str((before.values or {}).get("reply") or ""),
+            outcome=dict((before.values or {}).get("outcome") or {}),
+        )
+    if stored is not None and inbox is not None:
+        await asyncio.to_thread(inbox.note, stored.event_id, stage="turn", checkpoint=mark)
+    return await convo.send(thread_id=thread_id, user_id=user_id, text=text, on_event=on_event)

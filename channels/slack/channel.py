@@ -28,11 +28,11 @@ from slack_bolt.response import BoltResponse
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from agents.conversation import ConversationError, ConversationService, TurnResult
+from agents.conversation import ConversationError, ConversationService
 from agents.llm_errors import LLMError
 from agents.review import ReviewError
 from channels.identity import UnknownUser
-from channels.inbox import Inbox, InboxEvent, InboxWorker
+from channels.inbox import GroupCommit, Inbox, InboxEvent, InboxWorker, run_turn
 from channels.relay import ReviewRelay
 from channels.slack import cards, messages
 from channels.slack.config import SlackConfig
@@ -119,6 +119,7 @@ class SlackChannel:
             if inbox is not None
             else None
         )
+        self._store = GroupCommit(inbox) if inbox is not None else None
         self._inbox_stop: asyncio.Event | None = None
         self._inbox_job: concurrent.futures.Future[None] | asyncio.Task[None] | None = None
         self._jobs: set[asyncio.Task[None] | concurrent.futures.Future[None]] = set()
@@ -238,7 +239,7 @@ class SlackChannel:
             log.info("Skipping repeated delivery of %s (retry %s)", event_id, retry)
             return BoltResponse(status=200, body="")
         event = body.get("event")
-        if event_id and self.inbox is not None and wanted(event):
+        if event_id and self._store is not None and wanted(event):
             # Stored before the ack: from here on, some replica answers it (`_handle_stored`).
             assert isinstance(event, dict)
             team = str(body.get("team_id") or event.get("team") or "")
@@ -246,7 +247,7 @@ class SlackChannel:
                 team, event["channel"], thread_ts=event.get("thread_ts") or event["ts"]
             )
             payload = {"team": team, "event": event, "bot_user_id": req.context.bot_user_id}
-            if await asyncio.to_thread(self.inbox.put, str(event_id), thread.id, payload):
+            if await self._store.store(str(event_id), thread.id, payload):
                 if self.inbox_worker is not None:
                     self.inbox_worker.wake()
             else:
@@ -353,35 +354,6 @@ class SlackChannel:
             text = from_slack(event.get("text") or "", bot_user_id=bot_user_id)
             await self._turn(thread, actor, text, stored=stored)
 
-    async def _start_or_resume(
-        self,
-        thread: SlackThread,
-        actor: str,
-        text: str,
-        stored: InboxEvent | None,
-        on_event: Any,
-    ) -> TurnResult:
-        """Run the turn of a message — or, for a stored message a crash interrupted, finish it
-        from the conversation's last checkpoint (its finished steps are not run again, so their
-        writes are not repeated), or take the reply of a turn that had finished."""
-        config = {"configurable": {"thread_id": thread.id}}
-        before = await self.convo.graph.aget_state(config)
-        mark = str((before.config or {}).get("configurable", {}).get("checkpoint_id") or "")
-        if stored is not None and stored.stage == "turn" and mark != (stored.checkpoint or ""):
-            # The turn had started (the checkpoint moved since it was noted).
-            if before.next:
-                log.info("Resuming the interrupted turn of %s in %s", stored.event_id, thread.id)
-                resumed = await self.convo.resume(thread.id)
-                assert resumed is not None
-                return resumed
-            log.info("The turn of %s had finished; answering it", stored.event_id)
-            return TurnResult(thread_id=thread.id, reply=str(before.values.get("reply") or ""))
-        if stored is not None and self.inbox is not None:
-            await asyncio.to_thread(self.inbox.note, stored.event_id, stage="turn", checkpoint=mark)
-        return await self.convo.send(
-            thread_id=thread.id, user_id=actor, text=text, on_event=on_event
-        )
-
     async def _turn(
         self, thread: SlackThread, actor: str, text: str, *, stored: InboxEvent | None = None
     ) -> None:
@@ -394,7 +366,15 @@ class SlackChannel:
         )
         await status.start()
         try:
-            turn = await self._start_or_resume(thread, actor, text, stored, status.on_event)
+            turn = await run_turn(
+                self.convo,
+                thread_id=thread.id,
+                user_id=actor,
+                text=text,
+                stored=stored,
+                inbox=self.inbox,
+                on_event=status.on_event,
+            )
         except ConversationError as exc:
             await status.finish(f"✗ {escape(str(exc))}")
             return
