@@ -84,7 +84,7 @@ def test_workers_on_many_replicas_handle_each_event_once_in_order(db: Database) 
 
 
 async def test_the_worker_renews_leases_and_retries_a_failed_event(sqlite_db: Database) -> None:
-    inbox = Inbox(sqlite_db, channel="teams", owner="w", lease_seconds=0.3, max_attempts=3)
+    inbox = Inbox(sqlite_db, channel="teams", owner="w", lease_seconds=1.5, max_attempts=3)
     assert inbox.put("A1", "conv", {"fail": 1})
     assert inbox.put("A2", "conv", {"slow": True})
     calls: list[tuple[str, int]] = []
@@ -94,12 +94,12 @@ async def test_the_worker_renews_leases_and_retries_a_failed_event(sqlite_db: Da
         if event.payload.get("fail") and event.attempts < 2:
             raise RuntimeError("the chat API was down")
         if event.payload.get("slow"):
-            await asyncio.sleep(1.0)  # longer than the lease: the heartbeat keeps it
+            await asyncio.sleep(3.0)  # longer than the lease: the heartbeat keeps it
 
     stop = asyncio.Event()
     worker = InboxWorker(inbox, handle, concurrency=2, poll_seconds=0.05)
     task = asyncio.create_task(worker.run(stop))
-    for _ in range(200):  # at most 10 s
+    for _ in range(400):  # at most 20 s
         if not inbox.queued():
             break
         await asyncio.sleep(0.05)
