@@ -88,9 +88,7 @@ def read_user_text(path: Path | str, *, max_bytes: int = MAX_CONFIG_BYTES) -> st
         raise FileRefused(path, f"not UTF-8 text (byte {exc.start}).") from None
 
 
-def compose_yaml(
-    text: str, *, source: str, max_nodes: int = MAX_YAML_NODES
-) -> yaml.Node | None:
+def compose_yaml(text: str, *, source: str, max_nodes: int = MAX_YAML_NODES) -> yaml.Node | None:
     """The YAML node graph (safe loader), refused when expanding its aliases would give more
     than `max_nodes` values. `yaml.YAMLError` propagates for malformed YAML."""
     try:
