@@ -16,6 +16,7 @@ from typing import Any
 
 from aiohttp import BodyPartReader, web
 
+from channels import http_guard
 from channels.api_tokens import ApiTokens, TokenFileError, token_file
 from channels.meetings import IngestError, MeetingService
 from tools.errors import NotFound
@@ -63,6 +64,35 @@ async def _read_limited(stream: Any, limit: int, name: str) -> bytes:
         chunks.append(chunk)
 
 
+async def _receive(request: web.Request, options: dict[str, str], limit: int) -> tuple[str, bytes]:
+    """The uploaded file's name and bytes (options given as form fields land in `options`);
+    `Refused` (4xx) for a body that is not what it claims to be."""
+    if not request.content_type.startswith("multipart/"):
+        filename = options.get("filename") or request.headers.get("X-Filename")
+        if not filename:
+            raise http_guard.Refused(
+                400, "Name the file: ?filename=… or an X-Filename header (or upload it as "
+                "multipart/form-data with a 'file' part).",
+            )  # fmt: skip
+        return filename, await _read_limited(request.content, limit, filename)
+    filename, data = None, None
+    try:
+        reader = await request.multipart()
+        async for part in reader:
+            if not isinstance(part, BodyPartReader):
+                raise http_guard.Refused(400, "Nested multipart bodies are not accepted.")
+            if part.name == "file":
+                filename = part.filename or options.get("filename") or "upload"
+                data = await _read_limited(part, limit, filename)
+            elif part.name in ("dry_run", "account_id", "thread_id", "filename"):
+                options[part.name] = (await _read_limited(part, 1000, part.name)).decode().strip()
+    except (ValueError, AssertionError, LookupError):  # aiohttp's multipart parser, decode()
+        raise http_guard.Refused(400, "The multipart/form-data body is malformed.") from None
+    if data is None or filename is None:
+        raise http_guard.Refused(400, "The upload has no 'file' part holding the transcript.")
+    return filename, data
+
+
 async def ingest(request: web.Request) -> web.Response:
     app = request.app
     service = app[MEETINGS]
@@ -82,27 +112,16 @@ async def ingest(request: web.Request) -> web.Response:
         return _error(403, f"There is no warroom user '{user_id}'.")
     options: dict[str, str] = dict(request.query)
     try:
-        if request.content_type.startswith("multipart/"):
-            filename, data = None, None
-            reader = await request.multipart()
-            async for part in reader:
-                if not isinstance(part, BodyPartReader):
-                    continue
-                if part.name == "file":
-                    filename = part.filename or options.get("filename") or "upload"
-                    data = await _read_limited(part, service.max_bytes, filename)
-                elif part.name in ("dry_run", "account_id", "thread_id", "filename"):
-                    options[part.name] = (await part.text()).strip()
-            if data is None or filename is None:
-                return _error(400, "The upload has no 'file' part holding the transcript.")
-        else:
-            filename = options.get("filename") or request.headers.get("X-Filename")
-            if not filename:
-                return _error(
-                    400, "Name the file: ?filename=… or an X-Filename header (or upload it as "
-                    "multipart/form-data with a 'file' part).",
-                )  # fmt: skip
-            data = await _read_limited(request.content, service.max_bytes, filename)
+        filename, data = await asyncio.wait_for(
+            _receive(request, options, service.max_bytes), timeout=http_guard.BODY_SECONDS
+        )
+    except TimeoutError:
+        return _error(408, f"The upload did not arrive within {http_guard.BODY_SECONDS:g} seconds.")
+    except http_guard.Refused as exc:
+        return _error(exc.status, exc.reason)
+    except IngestError as exc:
+        return _error(exc.status, exc.message)
+    try:
         result = await service.ingest_bytes(
             filename=filename, data=data, actor_id=user_id, dry_run=_flag(options.get("dry_run")),
             thread_id=options.get("thread_id") or None,
@@ -123,7 +142,9 @@ def build_api(*, meetings: MeetingService, crm: CRMService, tokens: ApiTokens) -
     """The aiohttp application; refuses to be built without a token."""
     if not tokens:
         raise ValueError(NO_TOKENS)
-    app = web.Application(client_max_size=meetings.max_bytes + 1_000_000)
+    app = web.Application(
+        client_max_size=meetings.max_bytes + 1_000_000, middlewares=[http_guard.refuse_hostile]
+    )
     app[MEETINGS] = meetings
     app[CRM] = crm
     app[TOKENS] = tokens
@@ -173,4 +194,9 @@ def run(application: Any, *, port: int | None = None) -> None:
         app.on_cleanup.append(close)
         return app
 
-    web.run_app(make_app(), host=settings.http_host, port=port or settings.http_port)
+    web.run_app(
+        make_app(),
+        host=settings.http_host,
+        port=port or settings.http_port,
+        keepalive_timeout=http_guard.IDLE_SECONDS,  # slow clients: see channels.http_guard
+    )

@@ -10,6 +10,7 @@ import yaml
 from sqlalchemy import func, select
 
 from tools.db import Database
+from tools.files import FileRefused, load_yaml, read_user_text
 from tools.models import User
 
 CHANNELS = ("slack", "teams")
@@ -37,9 +38,10 @@ def load_identity_map(path: Path | None) -> dict[str, dict[str, str]]:
     if path is None:
         return {channel: {} for channel in CHANNELS}
     try:
-        raw = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
-    except OSError as exc:
-        raise IdentityMapError(f"{path}: cannot read the identity map ({exc.strerror}).") from exc
+        raw = load_yaml(read_user_text(path), source=str(path)) or {}
+    except FileRefused as exc:
+        reason = exc.reason.rstrip(".")
+        raise IdentityMapError(f"{path}: cannot read the identity map ({reason}).") from exc
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark is not None else ""

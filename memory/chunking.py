@@ -14,6 +14,8 @@ from typing import Any
 
 import yaml
 
+from tools.files import FileRefused, load_yaml
+
 __all__ = [
     "Chunk",
     "chunk_markdown",
@@ -69,9 +71,11 @@ def split_front_matter(text: str) -> tuple[dict[str, Any], str]:
     if not match:
         return {}, text
     try:
-        data = yaml.safe_load(match.group(1)) or {}
+        data = load_yaml(match.group(1), source="front matter") or {}
     except yaml.YAMLError as exc:
         raise ValueError(f"its front matter is not valid YAML ({exc.__class__.__name__})") from exc
+    except FileRefused as exc:
+        raise ValueError(f"its {exc}") from exc
     if not isinstance(data, dict):
         return {}, text
     return data, text[match.end() :]

@@ -6,6 +6,7 @@ A file that cannot be read raises `UnreadableFile` with a sentence saying why.""
 from __future__ import annotations
 
 import html
+import io
 import re
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
@@ -15,9 +16,11 @@ from typing import Any
 
 from memory.chunking import as_datetime, first_heading, split_front_matter
 from memory.models import KnowledgeDocument
+from tools.files import FileRefused, read_user_file
 
 __all__ = ["SUPPORTED_SUFFIXES", "UnreadableFile", "iter_files", "load_document", "parse_markdown"]
 
+MAX_DOCUMENT_BYTES = 50_000_000  # one knowledge document; larger ones are refused unread
 SUPPORTED_SUFFIXES = {
     ".md": "markdown",
     ".markdown": "markdown",
@@ -155,19 +158,19 @@ class _HtmlToMarkdown(HTMLParser):
         return re.sub(r"\n{3,}", "\n\n", text).strip()
 
 
-def _load_html(path: Path) -> tuple[str, str | None]:
+def _load_html(data: bytes) -> tuple[str, str | None]:
     parser = _HtmlToMarkdown()
-    parser.feed(_decode(path.read_bytes()))
+    parser.feed(_decode(data))
     parser.close()
     return parser.markdown(), html.unescape(parser.title) if parser.title else None
 
 
-def _load_pdf(path: Path) -> tuple[str, str | None]:
+def _load_pdf(data: bytes) -> tuple[str, str | None]:
     from pypdf import PdfReader
     from pypdf.errors import PdfReadError
 
     try:
-        reader = PdfReader(str(path))
+        reader = PdfReader(io.BytesIO(data))
         if reader.is_encrypted:
             raise UnreadableFile("it is an encrypted PDF")
         pages = [(page.extract_text() or "").strip() for page in reader.pages]
@@ -182,7 +185,7 @@ def _load_pdf(path: Path) -> tuple[str, str | None]:
     return body, title
 
 
-def _load_docx(path: Path) -> tuple[str, str | None]:
+def _load_docx(data: bytes) -> tuple[str, str | None]:
     import zipfile
 
     import docx
@@ -191,7 +194,7 @@ def _load_docx(path: Path) -> tuple[str, str | None]:
     from docx.text.paragraph import Paragraph
 
     try:
-        document = docx.Document(str(path))
+        document = docx.Document(io.BytesIO(data))
     except (zipfile.BadZipFile, OpcError, KeyError, ValueError) as exc:
         raise UnreadableFile(f"it is not a readable DOCX file ({exc})") from exc
     lines: list[str] = []
@@ -231,26 +234,26 @@ def load_document(path: Path, *, doc_id: str | None = None,
     kind = SUPPORTED_SUFFIXES.get(path.suffix.lower())
     if kind is None:
         raise UnreadableFile(f"the file type {path.suffix or '(none)'!r} is not supported")
-    if not path.exists():
-        raise UnreadableFile("the file does not exist")
-    if not path.is_file():
-        raise UnreadableFile("it is not a regular file")
+    try:
+        data = read_user_file(path, max_bytes=MAX_DOCUMENT_BYTES)
+    except FileRefused as exc:
+        raise UnreadableFile(exc.reason.rstrip(".")) from exc
     try:
         mtime = datetime.fromtimestamp(path.stat().st_mtime, tz=UTC)
         doc_id = doc_id or str(path.resolve())
         source = source or path.name
         fallback = path.stem.replace("_", " ").replace("-", " ").strip() or path.name
         if kind == "markdown":
-            return parse_markdown(_decode(path.read_bytes()), doc_id=doc_id, source=source,
+            return parse_markdown(_decode(data), doc_id=doc_id, source=source,
                                   fallback_title=fallback, updated=mtime)
         if kind == "text":
-            text = _decode(path.read_bytes())
+            text = _decode(data)
             first = next((ln.strip() for ln in text.splitlines() if ln.strip()), "")
             text_title = first if 0 < len(first) <= 100 else fallback
             return KnowledgeDocument(id=doc_id, source=source, title=text_title,
                                      text=text, updated=mtime)
         loader = {"html": _load_html, "pdf": _load_pdf, "docx": _load_docx}[kind]
-        body, title = loader(path)
+        body, title = loader(data)
     except PermissionError as exc:
         raise UnreadableFile("permission denied") from exc
     except OSError as exc:

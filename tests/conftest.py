@@ -15,6 +15,11 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
+# The project's packages that share a name with a test package (tests/channels, tests/evals),
+# imported first: otherwise pytest's importlib mode registers the test package under that name
+# and `channels.x` resolves through the editable install (to another checkout's code).
+import channels  # noqa: F401
+import evals  # noqa: F401
 from tools.context import FixedClock
 from tools.db import Database
 from tools.fixtures import load_fixture

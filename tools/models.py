@@ -381,9 +381,21 @@ class ChannelEvent(Base):
     handled once. Rows older than the channel's retry window are pruned."""
 
     __tablename__ = "channel_events"
+    __table_args__ = (Index("ix_channel_events_queue", "channel", "status", "received_at"),)
     channel: Mapped[str] = mapped_column(String(16), primary_key=True)
     event_id: Mapped[str] = mapped_column(String(128), primary_key=True)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    # The durable inbox (channels.inbox): "queued" until a worker has handled it, then "done"
+    # ("failed" after too many attempts). A claim only (no payload) is stored "done".
+    status: Mapped[str] = mapped_column(String(12), default="done", server_default="done")
+    conversation: Mapped[str | None] = mapped_column(String(200))
+    payload: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    leased_by: Mapped[str | None] = mapped_column(String(64))
+    leased_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    stage: Mapped[str | None] = mapped_column(String(16))
+    checkpoint: Mapped[str | None] = mapped_column(String(64))
+    done_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class TeamsReference(Base):

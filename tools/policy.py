@@ -19,6 +19,8 @@ from typing import Annotated, Any, Literal, cast
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from tools.files import FileRefused, compose_yaml, load_yaml, read_user_text
+
 ReviewerRole = Literal["sales_manager", "support_lead", "delivery_lead", "admin", "manager"]
 ROLES: tuple[ReviewerRole, ...] = (
     "manager",
@@ -177,9 +179,10 @@ class Policy:
     def load(cls, path: Path | str) -> Policy:
         path = Path(path)
         try:
-            text = path.read_text(encoding="utf-8")
-        except OSError as exc:
-            raise PolicyError(f"{path}: cannot read the policy file ({exc.strerror}).") from exc
+            text = read_user_text(path)
+        except FileRefused as exc:
+            reason = exc.reason.rstrip(".")
+            raise PolicyError(f"{path}: cannot read the policy file ({reason}).") from exc
         return cls.from_yaml(text, source=str(path))
 
     @classmethod
@@ -326,14 +329,16 @@ def _located(
 
 def _load_with_lines(text: str, source: str) -> tuple[Any, dict[tuple[Any, ...], int]]:
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+        node = compose_yaml(text, source=source)  # alias expansion bounded
+        data = load_yaml(text, source=source)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = f", line {mark.line + 1}" if mark else ""
         raise PolicyError(f"{source}{line}: not valid YAML ({exc.problem}).") from exc
     except yaml.YAMLError as exc:
         raise PolicyError(f"{source}: not valid YAML ({exc}).") from exc
+    except FileRefused as exc:
+        raise PolicyError(str(exc)) from exc
     if data is None:
         raise PolicyError(f"{source}: the policy file is empty.")
     lines: dict[tuple[Any, ...], int] = {}

@@ -387,9 +387,14 @@ class CRMService:
                 "this write was being committed; nothing was written. Look again and retry."
             ).to_failure(proposal.tool)
         except IntegrityError:
-            # Lost a race for the same idempotency key: return what the winner stored.
-            with self.db.read_session() as session:
-                stored = self._stored(session, key, digest, proposal.tool)
+            # Lost a race for the same idempotency key: return what the winner stored. A winner
+            # with other arguments (an approve racing an edit) is a failure, not a traceback;
+            # decide_review then reports the request as decided meanwhile.
+            try:
+                with self.db.read_session() as session:
+                    stored = self._stored(session, key, digest, proposal.tool)
+            except DuplicateKeyMismatch as mismatch:
+                return mismatch.to_failure(proposal.tool)
             if stored is not None:
                 return stored.model_copy(update={"proposal_id": proposal.id})
             raise

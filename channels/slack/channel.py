@@ -32,10 +32,12 @@ from agents.conversation import ConversationError, ConversationService
 from agents.llm_errors import LLMError
 from agents.review import ReviewError
 from channels.identity import UnknownUser
+from channels.inbox import GroupCommit, Inbox, InboxEvent, InboxWorker, run_turn
 from channels.relay import ReviewRelay
 from channels.slack import cards, messages
 from channels.slack.config import SlackConfig
 from channels.slack.dedupe import RecentDeliveries, SharedDeliveries
+from channels.slack.events import wanted
 from channels.slack.files import FileRefused, Ingest, download
 from channels.slack.messages import SlackStartError
 from channels.slack.people import SlackPeople
@@ -89,9 +91,13 @@ class SlackChannel:
         ingest_errors: tuple[type[BaseException], ...] = (),
         deliveries: RecentDeliveries | SharedDeliveries | None = None,
         worker: WorkerLoop | None = None,
+        inbox: Inbox | None = None,
     ) -> None:
         """`worker`: the loop (in its own thread) that runs conversations, reviews and
-        ingestion, and on which `convo` was built; None runs them on the serving loop."""
+        ingestion, and on which `convo` was built; None runs them on the serving loop.
+        `inbox`: mentions and direct messages are stored there before they are acknowledged
+        and handled by whichever replica takes them (channels.inbox); None handles them in
+        this process only, after the ack."""
         self.convo = convo
         self.crm = convo.crm
         self.people = people
@@ -108,6 +114,15 @@ class SlackChannel:
             logger=logging.getLogger("warroom.slack.bolt"),
         )
         self.worker = worker
+        self.inbox = inbox
+        self.inbox_worker = (
+            InboxWorker(inbox, self._handle_stored, concurrency=config.max_concurrent_turns)
+            if inbox is not None
+            else None
+        )
+        self._store = GroupCommit(inbox) if inbox is not None else None
+        self._inbox_stop: asyncio.Event | None = None
+        self._inbox_job: concurrent.futures.Future[None] | asyncio.Task[None] | None = None
         self._jobs: set[asyncio.Task[None] | concurrent.futures.Future[None]] = set()
         self._locks = KeyedLocks()
         self._turn_slots = asyncio.Semaphore(config.max_concurrent_turns)
@@ -171,8 +186,39 @@ class SlackChannel:
 
     @property
     def busy(self) -> int:
-        """Background jobs still running."""
-        return len(self._jobs)
+        """Background jobs still running (stored events being handled included)."""
+        stored = self.inbox_worker.busy if self.inbox_worker is not None else 0
+        return len(self._jobs) + stored
+
+    def start_inbox(self) -> None:
+        """Start taking stored events (on the worker loop when there is one). Events this or
+        another process stored and never finished — a crash, a restart — are taken too, once
+        their lease has run out."""
+        if self.inbox_worker is None or self._inbox_job is not None:
+            return
+        worker = self.inbox_worker
+
+        async def run() -> None:
+            self._inbox_stop = asyncio.Event()
+            await worker.run(self._inbox_stop)
+
+        if self.worker is None:
+            self._inbox_job = asyncio.get_running_loop().create_task(run(), name="slack inbox")
+        else:
+            self._inbox_job = self.worker.submit(run())
+
+    async def stop_inbox(self) -> None:
+        job, stop = self._inbox_job, self._inbox_stop
+        if job is None:
+            return
+        if stop is not None:
+            if self.worker is None:
+                stop.set()
+            else:
+                self.worker.loop.call_soon_threadsafe(stop.set)
+        waiting = job if isinstance(job, asyncio.Task) else asyncio.wrap_future(job)
+        await asyncio.wait([waiting], timeout=35)
+        self._inbox_job = None
 
     async def drain(self, within: float = 30.0) -> None:
         """Wait (at most `within` seconds) for background work, e.g. before shutting down."""
@@ -180,6 +226,7 @@ class SlackChannel:
         jobs = [j if isinstance(j, asyncio.Task) else asyncio.wrap_future(j) for j in running]
         if jobs:
             await asyncio.wait(jobs, timeout=within)
+        await self.stop_inbox()
 
     async def _once_per_event(
         self, req: AsyncBoltRequest, resp: BoltResponse, next: Any
@@ -191,6 +238,21 @@ class SlackChannel:
         if event_id and not self.deliveries.first_time(str(event_id)):
             retry = (req.headers.get("x-slack-retry-num") or ["?"])[0]
             log.info("Skipping repeated delivery of %s (retry %s)", event_id, retry)
+            return BoltResponse(status=200, body="")
+        event = body.get("event")
+        if event_id and self._store is not None and wanted(event):
+            # Stored before the ack: from here on, some replica answers it (`_handle_stored`).
+            assert isinstance(event, dict)
+            team = str(body.get("team_id") or event.get("team") or "")
+            thread = SlackThread(
+                team, event["channel"], thread_ts=event.get("thread_ts") or event["ts"]
+            )
+            payload = {"team": team, "event": event, "bot_user_id": req.context.bot_user_id}
+            if await self._store.store(str(event_id), thread.id, payload):
+                if self.inbox_worker is not None:
+                    self.inbox_worker.wake()
+            else:
+                log.info("Skipping %s: it was stored before", event_id)
             return BoltResponse(status=200, body="")
         if event_id:
             # Other replicas are asked after the ack, before the work starts (`_message`).
@@ -251,13 +313,21 @@ class SlackChannel:
     async def _on_direct_message(
         self, event: dict[str, Any], body: dict[str, Any], context: Any
     ) -> None:
-        if event.get("channel_type") != "im" or event.get("bot_id"):
-            return  # channel messages reach us as app_mention; bots do not talk to us
-        if event.get("subtype") not in (None, "file_share", "thread_broadcast"):
-            return  # edits, deletions, joins
+        if not wanted(event):
+            return  # see channels.slack.events.wanted
         team = body.get("team_id") or event.get("team") or ""
         event_id = context.get("warroom_event_id")
         self._spawn(self._message(team, event, context.bot_user_id, event_id), "direct message")
+
+    async def _handle_stored(self, stored: InboxEvent) -> None:
+        """An event from the inbox (this process's, another replica's, or one a crash left)."""
+        payload = stored.payload
+        await self._message(
+            str(payload.get("team") or ""),
+            payload["event"],
+            payload.get("bot_user_id"),
+            stored=stored,
+        )
 
     async def _message(
         self,
@@ -265,6 +335,7 @@ class SlackChannel:
         event: dict[str, Any],
         bot_user_id: str | None,
         event_id: str | None = None,
+        stored: InboxEvent | None = None,
     ) -> None:
         if event_id and await self.deliveries.taken_elsewhere(event_id):
             log.info("Skipping %s: another process took it first", event_id)
@@ -282,9 +353,11 @@ class SlackChannel:
                     await self._ingest_file(thread, actor, file)
                 return
             text = from_slack(event.get("text") or "", bot_user_id=bot_user_id)
-            await self._turn(thread, actor, text)
+            await self._turn(thread, actor, text, stored=stored)
 
-    async def _turn(self, thread: SlackThread, actor: str, text: str) -> None:
+    async def _turn(
+        self, thread: SlackThread, actor: str, text: str, *, stored: InboxEvent | None = None
+    ) -> None:
         assert thread.thread_ts is not None
         status = StatusMessage(
             self.client,
@@ -294,8 +367,14 @@ class SlackChannel:
         )
         await status.start()
         try:
-            turn = await self.convo.send(
-                thread_id=thread.id, user_id=actor, text=text, on_event=status.on_event
+            turn = await run_turn(
+                self.convo,
+                thread_id=thread.id,
+                user_id=actor,
+                text=text,
+                stored=stored,
+                inbox=self.inbox,
+                on_event=status.on_event,
             )
         except ConversationError as exc:
             await status.finish(f"✗ {escape(str(exc))}")

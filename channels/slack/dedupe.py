@@ -118,7 +118,9 @@ class SharedDeliveries:
         with self.db.session() as session:
             result = session.execute(
                 delete(ChannelEvent).where(
-                    ChannelEvent.channel == self.channel, ChannelEvent.received_at < cutoff
+                    ChannelEvent.channel == self.channel,
+                    ChannelEvent.received_at < cutoff,
+                    ChannelEvent.status != "queued",  # the durable inbox's work is never pruned
                 )
             )
             gone = cast(CursorResult[Any], result).rowcount

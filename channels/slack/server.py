@@ -12,15 +12,20 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
 
 from aiohttp import web
-from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.adapter.aiohttp import to_aiohttp_response
+from slack_bolt.request.async_request import AsyncBoltRequest
+from slack_sdk.signature import SignatureVerifier
 
 from agents.conversation import ConversationService
 from agents.llm_errors import LLMError
+from channels import http_guard
 from channels.health import Check, add_health_routes
 from channels.identity import IdentityMapError, IdentityResolver, load_identity_map
+from channels.inbox import Inbox
 from channels.slack.channel import SlackChannel
 from channels.slack.config import SlackConfig, SlackSettingsError, web_client
 from channels.slack.dedupe import SharedDeliveries
+from channels.slack.events import event_problem
 from channels.slack.files import Ingest, meeting_ingest
 from channels.slack.messages import SlackStartError
 from channels.slack.people import SlackPeople
@@ -41,6 +46,8 @@ log = logging.getLogger(__name__)
 
 EVENTS_PATH = "/slack/events"  # Bolt's default: Events API, interactivity, slash commands
 EXPIRY_SWEEP_SECONDS = 300.0
+# Slack's events and interactions are small (files are fetched separately); 1 MB is generous.
+MAX_BODY_BYTES = 1_000_000
 _DEFAULT: Any = object()
 
 
@@ -80,22 +87,60 @@ def build_channel(
         ingest_errors=ingest_errors,
         deliveries=SharedDeliveries(app.db, channel="slack"),
         worker=worker,
+        inbox=Inbox(app.db, channel="slack"),
     )
 
 
 def http_app(channel: SlackChannel, checks: Mapping[str, Check] | None = None) -> web.Application:
+    verifier = SignatureVerifier(channel.config.signing_secret or "")
+
     async def events(request: web.Request) -> web.Response:
-        response = await channel.bolt.async_dispatch(await to_bolt_request(request))
+        text = await _checked_body(request, verifier)
+        bolt_request = AsyncBoltRequest(
+            body=text,
+            query=request.query_string,
+            headers=request.headers,  # type: ignore[arg-type]
+        )
+        response = await channel.bolt.async_dispatch(bolt_request)
         return await to_aiohttp_response(response)
 
     async def health(_: web.Request) -> web.Response:
         return web.json_response({"ok": True, "busy": channel.busy})
 
-    application = web.Application()
+    application = web.Application(middlewares=[http_guard.refuse_hostile])
     application.router.add_post(EVENTS_PATH, events)
     application.router.add_get("/healthz", health)
     add_health_routes(application, checks or {})
     return application
+
+
+async def _checked_body(request: web.Request, verifier: SignatureVerifier) -> str:
+    """The body of a request Slack signed, in a shape Bolt can read; `Refused` (4xx) otherwise.
+    The signature is checked before the body is parsed, so unsigned junk costs no parsing."""
+    raw = await http_guard.read_body(request, limit=MAX_BODY_BYTES)
+    stamp = request.headers.get("X-Slack-Request-Timestamp", "")
+    if not (stamp.isascii() and stamp.isdigit() and len(stamp) <= 12):
+        raise http_guard.Refused(400, "X-Slack-Request-Timestamp must be a number of seconds.")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise http_guard.Refused(400, "The request body is not UTF-8.") from None
+    signature = request.headers.get("X-Slack-Signature", "")
+    if not signature.isascii() or not verifier.is_valid(text, stamp, signature):
+        raise http_guard.Refused(401, "The request is not signed with this app's secret.")
+    if request.content_type == "application/json":
+        body = http_guard.json_object(text)
+        if "event" in body:
+            problem = event_problem(body["event"])
+            if problem:
+                raise http_guard.Refused(400, problem)
+    elif request.content_type == "application/x-www-form-urlencoded":
+        fields = http_guard.form_fields(text)
+        if "payload" in fields:
+            http_guard.json_object(fields["payload"][0], "The interaction payload")
+    else:
+        raise http_guard.Refused(415, "Slack sends JSON or form bodies only.")
+    return text
 
 
 @asynccontextmanager
@@ -104,7 +149,8 @@ async def serving_http(
 ) -> AsyncIterator[str]:
     """Serve the channel over HTTP; yields the base URL (port 0 picks a free port)."""
     await channel.warm_up()
-    runner = web.AppRunner(http_app(channel, checks), access_log=None)
+    channel.start_inbox()  # also resumes what a crash or restart left in the inbox
+    runner = http_guard.runner(http_app(channel, checks))
     await runner.setup()
     try:
         site = web.TCPSite(runner, host, port)
@@ -216,6 +262,7 @@ async def serving_socket_mode(channel: SlackChannel) -> AsyncIterator[None]:
     if not channel.config.app_token:
         raise SlackSettingsError("Socket Mode needs WARROOM_SLACK_APP_TOKEN (xapp-…).")
     await channel.warm_up()
+    channel.start_inbox()
     handler = AsyncSocketModeHandler(channel.bolt, channel.config.app_token)
     await handler.connect_async()
     try:

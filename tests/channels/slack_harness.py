@@ -270,11 +270,15 @@ async def slack_stack(
     bot_token: str = BOT_TOKEN,
     api_url: str | None = None,
     real_meetings: bool = False,
+    database_url: str | None = None,
 ) -> AsyncIterator[SlackStack]:
-    """`real_meetings`: the app's default ingestion (channels.meetings) instead of `ingest`."""
-    db_url = f"sqlite:///{tmp_path / 'crm.sqlite3'}"
+    """`real_meetings`: the app's default ingestion (channels.meetings) instead of `ingest`.
+    `database_url`: a database shared with other stacks (replicas), seeded by the caller."""
+    await asyncio.to_thread(tmp_path.mkdir, parents=True, exist_ok=True)
+    db_url = database_url or f"sqlite:///{tmp_path / 'crm.sqlite3'}"
     db = Database(db_url)
-    load_fixture(db, small_company())
+    if database_url is None:
+        load_fixture(db, small_company())
     crm = CRMService(db, policy=Policy.load(DEFAULT_POLICY_PATH), clock=FixedClock.on(TODAY, 12))
     model = ScriptedChatModel(steps or [])
     convo = convo_factory(crm) if convo_factory else ConversationService(crm=crm, model=model)
