@@ -112,6 +112,9 @@ class ConversationService:
             raise ConversationError(
                 f"There is no warroom user '{user_id}', so I cannot act for you."
             ) from exc
+        if on_event:
+            # The first visible feedback, before anything slow: the turn has started.
+            on_event({"type": "status", "stage": "routing"})
         notices = [n["message"] for n in await self.expire_due() if n["thread_id"] == thread_id]
         model = self.model.for_turn()
         deps = AgentDeps(

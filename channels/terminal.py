@@ -6,7 +6,10 @@ as they happen.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
+import time
 from typing import Any
 
 from rich.console import Console
@@ -42,6 +45,73 @@ def render_event(console: Console, event: dict[str, Any]) -> None:
             console.print(f"  [green]→ commits now[/] {escape(event['proposal'])}")
 
 
+def stage_of(event: dict[str, Any]) -> str | None:
+    """The live status line for an event: routing → sales agent → list_opportunities → waiting
+    for review; None when the event does not change the stage."""
+    kind = event.get("type")
+    if kind == "status":
+        return str(event.get("stage") or "working")
+    if kind == "route":
+        agents = event.get("agents") or []
+        return f"{agents[0]} agent" if agents else "answering"
+    if kind == "handoff":
+        return f"{event['agent']} agent"
+    if kind == "tool":
+        return f"{event['agent']} agent · {event['tool']}"
+    if kind == "grounding" and event.get("regenerated"):
+        return f"{event['agent']} agent · checking figures"
+    if kind == "negotiation":
+        return "agents negotiating"
+    if kind == "gate":
+        return "waiting for review" if event.get("needs_review") else "committing"
+    return None
+
+
+class LiveStatus:
+    """A status line shown from the first moment of a turn and updated at each stage; the
+    elapsed seconds tick on long steps ("still working" rather than silence)."""
+
+    def __init__(self, console: Console) -> None:
+        self.console = console
+        self.stage = "routing"
+        self.stages: list[tuple[float, str]] = []  # (seconds since start, stage)
+        self._started = time.monotonic()
+        self._status = console.status(self._text(), spinner="dots")
+        self._ticker: asyncio.Task[None] | None = None
+
+    def _text(self) -> str:
+        elapsed = time.monotonic() - self._started
+        still = " — still working" if elapsed >= 10 else ""
+        return f"[dim]{escape(self.stage)}… {elapsed:.0f}s{still}[/]"
+
+    def start(self) -> None:
+        self._started = time.monotonic()
+        self._status.start()
+        self._ticker = asyncio.get_running_loop().create_task(self._tick())
+
+    def update(self, stage: str) -> None:
+        self.stage = stage
+        self.stages.append((time.monotonic() - self._started, stage))
+        self._status.update(self._text())
+
+    def on_event(self, event: dict[str, Any]) -> None:
+        stage = stage_of(event)
+        if stage is not None:
+            self.update(stage)
+
+    async def _tick(self) -> None:
+        while True:
+            await asyncio.sleep(1.0)
+            self._status.update(self._text())
+
+    async def stop(self) -> None:
+        if self._ticker is not None:
+            self._ticker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._ticker
+        self._status.stop()
+
+
 def render_turn(console: Console, user: str, text: str, turn: TurnResult) -> None:
     console.print(Panel(escape(turn.reply), title="warroom", border_style="cyan", expand=False))
     total = turn.usage.get("total", {})
@@ -57,17 +127,21 @@ async def say(
     console: Console, convo: ConversationService, *, thread_id: str, user_id: str, text: str
 ) -> TurnResult | None:
     """One turn with live events; errors become one sentence and the conversation goes on."""
+    live = LiveStatus(console)
+    live.start()
+
+    def on_event(event: dict[str, Any]) -> None:
+        live.on_event(event)
+        render_event(console, event)
+
     try:
-        turn = await convo.send(
-            thread_id=thread_id,
-            user_id=user_id,
-            text=text,
-            on_event=lambda e: render_event(console, e),
-        )
+        turn = await convo.send(thread_id=thread_id, user_id=user_id, text=text, on_event=on_event)
     except (ConversationError, LLMError) as exc:
         message = getattr(exc, "user_message", None) or str(exc)
         console.print(f"[red]{escape(message)}[/]")
         return None
+    finally:
+        await live.stop()
     render_turn(console, user_id, text, turn)
     return turn
 

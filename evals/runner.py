@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from agents.conversation import ConversationError, ConversationService
 from agents.llm_types import ChatModel
-from evals.checks import Check, check, run_checks
+from evals.checks import Check, check, figures_grounded, run_checks
 from evals.environment import ScenarioWorld, scenario_world
 from evals.matching import normalise
 from evals.model import ScenarioModel
@@ -193,8 +193,13 @@ async def _play(
                 continue
             reply = result.reply
             trace.append(
-                {"turn": number, "review": review.model_dump(), "approval_id": approval_id,
-                 "reply": reply, "outcome": result.outcome}
+                {
+                    "turn": number,
+                    "review": review.model_dump(),
+                    "approval_id": approval_id,
+                    "reply": reply,
+                    "outcome": result.outcome,
+                }
             )
         elif turn.wait is not None:
             step = timedelta(hours=turn.wait.hours, days=turn.wait.days)
@@ -264,6 +269,7 @@ async def run_scenario(
                     reply=reply,
                     db=world.db,
                 )
+                checks.append(figures_grounded(trace))
         except Exception as exc:  # noqa: BLE001 - a crashing scenario fails alone
             detail = f"{type(exc).__name__}: {exc}"
             checks.append(check("run", False, detail))

@@ -100,8 +100,12 @@ def summarise(entries: Sequence[ScenarioRuns], *, llm: str = "scripted") -> dict
                 "llm_calls": round(mean(r["llm_calls"] for r in results), 1) if results else 0,
                 "unauthorised_writes": unauthorised,
                 "failed_checks": sorted(
-                    {f"{c['name']}: {c['detail']}" for r in results for c in r["checks"]
-                     if not c["passed"]}
+                    {
+                        f"{c['name']}: {c['detail']}"
+                        for r in results
+                        for c in r["checks"]
+                        if not c["passed"]
+                    }
                 ),
             }
         )
@@ -193,8 +197,9 @@ def plot(summary: dict[str, Any], path: Path) -> None:
     left.set_yticks(list(positions), names, fontsize=7)
     left.invert_yaxis()
     left.set_xlabel("seconds per run")
-    right.barh(positions, [r["prompt_tokens"] + r["completion_tokens"] for r in rows],
-               color=colours)
+    right.barh(
+        positions, [r["prompt_tokens"] + r["completion_tokens"] for r in rows], color=colours
+    )
     right.set_xlabel("tokens per run (prompt + completion)")
     k = summary["repeat"]
     fig.suptitle(
