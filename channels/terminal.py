@@ -16,7 +16,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.panel import Panel
 
-from agents.conversation import ConversationError, ConversationService, TurnResult
+from agents.conversation import ConversationError, ConversationService, TurnResult, stage_of
 from agents.llm_errors import LLMError
 
 AGENT_COLOURS = {"sales": "green", "service": "yellow", "delivery": "blue", "router": "magenta"}
@@ -43,28 +43,6 @@ def render_event(console: Console, event: dict[str, Any]) -> None:
             )
         else:
             console.print(f"  [green]→ commits now[/] {escape(event['proposal'])}")
-
-
-def stage_of(event: dict[str, Any]) -> str | None:
-    """The live status line for an event: routing → sales agent → list_opportunities → waiting
-    for review; None when the event does not change the stage."""
-    kind = event.get("type")
-    if kind == "status":
-        return str(event.get("stage") or "working")
-    if kind == "route":
-        agents = event.get("agents") or []
-        return f"{agents[0]} agent" if agents else "answering"
-    if kind == "handoff":
-        return f"{event['agent']} agent"
-    if kind == "tool":
-        return f"{event['agent']} agent · {event['tool']}"
-    if kind == "grounding" and event.get("regenerated"):
-        return f"{event['agent']} agent · checking figures"
-    if kind == "negotiation":
-        return "agents negotiating"
-    if kind == "gate":
-        return "waiting for review" if event.get("needs_review") else "committing"
-    return None
 
 
 class LiveStatus:
