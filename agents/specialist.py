@@ -116,10 +116,13 @@ class SpecialistRun:
     async def run(
         self, request: str, history: list[dict[str, str]], context: str, emit: Any
     ) -> AgentReport:
+        # The system prompt (and the tool schemas the server renders after it) is the same on
+        # every call of this agent for this user and day, so the model server reuses its
+        # evaluated prefix; what changes per turn comes last, with the request.
         messages: list[Message] = [
-            {"role": "system", "content": self._system_prompt(context)},
+            {"role": "system", "content": self._system_prompt()},
             *history,
-            {"role": "user", "content": request},
+            {"role": "user", "content": with_context(request, context)},
         ]
         schemas = [REGISTRY[tool].openai_schema() for tool in self.shown_tools(request)]
         trace: list[ToolTrace] = []
@@ -240,7 +243,7 @@ class SpecialistRun:
         )
         return reply
 
-    def _system_prompt(self, context: str) -> str:
+    def _system_prompt(self) -> str:
         today = self.crm.clock.today()
         return render_prompt(
             self.prompt_name or self.name,
@@ -248,7 +251,6 @@ class SpecialistRun:
             user_roles=", ".join(sorted(self.actor.roles)) or "no role",
             user_team=self.actor.team or "none",
             today=f"{today.isoformat()} ({today.strftime('%A')})",
-            context=context,
         )
 
     async def _run_tool(
@@ -351,6 +353,12 @@ def write_problem(arguments: dict[str, Any], today: date) -> str | None:
             if day < today:
                 return f"{name} {day.isoformat()} is in the past (today is {today.isoformat()})."
     return None
+
+
+def with_context(request: str, context: str) -> str:
+    """The user's turn as the model reads it: this turn's context (data), then the request."""
+    context = context.strip()
+    return f"{context}\n\nRequest: {request}" if context else request
 
 
 def _is_write(tool: str) -> bool:

@@ -178,7 +178,7 @@ async def test_two_specialists_in_route_order(crm: CRMService) -> None:
     )
     assert "[sales] Helix is in negotiation" in turn.reply
     assert "[delivery] The Jan 4 week is fully booked." in turn.reply
-    delivery_prompt = model.requests[1]["messages"][0]["content"]
+    delivery_prompt = model.requests[1]["messages"][1]["content"]
     assert "The sales agent said: Helix is in negotiation at 450k." in delivery_prompt
     assert "account acc-helix" in delivery_prompt
 

@@ -143,7 +143,7 @@ async def test_a_past_date_goes_back_once_then_is_refused(crm: CRMService) -> No
         user_id="u-alice",
         text="New deal for Acme: renewal, 50000 USD, close date end of March",
     )
-    first_prompt = model.requests[0]["messages"][0]["content"]
+    first_prompt = model.requests[0]["messages"][1]["content"]
     assert '"end of march" = 2027-03-31' in first_prompt
     results = [m["content"] for m in model.requests[-1]["messages"] if m["role"] == "tool"]
     assert "2026-03-31 is in the past" in results[0] and "again" in results[0]

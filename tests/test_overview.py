@@ -127,7 +127,7 @@ async def test_a_question_about_a_ticket_opens_the_ticket(crm: CRMService) -> No
         text="What's the latest on ticket tkt-acme-1? Summarise what the customer needs.",
         on_event=events.append,
     )
-    prompt = model.requests[0]["messages"][0]["content"]
+    prompt = model.requests[0]["messages"][1]["content"]
     assert "CSV exports of the audit log" in prompt
     tools = [e for e in events if e["type"] == "tool"]
     assert tools and tools[0]["tool"] == "get_ticket"
@@ -145,7 +145,7 @@ async def test_a_deal_named_by_its_name_is_opened(crm: CRMService) -> None:
         on_event=events.append,
     )
     assert any(e.get("tool") == "get_opportunity" for e in events)
-    assert '"margin_percent"' in model.requests[0]["messages"][0]["content"]
+    assert '"margin_percent"' in model.requests[0]["messages"][1]["content"]
 
 
 async def test_records_the_user_may_not_see_are_not_opened(crm: CRMService) -> None:
@@ -158,5 +158,5 @@ async def test_records_the_user_may_not_see_are_not_opened(crm: CRMService) -> N
         text="Summarise ticket tkt-helix-1",
         on_event=events.append,
     )
-    assert "Login outage" not in model.requests[0]["messages"][0]["content"]
+    assert "Login outage" not in model.requests[0]["messages"][1]["content"]
     assert [e for e in events if e["type"] == "tool"] == []

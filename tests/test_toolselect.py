@@ -99,7 +99,7 @@ async def test_linked_account_digest_reaches_the_agent(crm: CRMService) -> None:
     model = ScriptedChatModel([{"agent": "sales", "reply": "Acme has one open deal."}])
     convo = ConversationService(crm=crm, model=model)
     await convo.send(thread_id="t-digest", user_id="u-alice", text="/sales What's open with Acme?")
-    system = model.requests[0]["messages"][0]["content"]
+    system = model.requests[0]["messages"][1]["content"]
     assert '<data source="account">' in system and "opp-acme-1" in system
 
 
