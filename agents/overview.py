@@ -174,7 +174,10 @@ def _items(result: dict[str, Any], key: str) -> list[dict[str, Any]]:
 
 
 def _deal(d: dict[str, Any]) -> str:
-    money = f"{d['amount']} {d['currency']}" if d.get("amount") is not None else "no amount"
+    if d.get("amount") is not None:
+        money = f"{d['amount']} {d['currency']}"
+    else:
+        money = "amount hidden" if "amount" in (d.get("hidden_fields") or []) else "no amount"
     seats = f", {d['seats']} seats" if d.get("seats") else ""
     discount = f", {d['discount_percent']}% discount" if d.get("discount_percent") else ""
     step = f"; next step: {d['next_step']}" if d.get("next_step") else ""

@@ -27,6 +27,7 @@ from typing import Any
 
 from agents.conversation import ConversationService
 from agents.llm import build_chat_model
+from agents.llm_scripted import ScriptedChatModel
 from agents.specialist import SpecialistRun
 from memory.checkpoint import open_async_checkpointer
 from tools.catalogue import REGISTRY
@@ -92,16 +93,27 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[index]
 
 
-async def run(repeat: int, only: str | None = None, baseline: bool = False) -> dict[str, Any]:
+# Kinds answered in code, without a model call: measurable with --offline.
+OFFLINE_KINDS = ("overview", "small talk")
+
+
+async def run(
+    repeat: int, only: str | None = None, baseline: bool = False, offline: bool = False
+) -> dict[str, Any]:
     work = Path(tempfile.mkdtemp(prefix="warroom-bench-agents-"))
     url = f"sqlite:///{work / 'crm.sqlite3'}"
     db = Database(url)
     seed_demo(db, anchor=ANCHOR)
     crm = CRMService(db, policy=Policy.load(DEFAULT_POLICY_PATH), clock=FixedClock.on(ANCHOR, 10))
     settings = load_settings(data_dir=work)
-    model = build_chat_model(settings)
+    # Offline: a model with an empty script, so any model call fails the turn visibly.
+    model = ScriptedChatModel([]) if offline else build_chat_model(settings)
     rows: list[dict[str, Any]] = []
-    requests = [r for r in REQUESTS if only is None or r[0] == only]
+    requests = [
+        r
+        for r in REQUESTS
+        if (only is None or r[0] == only) and (not offline or r[0] in OFFLINE_KINDS)
+    ]
     try:
         async with open_async_checkpointer(url) as saver:
             convo = ConversationService(crm=crm, model=model, checkpointer=saver)
@@ -159,7 +171,8 @@ async def run(repeat: int, only: str | None = None, baseline: bool = False) -> d
                         flush=True,
                     )
     finally:
-        await model.aclose()
+        if hasattr(model, "aclose"):
+            await model.aclose()
         db.dispose()
     return summarise(rows, repeat)
 
@@ -262,9 +275,12 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=1)
     parser.add_argument("--only", help="Only requests of this kind (overview, read, ...).")
     parser.add_argument("--baseline", action="store_true", help="Also run the single agent.")
+    parser.add_argument(
+        "--offline", action="store_true", help="Only the kinds answered without a model call."
+    )
     parser.add_argument("--out", type=Path, default=Path("out/bench_agents.json"))
     args = parser.parse_args()
-    result = asyncio.run(run(args.repeat, args.only, args.baseline))
+    result = asyncio.run(run(args.repeat, args.only, args.baseline, args.offline))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2))
     print(markdown(result))
