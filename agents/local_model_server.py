@@ -76,10 +76,12 @@ class LocalModelServer:
         log_path: Path | None = None,
         inherit_output: bool = False,
         extra_args: tuple[str, ...] = (),
-        prompt_cache_bytes: int = PROMPT_CACHE_BYTES,
+        prompt_cache_bytes: int | None = None,
     ) -> None:
         self.model_path = model_path
-        self.prompt_cache_bytes = prompt_cache_bytes
+        self.prompt_cache_bytes = (
+            prompt_cache_bytes if prompt_cache_bytes is not None else PROMPT_CACHE_BYTES
+        )
         self.host = "127.0.0.1"  # loopback only: the server has no TLS
         self.port = port or free_port(self.host)
         self.n_ctx = n_ctx

@@ -278,8 +278,18 @@ def main() -> None:
     parser.add_argument(
         "--offline", action="store_true", help="Only the kinds answered without a model call."
     )
+    parser.add_argument(
+        "--prompt-cache-bytes",
+        type=int,
+        default=None,
+        help="RAM prompt cache of the local model server (0: off; default 1 GiB).",
+    )
     parser.add_argument("--out", type=Path, default=Path("out/bench_agents.json"))
     args = parser.parse_args()
+    if args.prompt_cache_bytes is not None:
+        import agents.local_model_server as server
+
+        server.PROMPT_CACHE_BYTES = args.prompt_cache_bytes
     result = asyncio.run(run(args.repeat, args.only, args.baseline, args.offline))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2))
