@@ -9,14 +9,17 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from agents.conversation import ConversationService
 from agents.llm_scripted import ScriptedChatModel
-from channels.slack.progress import StatusMessage
 from tests.channels.slack_fake_api import BOT_TOKEN, FakeSlackAPI
 from tools.service import CRMService
 
+# `channels` is imported inside the tests: once tests/channels (a package of the same name) has
+# been collected, a module-level import could fail the whole collection.
 DISCOUNT = {"opportunity_id": "opp-acme-1", "percent": 25, "reason": "expansion"}
 
 
 async def test_status_message_follows_the_stages(crm: CRMService) -> None:
+    from channels.slack.progress import StatusMessage
+
     api = FakeSlackAPI()
     await api.start()
     try:
@@ -56,6 +59,8 @@ async def test_status_message_follows_the_stages(crm: CRMService) -> None:
 
 
 async def test_a_long_step_says_still_working() -> None:
+    from channels.slack.progress import StatusMessage
+
     api = FakeSlackAPI()
     await api.start()
     try:

@@ -8,9 +8,10 @@ from rich.console import Console
 
 from agents.conversation import ConversationService
 from agents.llm_scripted import ScriptedChatModel
-from channels.terminal import LiveStatus, say
 from tools.service import CRMService
 
+# `channels` is imported inside the tests: once tests/channels (a package of the same name) has
+# been collected, a module-level import could fail the whole collection.
 DISCOUNT = {"opportunity_id": "opp-acme-1", "percent": 25, "reason": "expansion"}
 
 
@@ -30,6 +31,8 @@ def _convo(crm: CRMService) -> ConversationService:
 
 
 async def test_status_line_follows_the_turn(crm: CRMService) -> None:
+    from channels.terminal import LiveStatus
+
     console = Console(file=io.StringIO(), force_terminal=True, width=100)
     live = LiveStatus(console)
     live.start()
@@ -52,6 +55,8 @@ async def test_status_line_follows_the_turn(crm: CRMService) -> None:
 
 
 async def test_say_prints_the_steps_and_the_reply(crm: CRMService) -> None:
+    from channels.terminal import say
+
     out = io.StringIO()
     console = Console(file=out, force_terminal=False, width=120)
     turn = await say(
