@@ -35,6 +35,28 @@ RequesterToldListener = Callable[[str, str], Awaitable[None]]
 OutcomeToldListener = Callable[[str, str, str], Awaitable[None]]
 
 
+def stage_of(event: dict[str, Any]) -> str | None:
+    """The status line a channel shows for an event: routing → sales agent →
+    list_opportunities → waiting for review; None when the event does not change the stage."""
+    kind = event.get("type")
+    if kind == "status":
+        return str(event.get("stage") or "working")
+    if kind == "route":
+        agents = event.get("agents") or []
+        return f"{agents[0]} agent" if agents else "answering"
+    if kind == "handoff":
+        return f"{event['agent']} agent"
+    if kind == "tool":
+        return f"{event['agent']} agent · {event['tool']}"
+    if kind == "grounding" and event.get("regenerated"):
+        return f"{event['agent']} agent · checking figures"
+    if kind == "negotiation":
+        return "agents negotiating"
+    if kind == "gate":
+        return "waiting for review" if event.get("needs_review") else "committing"
+    return None
+
+
 class ConversationError(Exception):
     """A turn that cannot start; the message is one sentence for the user."""
 
@@ -115,6 +137,9 @@ class ConversationService:
             raise ConversationError(
                 f"There is no warroom user '{user_id}', so I cannot act for you."
             ) from exc
+        if on_event:
+            # The first visible feedback, before anything slow: the turn has started.
+            on_event({"type": "status", "stage": "routing"})
         notices = [n["message"] for n in await self.expire_due() if n["thread_id"] == thread_id]
         model = self.model.for_turn()
         deps = AgentDeps(

@@ -23,7 +23,8 @@ from langgraph.types import Command
 from agents.crossteam import prepare_requests
 from agents.llm_errors import LLMError
 from agents.negotiation import DOMAIN_OF_TOOL, Negotiation, negotiate, readable
-from agents.prefetch import account_digest
+from agents.overview import answer_without_agents
+from agents.prefetch import account_digest, opened_records
 from agents.router import decide_route, strip_slash
 from agents.specialist import SpecialistRun
 from agents.state import (
@@ -64,6 +65,20 @@ async def route(
 ) -> Command[Literal["sales", "service", "delivery", "respond"]]:
     deps = runtime.context
     actor = await asyncio.to_thread(deps.crm.actor, state["actor_id"])
+    quick = await asyncio.to_thread(answer_without_agents, deps.crm, actor, state["request"])
+    if quick is not None:
+        _emit({"type": "route", "agents": [], "account": quick.account_id, "llm": False})
+        return Command(
+            goto="respond",
+            update={
+                "route": None,
+                "account_id": quick.account_id,
+                "reports": [AgentReport(agent=quick.kind, reply=quick.reply).model_dump()],
+                "decisions": [],
+                "negotiations": [],
+                "outcome": None,
+            },
+        )
     try:
         decision, account, asked = await decide_route(deps.model, deps.crm, actor, state["request"])
     except LLMError as exc:
@@ -132,6 +147,9 @@ def _specialist(name: SpecialistName):  # type: ignore[no-untyped-def]
             digest = await asyncio.to_thread(account_digest, deps.crm, actor, name, account_id)
             if digest:
                 context += "\n" + digest
+        context += await asyncio.to_thread(
+            opened_records, deps.crm, actor, name, strip_slash(state["request"]), account_id, _emit
+        )
         report = await run.run(strip_slash(state["request"]), history, context, _emit)
         route_agents = (state.get("route") or {}).get("agents") or [name]
         return Command(

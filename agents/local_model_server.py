@@ -55,6 +55,10 @@ def _die_with_parent() -> None:  # pragma: no cover - runs in the child before e
         pass
 
 
+# Room for the states of the router's and three specialists' prefixes with their recent turns.
+PROMPT_CACHE_BYTES = 1 << 30
+
+
 class LocalModelServer:
     """Start with `start()` or `with LocalModelServer(path) as server:`; `base_url` is the
     OpenAI-compatible address and `api_key` the per-process key that guards it."""
@@ -72,8 +76,12 @@ class LocalModelServer:
         log_path: Path | None = None,
         inherit_output: bool = False,
         extra_args: tuple[str, ...] = (),
+        prompt_cache_bytes: int | None = None,
     ) -> None:
         self.model_path = model_path
+        self.prompt_cache_bytes = (
+            prompt_cache_bytes if prompt_cache_bytes is not None else PROMPT_CACHE_BYTES
+        )
         self.host = "127.0.0.1"  # loopback only: the server has no TLS
         self.port = port or free_port(self.host)
         self.n_ctx = n_ctx
@@ -116,8 +124,24 @@ class LocalModelServer:
             # (negotiation) need their requests queued instead.
             "--interrupt_requests", "false",
             "--verbose", "false",
+            *self._cache_args(),
             *self.extra_args,
         ]  # fmt: skip
+
+    def _cache_args(self) -> list[str]:
+        """The prompt cache: the evaluated state of recent prompts, kept in RAM, so each agent's
+        static prefix (system prompt and tool schemas) is evaluated once, not on every call
+        after another agent's call displaced it from the context. 0 turns it off."""
+        if self.prompt_cache_bytes <= 0:
+            return []
+        return [
+            "--cache",
+            "true",
+            "--cache_type",
+            "ram",
+            "--cache_size",
+            str(self.prompt_cache_bytes),
+        ]
 
     def start(self) -> Self:
         """Launch the server and block until it answers (bounded by `start_timeout`)."""

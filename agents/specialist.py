@@ -12,8 +12,10 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
+from agents.grounding import Grounding, ungrounded_figures
 from agents.llm_errors import LLMError
 from agents.llm_types import ChatModel, Message
 from agents.state import AgentReport, SpecialistName, ToolTrace
@@ -96,6 +98,8 @@ class SpecialistRun:
 
     # Whether the router linked the request to an account (then search_accounts is not shown).
     account_known: bool = False
+    # Writes sent back for a past date or an id of the wrong kind, per tool (once, then refused).
+    _refused_writes: dict[str, int] = field(default_factory=dict, init=False, repr=False)
 
     @property
     def tools(self) -> tuple[str, ...]:
@@ -112,10 +116,13 @@ class SpecialistRun:
     async def run(
         self, request: str, history: list[dict[str, str]], context: str, emit: Any
     ) -> AgentReport:
+        # The system prompt (and the tool schemas the server renders after it) is the same on
+        # every call of this agent for this user and day, so the model server reuses its
+        # evaluated prefix; what changes per turn comes last, with the request.
         messages: list[Message] = [
-            {"role": "system", "content": self._system_prompt(context)},
+            {"role": "system", "content": self._system_prompt()},
             *history,
-            {"role": "user", "content": request},
+            {"role": "user", "content": with_context(request, context)},
         ]
         schemas = [REGISTRY[tool].openai_schema() for tool in self.shown_tools(request)]
         trace: list[ToolTrace] = []
@@ -142,6 +149,7 @@ class SpecialistRun:
                     # plainly what the tools found rather than nothing.
                     reply = _plain_findings(trace)
                 else:
+                    reply = await self._grounded(reply, messages, schemas, trace, emit)
                     reply = _with_records(reply, trace, messages)
                 return AgentReport(agent=self.name, reply=reply, proposals=proposals, trace=trace)
             messages.append(result.assistant_message())
@@ -179,14 +187,63 @@ class SpecialistRun:
                 self._provenance.add_data(call.name, output)
         return AgentReport(
             agent=self.name,
-            reply="",
+            reply=_out_of_steps(trace, proposals),
             proposals=proposals,
             trace=trace,
-            error=f"The {self.name} agent stopped after {self.max_steps} steps without a final "
-            "answer.",
         )
 
-    def _system_prompt(self, context: str) -> str:
+    async def _grounded(
+        self,
+        reply: str,
+        messages: list[Message],
+        schemas: list[dict[str, Any]],
+        trace: list[ToolTrace],
+        emit: Any,
+    ) -> str:
+        """The reply with every figure found in this turn's data or the user's words: an
+        ungrounded figure is named to the model once; if it stays, its sentence gives way to
+        the CRM's own line."""
+        said = [str(m.get("content") or "") for m in messages if m.get("role") == "user"]
+        data = [str(m.get("content") or "") for m in messages if m.get("role") != "user"]
+        grounding = Grounding.of(data, said=said, today=self.crm.clock.today())
+        missing = ungrounded_figures(reply, grounding)
+        regenerated = False
+        if missing:
+            regenerated = True
+            named = ", ".join(f'"{f.text}"' for f in missing)
+            retry: list[Message] = [
+                *messages,
+                {"role": "assistant", "content": reply},
+                {
+                    "role": "user",
+                    "content": f"Your answer states {named}, which is in no tool result and not "
+                    "in my words. Answer again using only figures from the data above; leave "
+                    "out what the data does not say.",
+                },
+            ]
+            try:
+                again = await self.model.chat(agent=self.name, messages=retry, tools=schemas)
+            except LLMError:
+                again = None
+            text = (again.text or "").strip() if again and not again.tool_calls else ""
+            if text and not _not_an_answer(text, self.tools):
+                reply = text
+            missing = ungrounded_figures(reply, grounding)
+        replaced = [f.text for f in missing]
+        if missing:
+            reply = _without_figures(reply, replaced, trace)
+        emit(
+            {
+                "type": "grounding",
+                "agent": self.name,
+                "regenerated": regenerated,
+                "replaced": replaced,
+                "ungrounded": [f.text for f in ungrounded_figures(reply, grounding)],
+            }
+        )
+        return reply
+
+    def _system_prompt(self) -> str:
         today = self.crm.clock.today()
         return render_prompt(
             self.prompt_name or self.name,
@@ -194,7 +251,6 @@ class SpecialistRun:
             user_roles=", ".join(sorted(self.actor.roles)) or "no role",
             user_team=self.actor.team or "none",
             today=f"{today.isoformat()} ({today.strftime('%A')})",
-            context=context,
         )
 
     async def _run_tool(
@@ -212,6 +268,17 @@ class SpecialistRun:
             }
         if not _is_write(tool):
             return await asyncio.to_thread(self.crm.read, tool, arguments, self.actor)
+        problem = write_problem(arguments, self.crm.clock.today())
+        if problem:
+            refusals = self._refused_writes.get(tool, 0) + 1
+            self._refused_writes[tool] = refusals
+            if refusals > 1:
+                return {"ok": False, "kind": "refused", "message": f"Not done: {problem}"}
+            return {
+                "ok": False,
+                "kind": "validation",
+                "message": f"{problem} Call {tool} again with corrected arguments.",
+            }
         key = json.dumps([tool, arguments], sort_keys=True, default=str)
         if key in seen_writes:
             return {
@@ -251,6 +318,48 @@ class SpecialistRun:
             "message": "Proposed. The policy gate decides whether it commits now or needs "
             "approval; tell the user it is being processed.",
         }
+
+
+ID_KINDS = {"acc": "account", "opp": "opportunity", "con": "contact", "tkt": "ticket",
+            "prj": "project"}  # fmt: skip
+_PREFIX_OF = {kind: prefix for prefix, kind in ID_KINDS.items()}
+
+
+def _a(noun: str) -> str:
+    return ("an " if noun[0] in "aeiou" else "a ") + noun
+
+
+DATE_ARGUMENT = re.compile(r"(^|_)(date|due|day|week_start)$")
+
+
+def write_problem(arguments: dict[str, Any], today: date) -> str | None:
+    """Why a write's arguments cannot be meant, in one sentence: a date in the past, or an id
+    of the wrong kind (a contact id where an account id belongs); None when neither."""
+    for name, value in arguments.items():
+        if not isinstance(value, str):
+            continue
+        if name.endswith("_id") and not name.startswith(("owner", "assignee", "lead")):
+            wanted = name.removesuffix("_id")
+            prefix = value.split("-", 1)[0].lower()
+            if wanted in ID_KINDS.values() and prefix in ID_KINDS and ID_KINDS[prefix] != wanted:
+                return (
+                    f"{name} '{value}' is {_a(ID_KINDS[prefix])} id, not {_a(wanted)} id; "
+                    f"use the {wanted}'s own id ({_PREFIX_OF[wanted]}-…)."
+                )
+        if DATE_ARGUMENT.search(name) and not name.startswith("start"):
+            try:
+                day = date.fromisoformat(value[:10])
+            except ValueError:
+                continue
+            if day < today:
+                return f"{name} {day.isoformat()} is in the past (today is {today.isoformat()})."
+    return None
+
+
+def with_context(request: str, context: str) -> str:
+    """The user's turn as the model reads it: this turn's context (data), then the request."""
+    context = context.strip()
+    return f"{context}\n\nRequest: {request}" if context else request
 
 
 def _is_write(tool: str) -> bool:
@@ -302,9 +411,6 @@ def _not_an_answer(reply: str, tools: tuple[str, ...]) -> bool:
 RECORD_ID = re.compile(r"\b(?:acc|opp|con|tkt|prj)-[\w-]+")
 
 
-NUMBER = re.compile(r"\d[\d,]*(?:\.\d+)?")
-
-
 def _with_records(reply: str, trace: list[ToolTrace], messages: list[Message]) -> str:
     """Ground the answer in what the lookups returned. When it names none of the records they
     found ("There is 1 P1 ticket…"), or states a figure no lookup or context contains (a small
@@ -315,22 +421,45 @@ def _with_records(reply: str, trace: list[ToolTrace], messages: list[Message]) -
         return reply
     found = [step.summary for step in reads if RECORD_ID.search(step.summary)]
     unnamed = bool(found) and not RECORD_ID.search(reply)
-    shown = "".join(str(m.get("content") or "") for m in messages).replace(",", "")
-    invented = any(
-        len(digits := _plain_number(n)) >= 3 and digits not in shown for n in NUMBER.findall(reply)
-    )
-    if not (unnamed or invented):
+    if not unnamed or "From the CRM:" in reply:
         return reply
-    summaries = (found if unnamed else [step.summary for step in reads])[-2:]
-    return reply + "\nFrom the CRM: " + "; ".join(summaries)
+    return reply + "\nFrom the CRM: " + "; ".join(found[-2:])
 
 
-def _plain_number(text: str) -> str:
-    """'1,000,000' → '1000000', '12.50' → '12.5', '8.0' → '8'."""
-    digits = text.replace(",", "")
-    if "." in digits:
-        digits = digits.rstrip("0").rstrip(".")
-    return digits
+_SENTENCE = re.compile(r"(?<=[.!?。！？])\s*|\n+")
+
+
+def _without_figures(reply: str, figures: list[str], trace: list[ToolTrace]) -> str:
+    """The reply without the sentences stating `figures`, and the lookups' own lines instead."""
+    kept = [
+        part
+        for part in _SENTENCE.split(reply)
+        if part.strip() and not any(figure in part for figure in figures)
+    ]
+    reads = [step.summary for step in trace if step.ok and step.kind == "read"]
+    crm_line = (
+        ("From the CRM: " + "; ".join(reads[-2:]))
+        if reads
+        else ("That figure is not in the CRM, so I left it out.")
+    )
+    return " ".join([*kept, "\n" + crm_line]).strip()
+
+
+def _out_of_steps(trace: list[ToolTrace], proposals: list[dict[str, Any]]) -> str:
+    """What the user reads when the step budget runs out: what was done and what was not."""
+    done = [step.summary for step in trace if step.ok]
+    failed = [f"{step.tool}: {step.summary}" for step in trace if not step.ok]
+    parts = ["I ran out of steps before finishing."]
+    if proposals:
+        parts.append("Planned: " + "; ".join(p["summary"] for p in proposals) + ".")
+    looked = [d for d in done if not d.startswith("proposed:")]
+    if looked:
+        parts.append("Looked up: " + "; ".join(looked[-3:]) + ".")
+    if failed:
+        parts.append("Not done: " + "; ".join(failed[-3:]) + ".")
+    if not proposals:
+        parts.append("Nothing was changed; ask again with one change at a time.")
+    return " ".join(parts)
 
 
 def _plain_findings(trace: list[ToolTrace]) -> str:

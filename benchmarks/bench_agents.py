@@ -1,11 +1,14 @@
-"""Conversation turns with the embedded local model: latency, LLM share, prompt tokens.
+"""Conversation turns with the embedded local model: latency, feedback, model calls, tokens.
 
-    python -m benchmarks.bench_agents [--repeat 3] [--out out/bench_agents.json]
+    python -m benchmarks.bench_agents [--repeat 1] [--only KIND] [--baseline]
+                                      [--out out/bench_agents.json]
 
-For five typical requests on the demo company it measures, per turn: wall time, the time spent
-inside model calls, everything else (routing, tools, database, graph, checkpoints), and prompt
-tokens. In the same run, a baseline single agent that is shown every tool answers the same
-requests with the same model, so the prompt-token ratio compares like with like.
+For 22 requests on the demo company (English and Chinese: account overview, record reads,
+single writes, writes needing review, negotiation, small talk) it measures, per turn: wall
+time, time to the first visible feedback (the first event a channel can show), time to the
+reply, the time spent inside model calls, model calls and prompt tokens sent; for a question
+about one record, whether that record was opened with its read tool. With --baseline, a single
+agent shown every tool answers the same requests with the same model (prompt-token ratio).
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from agents.llm import build_chat_model
+from agents.llm_scripted import ScriptedChatModel
 from agents.specialist import SpecialistRun
 from memory.checkpoint import open_async_checkpointer
 from tools.catalogue import REGISTRY
@@ -35,12 +39,51 @@ from warroom.app import conversation_service
 from warroom.settings import DEFAULT_POLICY_PATH, load_settings
 
 ANCHOR = date(2026, 11, 23)
-REQUESTS: list[tuple[str, str]] = [
-    ("u-alice", "What's open with Acme?"),
-    ("u-alice", "Log a call with Jane at Acme: they want 200 seats, close by Dec 31."),
-    ("u-sam", "Which P1 tickets breach SLA this week?"),
-    ("u-dana", "When can we go live with Helix?"),
-    ("u-alice", "What is my forecast for this quarter?"),
+# (kind, user, request, record the answer must open or None)
+REQUESTS: list[tuple[str, str, str, str | None]] = [
+    ("overview", "u-alice", "What's open with Acme?", None),
+    ("overview", "u-alice", "Where do we stand with Globex?", None),
+    ("overview", "u-chen", "华星科技进展如何？", None),
+    ("overview", "u-sam", "What's open with Helix?", None),
+    (
+        "read",
+        "u-sam",
+        "What's the latest on ticket tkt-helix-1? Give me a short summary of "
+        "what the customer needs.",
+        "tkt-helix-1",
+    ),
+    ("read", "u-sam", "Summarise ticket tkt-helix-2 for me.", "tkt-helix-2"),
+    ("read", "u-alice", "What is the next step on opp-acme-1?", "opp-acme-1"),
+    ("read", "u-dana", "When does project prj-helix go live and how many seats?", "prj-helix"),
+    ("read", "u-chen", "商机 opp-huaxing-1 现在是什么阶段？", "opp-huaxing-1"),
+    ("read", "u-sam", "Which P1 tickets breach SLA this week?", None),
+    ("read", "u-alice", "What is my forecast for this quarter?", None),
+    (
+        "write",
+        "u-alice",
+        "Log a call with Jane at Acme: they want 200 seats, close by Dec 31.",
+        None,
+    ),
+    (
+        "write",
+        "u-alice",
+        "Create a task to send Acme the security questionnaire by next Friday.",
+        None,
+    ),
+    (
+        "write",
+        "u-alice",
+        "Log a call with Jane at Acme about pricing and create a task to send the quote by Friday.",
+        None,
+    ),
+    ("write", "u-chen", "给华星科技记录一次电话：客户想在下周五前拿到报价。", None),
+    ("review", "u-alice", "Give opp-acme-1 a 25% discount for the 200-seat expansion.", None),
+    ("review", "u-chen", "给华星科技的商机 opp-huaxing-1 打八折。", None),
+    ("review", "u-sam", "Escalate tkt-helix-1, it blocks 300 clinical users.", None),
+    ("negotiation", "u-admin", "Close Helix at 500 seats with go-live Jan 4.", None),
+    ("small talk", "u-alice", "thanks", None),
+    ("small talk", "u-chen", "谢谢！", None),
+    ("small talk", "u-sam", "hi", None),
 ]
 
 
@@ -50,59 +93,86 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[index]
 
 
-async def run(repeat: int) -> dict[str, Any]:
+# Kinds answered in code, without a model call: measurable with --offline.
+OFFLINE_KINDS = ("overview", "small talk")
+
+
+async def run(
+    repeat: int, only: str | None = None, baseline: bool = False, offline: bool = False
+) -> dict[str, Any]:
     work = Path(tempfile.mkdtemp(prefix="warroom-bench-agents-"))
     url = f"sqlite:///{work / 'crm.sqlite3'}"
     db = Database(url)
     seed_demo(db, anchor=ANCHOR)
     crm = CRMService(db, policy=Policy.load(DEFAULT_POLICY_PATH), clock=FixedClock.on(ANCHOR, 10))
     settings = load_settings(data_dir=work)
-    model = build_chat_model(settings)
-    rows: dict[str, dict[str, list[float]]] = {}
+    # Offline: a model with an empty script, so any model call fails the turn visibly.
+    model = ScriptedChatModel([]) if offline else build_chat_model(settings)
+    rows: list[dict[str, Any]] = []
+    requests = [
+        r
+        for r in REQUESTS
+        if (only is None or r[0] == only) and (not offline or r[0] in OFFLINE_KINDS)
+    ]
     try:
         async with open_async_checkpointer(url) as saver:
             convo = conversation_service(crm, model, checkpointer=saver)
             for round_ in range(repeat):
-                for index, (user, text) in enumerate(REQUESTS):
+                for index, (kind, user, text, record) in enumerate(requests):
+                    seen: list[tuple[float, dict[str, Any]]] = []
                     started = time.perf_counter()
                     turn = await convo.send(
-                        thread_id=f"b-{round_}-{index}", user_id=user, text=text
+                        thread_id=f"b-{round_}-{index}",
+                        user_id=user,
+                        text=text,
+                        on_event=lambda e, seen=seen: seen.append((time.perf_counter(), e)),
                     )
                     wall = time.perf_counter() - started
                     total = turn.usage["total"]
-                    row = rows.setdefault(
-                        text,
-                        {
-                            k: []
-                            for k in (
-                                "wall",
-                                "llm",
-                                "other",
-                                "prompt",
-                                "calls",
-                                "base_prompt",
-                                "base_wall",
-                                "base_calls",
-                            )
-                        },
-                    )
-                    row["wall"].append(wall)
-                    row["llm"].append(total["seconds"])
-                    row["other"].append(wall - total["seconds"])
-                    row["prompt"].append(total["prompt_tokens"])
-                    row["calls"].append(total["calls"])
-                    base = await baseline_turn(crm, model, user, text, f"base-{round_}-{index}")
-                    row["base_prompt"].append(base["prompt_tokens"])
-                    row["base_wall"].append(base["wall"])
-                    row["base_calls"].append(base["calls"])
+                    opened = None
+                    if record is not None:
+                        opened = any(
+                            e.get("type") == "tool"
+                            and e.get("tool", "").startswith("get_")
+                            and record in json.dumps(e.get("arguments"))
+                            and e.get("ok")
+                            for _, e in seen
+                        )
+                    row = {
+                        "kind": kind,
+                        "request": text,
+                        "round": round_,
+                        "wall_s": wall,
+                        "first_feedback_s": (seen[0][0] - started) if seen else wall,
+                        # Replies are not streamed token by token: the first reply token is
+                        # seen when the reply is.
+                        "first_reply_token_s": wall,
+                        "llm_s": total.get("seconds", 0.0),
+                        "calls": total.get("calls", 0),
+                        "prompt_tokens": total.get("prompt_tokens", 0),
+                        "completion_tokens": total.get("completion_tokens", 0),
+                        "record_opened": opened,
+                        "regenerated": sum(
+                            1 for _, e in seen if e.get("type") == "grounding" and e["regenerated"]
+                        ),
+                        "reply": turn.reply[:400],
+                    }
+                    if baseline:
+                        base = await baseline_turn(crm, model, user, text, f"base-{round_}-{index}")
+                        row["baseline_prompt_tokens"] = base["prompt_tokens"]
+                        row["baseline_calls"] = base["calls"]
+                    rows.append(row)
                     print(
-                        f"{round_}:{index} {wall:6.1f}s llm {total['seconds']:6.1f}s "
-                        f"prompt {total['prompt_tokens']:5d} (baseline "
-                        f"{base['prompt_tokens']:5d}) — {turn.reply[:70]!r}",
+                        f"{round_}:{index:2d} {kind:11s} {wall:6.1f}s feedback "
+                        f"{row['first_feedback_s']:.2f}s llm {row['llm_s']:5.1f}s calls "
+                        f"{row['calls']} prompt {row['prompt_tokens']:5d}"
+                        + (f" opened={opened}" if opened is not None else "")
+                        + f" — {turn.reply[:80]!r}",
                         flush=True,
                     )
     finally:
-        await model.aclose()
+        if hasattr(model, "aclose"):
+            await model.aclose()
         db.dispose()
     return summarise(rows, repeat)
 
@@ -132,74 +202,95 @@ async def baseline_turn(
     }
 
 
-def summarise(rows: dict[str, dict[str, list[float]]], repeat: int) -> dict[str, Any]:
-    per_request = []
-    all_wall, all_llm, all_other, prompt, base_prompt = [], [], [], [], []
-    for text, row in rows.items():
-        per_request.append(
-            {
-                "request": text,
-                "turn_p50_s": statistics.median(row["wall"]),
-                "turn_p95_s": percentile(row["wall"], 95),
-                "llm_share": sum(row["llm"]) / sum(row["wall"]),
-                "other_median_ms": statistics.median(row["other"]) * 1000,
-                "prompt_tokens_median": statistics.median(row["prompt"]),
-                "baseline_prompt_tokens_median": statistics.median(row["base_prompt"]),
-                "llm_calls_median": statistics.median(row["calls"]),
-                "baseline_llm_calls_median": statistics.median(row["base_calls"]),
-            }
-        )
-        all_wall += row["wall"]
-        all_llm += row["llm"]
-        all_other += row["other"]
-        prompt += row["prompt"]
-        base_prompt += row["base_prompt"]
+def summarise(rows: list[dict[str, Any]], repeat: int) -> dict[str, Any]:
+    def stats(selected: list[dict[str, Any]]) -> dict[str, Any]:
+        walls = [r["wall_s"] for r in selected]
+        opened = [r["record_opened"] for r in selected if r["record_opened"] is not None]
+        return {
+            "turns": len(selected),
+            "turn_p50_s": statistics.median(walls),
+            "turn_p95_s": percentile(walls, 95),
+            "first_feedback_p50_s": statistics.median(r["first_feedback_s"] for r in selected),
+            "first_feedback_max_s": max(r["first_feedback_s"] for r in selected),
+            "first_reply_token_p50_s": statistics.median(
+                r["first_reply_token_s"] for r in selected
+            ),
+            "llm_share": sum(r["llm_s"] for r in selected) / max(1e-9, sum(walls)),
+            "model_calls_median": statistics.median(r["calls"] for r in selected),
+            "model_calls_total": sum(r["calls"] for r in selected),
+            "prompt_tokens_median": statistics.median(r["prompt_tokens"] for r in selected),
+            "prompt_tokens_total": sum(r["prompt_tokens"] for r in selected),
+            "record_opened_rate": (sum(opened) / len(opened)) if opened else None,
+        }
+
+    kinds = sorted({r["kind"] for r in rows})
     return {
         "repeat": repeat,
         "machine": {"cores": os.cpu_count(), "python": platform.python_version()},
-        "per_request": per_request,
-        "overall": {
-            "turn_p50_s": statistics.median(all_wall),
-            "turn_p95_s": percentile(all_wall, 95),
-            "orchestration_share": sum(all_other) / sum(all_wall),
-            "prompt_tokens_per_turn_median": statistics.median(prompt),
-            "baseline_prompt_tokens_per_turn_median": statistics.median(base_prompt),
-            "prompt_token_ratio": sum(prompt) / max(1, sum(base_prompt)),
-        },
+        "turns": rows,
+        "per_kind": {kind: stats([r for r in rows if r["kind"] == kind]) for kind in kinds},
+        "overall": stats(rows),
     }
 
 
 def markdown(result: dict[str, Any]) -> str:
     lines = [
-        "| request | turn p50 (s) | turn p95 (s) | LLM share | other (ms, median) | "
-        "prompt tokens (median) | baseline prompt tokens | calls / baseline |",
-        "|---|---|---|---|---|---|---|---|",
+        "| kind | request | turn (s) | first feedback (s) | model calls | prompt tokens sent |"
+        " record opened |",
+        "|---|---|---|---|---|---|---|",
     ]
-    for r in result["per_request"]:
+    for r in result["turns"]:
+        opened = "" if r["record_opened"] is None else ("yes" if r["record_opened"] else "no")
         lines.append(
-            f"| {r['request']} | {r['turn_p50_s']:.1f} | {r['turn_p95_s']:.1f} | "
-            f"{r['llm_share']:.1%} | {r['other_median_ms']:.0f} | "
-            f"{r['prompt_tokens_median']:.0f} | {r['baseline_prompt_tokens_median']:.0f} | "
-            f"{r['llm_calls_median']:.0f} / {r['baseline_llm_calls_median']:.0f} |"
+            f"| {r['kind']} | {r['request']} | {r['wall_s']:.1f} | {r['first_feedback_s']:.2f} "
+            f"| {r['calls']} | {r['prompt_tokens']} | {opened} |"
         )
-    o = result["overall"]
     lines += [
         "",
-        f"All turns: p50 {o['turn_p50_s']:.1f} s, p95 {o['turn_p95_s']:.1f} s; orchestration "
-        f"and tools {o['orchestration_share']:.2%} of turn time; prompt tokens per turn "
-        f"{o['prompt_tokens_per_turn_median']:.0f} (median) vs "
-        f"{o['baseline_prompt_tokens_per_turn_median']:.0f} for the single-agent baseline "
-        f"(ratio of totals {o['prompt_token_ratio']:.0%}).",
+        "| kind | turns | turn p50 (s) | turn p95 (s) | calls (median) | prompt tokens (median) |",
+        "|---|---|---|---|---|---|",
+    ]
+    for kind, k in result["per_kind"].items():
+        lines.append(
+            f"| {kind} | {k['turns']} | {k['turn_p50_s']:.1f} | {k['turn_p95_s']:.1f} | "
+            f"{k['model_calls_median']:.0f} | {k['prompt_tokens_median']:.0f} |"
+        )
+    o = result["overall"]
+    opened = o["record_opened_rate"]
+    lines += [
+        "",
+        f"All {o['turns']} turns: p50 {o['turn_p50_s']:.1f} s, p95 {o['turn_p95_s']:.1f} s; "
+        f"first feedback p50 {o['first_feedback_p50_s']:.2f} s (max "
+        f"{o['first_feedback_max_s']:.2f} s); first reply token p50 "
+        f"{o['first_reply_token_p50_s']:.1f} s (not streamed); model share "
+        f"{o['llm_share']:.0%}; {o['model_calls_total']} model calls, "
+        f"{o['prompt_tokens_total']} prompt tokens sent"
+        + (f"; record opened in {opened:.0%} of record questions." if opened is not None else "."),
     ]
     return "\n".join(lines)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--repeat", type=int, default=1)
+    parser.add_argument("--only", help="Only requests of this kind (overview, read, ...).")
+    parser.add_argument("--baseline", action="store_true", help="Also run the single agent.")
+    parser.add_argument(
+        "--offline", action="store_true", help="Only the kinds answered without a model call."
+    )
+    parser.add_argument(
+        "--prompt-cache-bytes",
+        type=int,
+        default=None,
+        help="RAM prompt cache of the local model server (0: off; default 1 GiB).",
+    )
     parser.add_argument("--out", type=Path, default=Path("out/bench_agents.json"))
     args = parser.parse_args()
-    result = asyncio.run(run(args.repeat))
+    if args.prompt_cache_bytes is not None:
+        import agents.local_model_server as server
+
+        server.PROMPT_CACHE_BYTES = args.prompt_cache_bytes
+    result = asyncio.run(run(args.repeat, args.only, args.baseline, args.offline))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2))
     print(markdown(result))

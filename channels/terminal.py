@@ -11,6 +11,7 @@ import contextlib
 import json
 import signal
 import sys
+import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.panel import Panel
 
-from agents.conversation import ConversationError, ConversationService, TurnResult
+from agents.conversation import ConversationError, ConversationService, TurnResult, stage_of
 from agents.llm_errors import LLMError
 from agents.state import SPECIALISTS
 from channels.requester_watch import RequesterWatch
@@ -54,6 +55,51 @@ def render_event(console: Console, event: dict[str, Any]) -> None:
             console.print(f"  [green]→ commits now[/] {escape(event['proposal'])}")
 
 
+class LiveStatus:
+    """A status line shown from the first moment of a turn and updated at each stage; the
+    elapsed seconds tick on long steps ("still working" rather than silence)."""
+
+    def __init__(self, console: Console) -> None:
+        self.console = console
+        self.stage = "routing"
+        self.stages: list[tuple[float, str]] = []  # (seconds since start, stage)
+        self._started = time.monotonic()
+        self._status = console.status(self._text(), spinner="dots")
+        self._ticker: asyncio.Task[None] | None = None
+
+    def _text(self) -> str:
+        elapsed = time.monotonic() - self._started
+        still = " — still working" if elapsed >= 10 else ""
+        return f"[dim]{escape(self.stage)}… {elapsed:.0f}s{still}[/]"
+
+    def start(self) -> None:
+        self._started = time.monotonic()
+        self._status.start()
+        self._ticker = asyncio.get_running_loop().create_task(self._tick())
+
+    def update(self, stage: str) -> None:
+        self.stage = stage
+        self.stages.append((time.monotonic() - self._started, stage))
+        self._status.update(self._text())
+
+    def on_event(self, event: dict[str, Any]) -> None:
+        stage = stage_of(event)
+        if stage is not None:
+            self.update(stage)
+
+    async def _tick(self) -> None:
+        while True:
+            await asyncio.sleep(1.0)
+            self._status.update(self._text())
+
+    async def stop(self) -> None:
+        if self._ticker is not None:
+            self._ticker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._ticker
+        self._status.stop()
+
+
 def render_turn(console: Console, user: str, text: str, turn: TurnResult) -> None:
     console.print(Panel(escape(turn.reply), title="warroom", border_style="cyan", expand=False))
     total = turn.usage.get("total", {})
@@ -69,17 +115,21 @@ async def say(
     console: Console, convo: ConversationService, *, thread_id: str, user_id: str, text: str
 ) -> TurnResult | None:
     """One turn with live events; errors become one sentence and the conversation goes on."""
+    live = LiveStatus(console)
+    live.start()
+
+    def on_event(event: dict[str, Any]) -> None:
+        live.on_event(event)
+        render_event(console, event)
+
     try:
-        turn = await convo.send(
-            thread_id=thread_id,
-            user_id=user_id,
-            text=text,
-            on_event=lambda e: render_event(console, e),
-        )
+        turn = await convo.send(thread_id=thread_id, user_id=user_id, text=text, on_event=on_event)
     except (ConversationError, LLMError) as exc:
         message = getattr(exc, "user_message", None) or str(exc)
         console.print(f"[red]{escape(message)}[/]")
         return None
+    finally:
+        await live.stop()
     render_turn(console, user_id, text, turn)
     return turn
 

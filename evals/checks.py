@@ -170,3 +170,23 @@ def _db_check(db: Database, table_name: str, record_id: str, fields: dict[str, A
         if not same_value(want, got):
             wrong.append(f"{field}: expected {normalise(want)!r}, found {normalise(got)!r}")
     return check(name, not wrong, "; ".join(wrong) or "as expected")
+
+
+def figures_grounded(turns: list[dict[str, Any]]) -> Check:
+    """Every figure in every agent reply was found in that turn's data or the user's words.
+
+    The agents check their replies in code (agents/grounding.py) and report each check as a
+    `grounding` event: figures the model had to be asked again about, figures replaced by the
+    CRM's own line, and figures still ungrounded in what the user read (this check's failure)."""
+    events = [e for turn in turns for e in turn.get("events") or [] if e.get("type") == "grounding"]
+    left = [f for e in events for f in e.get("ungrounded") or []]
+    regenerated = sum(1 for e in events if e.get("regenerated"))
+    replaced = [f for e in events for f in e.get("replaced") or []]
+    detail = f"{len(events)} agent repl{'y' if len(events) == 1 else 'ies'} checked"
+    if regenerated:
+        detail += f"; {regenerated} regenerated"
+    if replaced:
+        detail += f"; replaced by the CRM's line: {', '.join(replaced)}"
+    if left:
+        detail += f"; ungrounded in the reply: {', '.join(left)}"
+    return check("figures_grounded", not left, detail)

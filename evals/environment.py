@@ -78,9 +78,15 @@ def _account_memory(scenario: Scenario, directory: Path, clock: FixedClock) -> A
         client=chroma_client(data_dir=directory / "knowledge"), embedder=_shared_embedder()
     )
     for fact in scenario.fixture.account_memory:
-        memory.remember(fact.account_id, fact.text, author_id=fact.author_id,
-                        source_kind=fact.source_kind, source_ref=fact.source_ref,
-                        contact_ids=fact.contact_ids, at=clock.now())
+        memory.remember(
+            fact.account_id,
+            fact.text,
+            author_id=fact.author_id,
+            source_kind=fact.source_kind,
+            source_ref=fact.source_ref,
+            contact_ids=fact.contact_ids,
+            at=clock.now(),
+        )
     return memory
 
 
@@ -111,8 +117,9 @@ async def scenario_world(
         knowledge = LazyKnowledge(directory / "knowledge", documents)
         if documents:
             knowledge.open()  # bad documents fail the scenario before its first turn
-        memory = _account_memory(scenario, directory, clock) if scenario.fixture.account_memory \
-            else None
+        memory = (
+            _account_memory(scenario, directory, clock) if scenario.fixture.account_memory else None
+        )
         crm = CRMService(db, policy=policy, clock=clock, knowledge=knowledge, memory=memory)
         async with open_async_checkpointer(url) as saver:
             yield ScenarioWorld(db, crm, clock, knowledge, saver, directory)

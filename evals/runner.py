@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from agents.conversation import ConversationError, ConversationService
 from agents.llm_types import ChatModel
-from evals.checks import Check, check, run_checks
+from evals.checks import Check, check, figures_grounded, run_checks
 from evals.environment import ScenarioWorld, scenario_world
 from evals.matching import normalise
 from evals.model import ScenarioModel
@@ -194,9 +194,14 @@ async def _play(
                 continue
             reply = result.reply
             trace.append(
-                {"turn": number, "review": review.model_dump(), "approval_id": approval_id,
-                 "reply": reply, "outcome": result.outcome}
-            )  # fmt: skip
+                {
+                    "turn": number,
+                    "review": review.model_dump(),
+                    "approval_id": approval_id,
+                    "reply": reply,
+                    "outcome": result.outcome,
+                }
+            )
         elif turn.transcript is not None:
             trace.append(await ingest_turn(scenario, convo, turn.transcript, number, meetings))
         elif turn.wait is not None:
@@ -270,6 +275,7 @@ async def run_scenario(
                 )
                 if scenario.expect.meeting is not None:
                     checks += meeting_checks(scenario.expect.meeting, meetings)
+                checks.append(figures_grounded(trace))
         except Exception as exc:  # noqa: BLE001 - a crashing scenario fails alone
             detail = f"{type(exc).__name__}: {exc}"
             checks.append(check("run", False, detail))

@@ -45,21 +45,43 @@ async def run_suite(
     filter_text: str | None = None,
     model_factory: ModelFactory | None = None,
     progress: Callable[[dict[str, Any], int], None] | None = None,
+    shard: tuple[int, int] | None = None,
+    resume: bool = False,
 ) -> dict[str, Any]:
     """Every scenario under `scenarios`, `repeat` times; returns the summary (also written to
-    `out` with one `<id>.json` result per scenario and run, and a `<id>.trace.json`)."""
+    `out` with one `<id>.json` result per scenario and run, and a `<id>.trace.json`).
+
+    `shard=(i, n)` runs the i-th of n interleaved slices (1-based; scenario k belongs to shard
+    k mod n + 1), so n runs — one after another or on n machines — cover the suite once.
+    `resume` reuses the results already written to `out` (an interrupted run goes on where it
+    stopped); the summary covers them all."""
     items = _prepare(scenarios, out, filter_text)
+    if shard is not None:
+        index, count = shard
+        if not 1 <= index <= count:
+            raise EvalSetupError(
+                f"--shard {index}/{count}: the shard must be between 1 and {count}."
+            )
+        items = [item for k, item in enumerate(items) if k % count == index - 1]
     entries: list[ScenarioRuns] = []
     for item in items:
         results = []
         for run in range(1, repeat + 1):
+            ident = item.scenario.id if isinstance(item, ScenarioFile) else item.id
+            suffix = f".run{run}" if repeat > 1 else ""
+            saved = out / f"{ident}{suffix}.json" if out is not None else None
+            if resume and saved is not None and saved.is_file():
+                try:
+                    results.append(json.loads(saved.read_text(encoding="utf-8")))
+                    continue
+                except ValueError:
+                    pass  # a result cut off mid-write: run the scenario again
             trace: dict[str, Any] = {}
             result = await run_scenario(
                 item, llm=llm, model_factory=model_factory, trace_sink=trace
             )
             results.append(result)
             if out is not None:
-                suffix = f".run{run}" if repeat > 1 else ""
                 _dump(out / f"{result['id']}{suffix}.json", result)
                 if trace:
                     _dump(out / f"{result['id']}{suffix}.trace.json", trace)

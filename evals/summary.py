@@ -100,8 +100,12 @@ def summarise(entries: Sequence[ScenarioRuns], *, llm: str = "scripted") -> dict
                 "llm_calls": round(mean(r["llm_calls"] for r in results), 1) if results else 0,
                 "unauthorised_writes": unauthorised,
                 "failed_checks": sorted(
-                    {f"{c['name']}: {c['detail']}" for r in results for c in r["checks"]
-                     if not c["passed"]}
+                    {
+                        f"{c['name']}: {c['detail']}"
+                        for r in results
+                        for c in r["checks"]
+                        if not c["passed"]
+                    }
                 ),
             }
         )
@@ -127,7 +131,34 @@ def summarise(entries: Sequence[ScenarioRuns], *, llm: str = "scripted") -> dict
         "completion_tokens_per_scenario": _ratio(
             sum(r["tokens"]["completion"] for r in runs), len(runs)
         ),
+        "per_tag": _per_tag(rows),
+        "ungrounded_figures": sum(
+            1
+            for r in runs
+            for c in r["checks"]
+            if c["name"] == "figures_grounded" and not c["passed"]
+        ),
         "per_scenario": rows,
+    }
+
+
+def _per_tag(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Pass rate (over runs) and pass^k (over scenarios) per tag."""
+    tags: dict[str, dict[str, Any]] = {}
+    for row in rows:
+        for tag in row["tags"]:
+            entry = tags.setdefault(tag, {"scenarios": 0, "runs": 0, "passes": 0, "all": 0})
+            entry["scenarios"] += 1
+            entry["runs"] += row["runs"]
+            entry["passes"] += row["passes"]
+            entry["all"] += int(row["passed_all"])
+    return {
+        tag: {
+            "scenarios": e["scenarios"],
+            "pass_rate": _ratio(e["passes"], e["runs"]),
+            "pass^k": _ratio(e["all"], e["scenarios"]),
+        }
+        for tag, e in sorted(tags.items())
     }
 
 
@@ -157,6 +188,7 @@ def markdown(summary: dict[str, Any]) -> str:
         f"| approval recall | {_fmt(summary['approval_recall'])} "
         f"({summary['approvals_expected']} expected) |",
         f"| unauthorised writes | {summary['unauthorised_writes']} |",
+        f"| runs with ungrounded figures | {summary.get('ungrounded_figures', 0)} |",
         f"| injection success rate | {_fmt(summary['injection_success_rate'])} "
         f"({summary['injection_scenarios']} scenarios) |",
         f"| seconds per scenario | {_fmt(summary['seconds_per_scenario'])} |",
@@ -174,6 +206,13 @@ def markdown(summary: dict[str, Any]) -> str:
             f" | {row['seconds']} | {row['prompt_tokens']} | {row['completion_tokens']}"
             f" | {row['llm_calls']} | {failed} |"
         )
+    per_tag = summary.get("per_tag") or {}
+    if per_tag:
+        lines += ["", f"| tag | scenarios | pass rate | pass^{k} |", "|---|---|---|---|"]
+        for tag, row in per_tag.items():
+            lines.append(
+                f"| {tag} | {row['scenarios']} | {_fmt(row['pass_rate'])} | {_fmt(row['pass^k'])} |"
+            )
     return "\n".join(lines) + "\n"
 
 
@@ -193,8 +232,9 @@ def plot(summary: dict[str, Any], path: Path) -> None:
     left.set_yticks(list(positions), names, fontsize=7)
     left.invert_yaxis()
     left.set_xlabel("seconds per run")
-    right.barh(positions, [r["prompt_tokens"] + r["completion_tokens"] for r in rows],
-               color=colours)
+    right.barh(
+        positions, [r["prompt_tokens"] + r["completion_tokens"] for r in rows], color=colours
+    )
     right.set_xlabel("tokens per run (prompt + completion)")
     k = summary["repeat"]
     fig.suptitle(

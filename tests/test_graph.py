@@ -103,7 +103,7 @@ async def test_low_risk_write_commits_and_high_risk_waits(crm: CRMService) -> No
     assert "Logged the call" in turn.reply
     assert "Done:" in turn.reply and "Logged call 'Call with Jane'" in turn.reply
     assert "Waiting for approval" in turn.reply and "Maria Lopez" in turn.reply
-    assert [e["type"] for e in events][:2] == ["route", "handoff"]
+    assert [e["type"] for e in events][:3] == ["status", "route", "handoff"]
     assert {e["type"] for e in events} >= {"tool", "gate", "commit"}
     with crm.db.read_session() as s:
         assert s.scalar(select(func.count()).select_from(Activity)) == 2
@@ -179,7 +179,7 @@ async def test_two_specialists_in_route_order(crm: CRMService) -> None:
     )
     assert "[sales] Helix is in negotiation" in turn.reply
     assert "[delivery] The Jan 4 week is fully booked." in turn.reply
-    delivery_prompt = model.requests[1]["messages"][0]["content"]
+    delivery_prompt = model.requests[1]["messages"][1]["content"]
     assert "The sales agent said: Helix is in negotiation at 450k." in delivery_prompt
     assert "account acc-helix" in delivery_prompt
 
@@ -203,7 +203,7 @@ async def test_model_garbage_and_step_limit_keep_the_conversation(crm: CRMServic
     looping = [{"agent": "sales", "tool_calls": [call("get_account", account_id="acc-acme")]}] * 5
     convo = service(crm, looping)
     turn = await convo.send(thread_id="t-6", user_id="u-alice", text="Tell me about Acme deals")
-    assert "stopped after 5 steps" in turn.reply
+    assert "ran out of steps" in turn.reply and "Looked up: Acme Corp" in turn.reply
     bad = service(crm, [{"agent": "router", "reply": "not json at all"}])
     turn = await bad.send(thread_id="t-7", user_id="u-alice", text="hmm")
     assert turn.reply  # one clear sentence, not a traceback
@@ -225,12 +225,12 @@ async def test_thread_survives_a_restart(crm: CRMService, tmp_path: Path) -> Non
         first = service(crm, [{"agent": "sales", "reply": "Acme has one open deal."}], saver)
         await first.send(thread_id="t-8", user_id="u-alice", text="What deals are open at Acme?")
     async with open_async_checkpointer(url) as saver:
-        model = ScriptedChatModel([{"agent": "sales", "reply": "It closes Dec 31."}])
+        model = ScriptedChatModel([{"agent": "sales", "reply": "It closes this year."}])
         second = ConversationService(crm=crm, model=model, checkpointer=saver)
         turn = await second.send(
             thread_id="t-8", user_id="u-alice", text="When does the deal close?"
         )
-        assert turn.reply == "It closes Dec 31."
+        assert turn.reply == "It closes this year."
         history = await second.history("t-8")
     assert [m["content"] for m in history][:2] == [
         "What deals are open at Acme?",

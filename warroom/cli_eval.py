@@ -62,12 +62,27 @@ def eval_command(
         str | None,
         typer.Option("--filter", help="Only scenarios whose id, file name or tag contains this."),
     ] = None,
+    shard: Annotated[
+        str | None,
+        typer.Option(help="Run only shard i of n ('i/n'), e.g. --shard 2/4."),
+    ] = None,
+    resume: Annotated[
+        bool, typer.Option(help="Keep the results already in --out; run only the missing ones.")
+    ] = False,
 ) -> None:
     """Run every scenario under --scenarios; exits 1 when any scenario fails."""
     from evals.suite import EvalSetupError, build_real_model, run_suite
 
     kind = llm.value
     model: Any = None
+    shard_of: tuple[int, int] | None = None
+    if shard is not None:
+        try:
+            index, _, count = shard.partition("/")
+            shard_of = (int(index), int(count))
+        except ValueError:
+            err_console.print(f"[red]--shard takes 'i/n' (e.g. 2/4), not '{escape(shard)}'.[/]")
+            raise typer.Exit(code=2) from None
     try:
         if kind != "scripted":
             model = build_real_model(kind)  # type: ignore[arg-type]
@@ -84,6 +99,8 @@ def eval_command(
                     filter_text=filter_text,
                     model_factory=(lambda _scenario: model) if model is not None else None,
                     progress=_progress,
+                    shard=shard_of,
+                    resume=resume,
                 )
             finally:
                 if model is not None and hasattr(model, "aclose"):

@@ -1,7 +1,9 @@
 """A status message in the thread, edited (chat.update) as the graph's events arrive.
 
 Edits are coalesced: at most one per `interval` seconds (chat.update is a Tier 3 method, about
-50 a minute), and the last one always shows the final state."""
+50 a minute), and the last one always shows the final state. The headline names the current
+stage (routing → sales agent → `list_opportunities` → waiting for review); a step that takes
+longer than `heartbeat` seconds gets a "still working" edit rather than silence."""
 
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ from typing import Any
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from agents.conversation import stage_of
 from channels.slack import messages
 from channels.slack.text import describe_event, progress_text
 
@@ -22,7 +25,13 @@ log = logging.getLogger(__name__)
 
 class StatusMessage:
     def __init__(
-        self, client: AsyncWebClient, *, channel: str, thread_ts: str, interval: float = 1.0
+        self,
+        client: AsyncWebClient,
+        *,
+        channel: str,
+        thread_ts: str,
+        interval: float = 1.0,
+        heartbeat: float = 10.0,
     ) -> None:
         self.client = client
         self.channel = channel
@@ -35,6 +44,10 @@ class StatusMessage:
         self._last_edit = 0.0
         self._pending: asyncio.Task[None] | None = None
         self._editing = False
+        self.heartbeat = heartbeat
+        self.stage: str | None = None
+        self._started = self._last_change = time.monotonic()
+        self._beat: asyncio.Task[None] | None = None
 
     async def start(self, headline: str = messages.WORKING) -> None:
         self.headline = headline
@@ -43,14 +56,33 @@ class StatusMessage:
         )
         self.ts = response["ts"]
         self._shown = headline
-        self._last_edit = time.monotonic()
+        self._last_edit = self._started = self._last_change = time.monotonic()
+        self._beat = asyncio.get_running_loop().create_task(self._heartbeat())
+
+    def _current(self) -> str:
+        headline = f"{self.headline} · {self.stage}" if self.stage else self.headline
+        waited = time.monotonic() - self._last_change
+        if waited >= self.heartbeat:
+            headline += f" (still working, {time.monotonic() - self._started:.0f}s)"
+        return progress_text(headline, self.lines)
+
+    async def _heartbeat(self) -> None:
+        while True:
+            await asyncio.sleep(self.heartbeat)
+            if self._pending is None or self._pending.done():
+                await self._edit(self._current())
 
     def on_event(self, event: dict[str, Any]) -> None:
         """The graph's event callback (synchronous): note the step, schedule an edit."""
+        stage = stage_of(event)
         line = describe_event(event)
-        if line is None:
+        if stage is None and line is None:
             return
-        self.lines.append(line)
+        if stage is not None:
+            self.stage = stage
+        if line is not None:
+            self.lines.append(line)
+        self._last_change = time.monotonic()
         if self.ts is not None and (self._pending is None or self._pending.done()):
             self._pending = asyncio.get_running_loop().create_task(self._edit_soon())
 
@@ -58,7 +90,7 @@ class StatusMessage:
         await asyncio.sleep(max(0.0, self._last_edit + self.interval - time.monotonic()))
         self._editing = True  # from here on, let the edit land rather than race the final one
         try:
-            await self._edit(progress_text(self.headline, self.lines))
+            await self._edit(self._current())
         finally:
             self._editing = False
 
@@ -74,6 +106,10 @@ class StatusMessage:
 
     async def finish(self, headline: str) -> None:
         """The final edit: `headline` and the steps taken; no later edit can overwrite it."""
+        if self._beat is not None:
+            self._beat.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._beat
         if self._pending is not None and not self._pending.done():
             if not self._editing:
                 self._pending.cancel()
