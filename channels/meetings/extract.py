@@ -22,6 +22,7 @@ from prompts import render_prompt
 __all__ = [
     "AGENT",
     "ChangeOut",
+    "CitedChangeOut",
     "ExtractionOut",
     "ItemOut",
     "NoteOut",
@@ -54,9 +55,11 @@ class ChangeOut(BaseModel):
     value: str = Field(description="The new value as said.")
     evidence: str = Field(description="Words copied exactly from the transcript.")
     line: int = Field(default=0, description="The [number] of the transcript line quoted.")
-    # True when the evidence is a whole line the model cited (line strategy): the line itself
-    # must then state the value.
-    cited: bool = False
+
+
+class CitedChangeOut(ChangeOut):
+    """A change whose evidence is the whole line the model cited (line strategy): the line
+    itself must state the value. Not part of the model's schema."""
 
 
 class QualificationOut(BaseModel):

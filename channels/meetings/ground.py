@@ -16,7 +16,7 @@ from typing import Any
 from rapidfuzz import fuzz
 
 from channels.meetings.dates import find_due_date, resolve_due_date
-from channels.meetings.extract import ExtractionOut
+from channels.meetings.extract import CitedChangeOut, ExtractionOut
 from channels.meetings.grounding import Grounder, Span, normalise, split_sentences
 from channels.meetings.matching import Directory, Match
 from channels.meetings.propose import GroundedChange
@@ -113,7 +113,7 @@ def ground(  # noqa: C901
         if value is None:
             drop("invalid", label, f"'{change.value}' is not a {change.field}")
             continue
-        cited = span.found_by == "line" or change.cited
+        cited = span.found_by == "line" or isinstance(change, CitedChangeOut)
         if cited and not _stated_in(change.field, value, span.text, day):
             drop("ungrounded", label, "the evidence line does not state this value")
             continue

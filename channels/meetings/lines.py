@@ -20,7 +20,7 @@ from pydantic import BaseModel, Field
 from agents.llm_types import ChatModel, Message
 from channels.meetings.extract import (
     AGENT,
-    ChangeOut,
+    CitedChangeOut,
     ExtractionOut,
     ItemOut,
     NoteOut,
@@ -149,8 +149,8 @@ def to_extraction(
             out.risks.append(NoteOut(text=change.value, evidence=evidence, line=change.line))
         else:
             out.changes.append(
-                ChangeOut(field=change.field, value=change.value, evidence=evidence,
-                          line=change.line, cited=True)
+                CitedChangeOut(field=change.field, value=change.value, evidence=evidence,
+                               line=change.line)
             )  # fmt: skip
     sentences = [s.text.strip() for s in answer.summary if s.text.strip()]
     out.summary = " ".join(s if s[-1] in ".!?。！？" else s + "." for s in sentences)
