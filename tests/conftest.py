@@ -15,6 +15,11 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
+# tests/channels/ is a package named like the real `channels`; once pytest (importlib mode) has
+# collected it, `channels.<module>` resolves there. Import the real modules the later test
+# directories need first.
+import channels.requester_watch  # noqa: F401
+import channels.terminal_views  # noqa: F401
 from tools.context import FixedClock
 from tools.db import Database
 from tools.fixtures import load_fixture
