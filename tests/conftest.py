@@ -19,9 +19,9 @@ from sqlalchemy import text
 # imported first: otherwise pytest's importlib mode registers the test package under that name
 # and `channels.x` resolves through the editable install (to another checkout's code).
 import channels  # noqa: F401
-import evals  # noqa: F401
 import channels.requester_watch  # noqa: F401
 import channels.terminal_views  # noqa: F401
+import evals  # noqa: F401
 from tools.context import FixedClock
 from tools.db import Database
 from tools.fixtures import load_fixture
