@@ -1,7 +1,7 @@
 """The HTTP API (aiohttp): `POST /ingest` takes a meeting transcript, `GET /healthz` says the
 process is up. Run by `warroom serve api`.
 
-Auth: `Authorization: Bearer <token>`, each token bound to one CRM user (channels/api_tokens.py,
+Auth: `Authorization: Bearer <token>`, each token bound to one CRM user (tools/api_tokens.py,
 issued by `warroom api-token add USER`); the request acts as that user. An `X-Warroom-User`
 header may repeat the user; naming anyone else is refused. A transcript arrives either as
 multipart/form-data (part `file`, optional fields `dry_run`, `account_id`, `thread_id`) or as
@@ -17,8 +17,8 @@ from typing import Any
 from aiohttp import BodyPartReader, web
 
 from channels import http_guard
-from channels.api_tokens import ApiTokens, TokenFileError, token_file
 from channels.meetings import IngestError, MeetingService
+from tools.api_tokens import ApiTokens, TokenFileError, token_file
 from tools.errors import NotFound
 from tools.service import CRMService
 

@@ -154,8 +154,8 @@ async def test_refused_write_is_reported_and_not_queued(crm: CRMService) -> None
         ],
     )
     turn = await convo.send(thread_id="t-3", user_id="u-alice", text="Give Helix a 5% discount")
-    # a deal the rep may not see reads exactly like one that does not exist
-    assert "No opportunity with id 'opp-helix-1' exists (or you may not see it)" in turn.reply
+    # Another team's deal reads to Alice exactly like a missing one (tools/visibility.py).
+    assert "No opportunity with id 'opp-helix-1' exists" in turn.reply
     with crm.db.read_session() as s:
         assert s.scalar(select(func.count()).select_from(Approval)) == 0
 

@@ -211,3 +211,16 @@ def test_cli_audit_and_review(
         assert shown == permitted(role, "review_card_dm_slack")
     else:
         assert shown == set(), review.output
+
+
+def test_forecast_sums_only_the_sales_rows(crm: CRMService) -> None:
+    """A sales manager who also holds a support role sees every account, but sums deal money
+    only over their own team's."""
+    manager = crm.actor("u-maria")
+    both = Actor(id="u-maria", name="Maria", roles=frozenset({"sales_manager", "support"}),
+                 team="west", manager_id=None)  # fmt: skip
+    alone = crm.read("forecast", {"quarter": "2026-Q4"}, manager)
+    mixed = crm.read("forecast", {"quarter": "2026-Q4"}, both)
+    assert alone["ok"] and mixed["by_currency"] == alone["by_currency"]
+    lead = crm.read("forecast", {"quarter": "2026-Q4"}, crm.actor("u-priya"))
+    assert lead["kind"] == "refused"  # a support lead manages no deal money

@@ -628,7 +628,11 @@ class PrivacyService:
         now = self.crm.clock.now()
         with self.crm.db.session() as session:
             contact = session.get(Contact, contact_id)
-            if contact is None:
+            account = session.get(Account, contact.account_id) if contact else None
+            if contact is None or (
+                # A contact of an account the user may not see reads like no contact at all.
+                not actor.is_admin and (account is None or not can_read_account(actor, account))
+            ):
                 raise PrivacyRequestError(
                     f"There is no contact with id '{contact_id}'.", kind="not_found"
                 )
@@ -637,7 +641,6 @@ class PrivacyService:
                     f"Contact '{contact_id}' was erased; there is no consent to change.",
                     kind="invalid",
                 )
-            account = session.get(Account, contact.account_id)
             assert account is not None
             self._require_consent_permission(actor, account, any(wanted.values()))
             before = {c: getattr(contact, f"consent_{c}") for c in CONSENT_CHANNELS}

@@ -41,6 +41,7 @@ __all__ = [
     "Reader",
     "SalesScope",
     "account_read_filter",
+    "deal_money_filter",
     "can_read_account",
     "hidden_classes",
     "hidden_fields",
@@ -303,6 +304,18 @@ def opportunity_read_filter(actor: Actor) -> ColumnElement[bool]:
     if actor.has(*SALES_ROLES):
         return Opportunity.account_id.in_(select(Account.id).where(Account.owner_id == actor.id))
     return false()
+
+
+def deal_money_filter(actor: Actor) -> ColumnElement[bool]:
+    """SQL condition on Opportunity rows whose money the actor may see (forecast sums): the
+    sales rows, not the wider rows a support or delivery role adds."""
+    if actor.is_admin:
+        return true()
+    if not actor.has(*SALES_ROLES):
+        return false()
+    if actor.team:
+        return Opportunity.team == actor.team
+    return Opportunity.account_id.in_(select(Account.id).where(Account.owner_id == actor.id))
 
 
 def scope_of(account: Account | None) -> SalesScope | None:

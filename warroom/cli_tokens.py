@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from channels.api_tokens import ApiTokens, token_file
+from tools.api_tokens import ApiTokens, token_file
 from tools.errors import NotFound
 from warroom.app import App
 

@@ -12,11 +12,11 @@ import pytest
 from aiohttp.test_utils import TestServer
 from typer.testing import CliRunner
 
-from channels.api_tokens import ApiTokens, digest
 from channels.http_api import build_api
 from channels.meetings import MeetingService
 from channels.meetings.result import IngestFailure, MeetingResult
 from channels.meetings.watch import watch_folder
+from tools.api_tokens import ApiTokens, digest
 from tools.db import Database
 from tools.fixtures import load_fixture
 from tools.models import Task

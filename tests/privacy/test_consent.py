@@ -68,7 +68,9 @@ def test_who_may_change_consent(crm: CRMService) -> None:
     assert caught.value.kind == "refused"
     with pytest.raises(PrivacyRequestError) as caught:  # east rep does not see Acme
         privacy.set_consent("con-jane", actor_id="u-bob", email=False, reason="asked")
-    assert caught.value.kind == "refused"
+    # ... so Jane reads to him exactly like a contact that does not exist
+    assert caught.value.kind == "not_found"
+    assert caught.value.message == "There is no contact with id 'con-jane'."
     with pytest.raises(PrivacyRequestError, match="reason"):
         privacy.set_consent("con-jane", actor_id="u-alice", email=False, reason=" ")
     with pytest.raises(PrivacyRequestError, match="con-nobody"):

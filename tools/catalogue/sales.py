@@ -33,7 +33,6 @@ from tools.errors import ConsentRefused, InvalidArguments, NotFound, PermissionR
 from tools.models import Account, Activity, Contact, Opportunity, OutboxMessage, Task, Ticket, User
 from tools.permissions import (
     account_read_filter,
-    opportunity_read_filter,
     require_deal_money,
     require_write,
 )
@@ -59,7 +58,7 @@ from tools.types import (
     Tier,
     WriteResult,
 )
-from tools.visibility import scope_of
+from tools.visibility import deal_money_filter, scope_of
 
 LIST_LIMIT = 50
 
@@ -254,7 +253,7 @@ def forecast(ctx: ToolContext, args: ForecastArgs) -> Forecast:
     start, end = _quarter_bounds(quarter)
     stmt = (
         select(Opportunity)
-        .where(opportunity_read_filter(ctx.actor))
+        .where(deal_money_filter(ctx.actor))  # sums of deal money: the sales rows only
         .where(Opportunity.close_date >= start, Opportunity.close_date < end)
     )
     actor = ctx.actor
