@@ -16,7 +16,7 @@ from typing import Any
 
 from agents.llm_errors import LLMError
 from agents.llm_types import ChatModel, Message
-from agents.state import AgentReport, SpecialistName, ToolTrace
+from agents.state import AgentReport, ProposedWrite, SpecialistName, ToolTrace
 from agents.toolselect import select_tools
 from agents.untrusted import Provenance
 from prompts import render_prompt
@@ -119,7 +119,7 @@ class SpecialistRun:
         ]
         schemas = [REGISTRY[tool].openai_schema() for tool in self.shown_tools(request)]
         trace: list[ToolTrace] = []
-        proposals: list[dict[str, Any]] = []
+        proposals: list[ProposedWrite] = []
         seen_writes: set[str] = set()
         said = [m.get("content") or "" for m in history if m.get("role") == "user"]
         self._provenance = Provenance([request, *said])
@@ -202,7 +202,7 @@ class SpecialistRun:
         tool: str,
         arguments: dict[str, Any],
         seen_writes: set[str],
-        proposals: list[dict[str, Any]],
+        proposals: list[ProposedWrite],
     ) -> dict[str, Any]:
         if tool not in self.tools:
             return {
@@ -241,7 +241,7 @@ class SpecialistRun:
                 "untrusted_argument_count": len(flags),
             }
             proposal = proposal.model_copy(update={"facts": facts})
-        proposals.append({**proposal.model_dump(mode="json"), "agent": self.name})
+        proposals.append(ProposedWrite(**proposal.model_dump(), agent=self.name))
         return {
             "ok": True,
             "status": "proposed",
