@@ -166,7 +166,7 @@ class ConversationService:
                         on_event(chunk)
                 else:
                     state = chunk
-        outcome = state.get("outcome") or {}
+        outcome = _outcome_dict(state)
         for pending in outcome.get("pending", []):
             await self._open_review(pending["approval_id"])
         reply = state.get("reply", "")
@@ -176,8 +176,8 @@ class ConversationService:
             thread_id=thread_id,
             reply=reply,
             events=events,
-            outcome=state.get("outcome") or {},
-            reports=state.get("reports") or [],
+            outcome=outcome,
+            reports=_reports_dicts(state),
             usage=model.budget.report(),
         )
 
@@ -196,13 +196,14 @@ class ConversationService:
             review_ttl_hours=self.review_ttl_hours,
         )
         state = await self.graph.ainvoke(None, config, context=deps, durability=DURABILITY)
-        for pending in (state.get("outcome") or {}).get("pending", []):
+        outcome = _outcome_dict(state)
+        for pending in outcome.get("pending", []):
             await self._open_review(pending["approval_id"])
         return TurnResult(
             thread_id=thread_id,
             reply=state.get("reply", ""),
-            outcome=state.get("outcome") or {},
-            reports=state.get("reports") or [],
+            outcome=outcome,
+            reports=_reports_dicts(state),
         )
 
     # ------------------------------------------------------------ human review
@@ -369,3 +370,15 @@ class ConversationService:
     async def history(self, thread_id: str) -> list[dict[str, str]]:
         snapshot = await self.graph.aget_state({"configurable": {"thread_id": thread_id}})
         return list((snapshot.values or {}).get("history") or [])
+
+
+# The graph's state is typed; a turn's result crosses into the channels as plain JSON data.
+
+
+def _outcome_dict(state: dict[str, Any]) -> dict[str, Any]:
+    outcome = state.get("outcome")
+    return outcome.model_dump(mode="json") if outcome is not None else {}
+
+
+def _reports_dicts(state: dict[str, Any]) -> list[dict[str, Any]]:
+    return [r.model_dump(mode="json") for r in state.get("reports") or []]

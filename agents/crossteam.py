@@ -23,6 +23,7 @@ from collections.abc import Callable
 from datetime import date, timedelta
 from typing import Any
 
+from agents.state import AgentReport, ProposedWrite, ToolTrace
 from tools.context import Actor
 from tools.crossteam import FACT, CrossTeamRequest, request_of
 from tools.service import CRMService, Proposal
@@ -37,39 +38,41 @@ async def prepare_requests(
     *,
     crm: CRMService,
     actor: Actor,
-    reports: list[dict[str, Any]],
+    reports: list[AgentReport],
     thread_id: str,
     emit: Emit,
-) -> list[dict[str, Any]]:
+) -> list[AgentReport]:
     """The reports with every cross-team proposal looked at by its owning agent: findings added,
     countered where its rules say so, or refused when its values come from data only."""
+    done: list[AgentReport] = []
     for report in reports:
-        kept: list[dict[str, Any]] = []
-        for raw in report.get("proposals") or []:
-            proposal = Proposal.model_validate({k: v for k, v in raw.items() if k != "agent"})
-            request = request_of(proposal.facts)
+        kept: list[ProposedWrite] = []
+        trace = [step.model_copy() for step in report.trace]
+        for raw in report.proposals:
+            request = request_of(raw.facts)
             if request is None:
                 kept.append(raw)
                 continue
+            proposal = Proposal.model_validate(raw.model_dump(exclude={"agent"}))
             flags = proposal.facts.get("untrusted_arguments") or []
             if flags:
-                await asyncio.to_thread(_refuse_untrusted, crm, proposal, flags, thread_id, report)
+                await asyncio.to_thread(_refuse_untrusted, crm, proposal, flags, thread_id, trace)
                 continue
-            proposal, request = await asyncio.to_thread(
+            proposal, looked = await asyncio.to_thread(
                 _look, crm, actor, proposal, request, thread_id
             )
             emit(
                 {
                     "type": "crossteam",
                     "proposal": proposal.summary,
-                    "lead_role": request.lead_role,
-                    "findings": request.findings,
-                    "counter": request.counter,
+                    "lead_role": looked.lead_role,
+                    "findings": looked.findings,
+                    "counter": looked.counter,
                 }
             )
-            kept.append({**proposal.model_dump(mode="json"), "agent": raw.get("agent")})
-        report["proposals"] = kept
-    return reports
+            kept.append(ProposedWrite(**proposal.model_dump(), agent=raw.agent))
+        done.append(report.model_copy(update={"proposals": kept, "trace": trace}))
+    return done
 
 
 def _look(
@@ -176,7 +179,7 @@ def _refuse_untrusted(
     proposal: Proposal,
     flags: list[dict[str, Any]],
     thread_id: str,
-    report: dict[str, Any],
+    trace: list[ToolTrace],
 ) -> None:
     names = ", ".join(sorted({str(f.get("argument")) for f in flags}))
     message = (
@@ -192,8 +195,8 @@ def _refuse_untrusted(
         proposal_id=proposal.id,
         thread_id=thread_id,
     )
-    for step in report.get("trace") or []:
-        if step.get("tool") == proposal.tool and step.get("kind") == "write" and step.get("ok"):
-            step["ok"] = False
-            step["summary"] = message
+    for step in trace:
+        if step.tool == proposal.tool and step.kind == "write" and step.ok:
+            step.ok = False
+            step.summary = message
             break

@@ -31,11 +31,16 @@ from agents.state import (
     SPECIALISTS,
     AgentDeps,
     AgentReport,
+    CommittedWrite,
     ConversationState,
+    PendingWrite,
+    ProposedWrite,
     RouteDecision,
     SpecialistName,
     TurnOutcome,
+    UnappliedWrite,
 )
+from tools.context import Actor
 from tools.crossteam import is_request
 from tools.errors import ToolFailure
 from tools.policy import DOMAIN_REVIEWER, RuleHit
@@ -64,16 +69,17 @@ async def route(
     state: ConversationState, runtime: Runtime[AgentDeps]
 ) -> Command[Literal["sales", "service", "delivery", "respond"]]:
     deps = runtime.context
-    actor = await asyncio.to_thread(deps.crm.actor, state["actor_id"])
+    actor = await asyncio.to_thread(deps.crm.actor, state["actor_id"])  # once per turn
     quick = await asyncio.to_thread(answer_without_agents, deps.crm, actor, state["request"])
     if quick is not None:
         _emit({"type": "route", "agents": [], "account": quick.account_id, "llm": False})
         return Command(
             goto="respond",
             update={
+                "actor": actor,
                 "route": None,
                 "account_id": quick.account_id,
-                "reports": [AgentReport(agent=quick.kind, reply=quick.reply).model_dump()],
+                "reports": [AgentReport(agent=quick.kind, reply=quick.reply)],
                 "decisions": [],
                 "negotiations": [],
                 "outcome": None,
@@ -85,10 +91,12 @@ async def route(
         return Command(
             goto="respond",
             update={
+                "actor": actor,
                 "route": None,
-                "reports": [
-                    AgentReport(agent="router", reply="", error=exc.user_message).model_dump()
-                ],
+                "reports": [AgentReport(agent="router", reply="", error=exc.user_message)],
+                "decisions": [],
+                "negotiations": [],
+                "outcome": None,
             },
         )
     _emit(
@@ -102,7 +110,8 @@ async def route(
     return Command(
         goto=decision.agents[0],
         update={
-            "route": decision.model_dump(),
+            "actor": actor,
+            "route": decision,
             "account_id": account["id"] if account else None,
             "reports": [],
             "decisions": [],
@@ -118,17 +127,17 @@ def _context_for(state: ConversationState, deps: AgentDeps) -> str:
     if account_id:
         lines.append(f"The request is about account {account_id}.")
     for report in state.get("reports") or []:
-        if report.get("reply"):
-            lines.append(f"The {report['agent']} agent said: {report['reply']}")
-        for proposal in report.get("proposals") or []:
-            lines.append(f"The {report['agent']} agent proposed: {proposal['summary']}.")
+        if report.reply:
+            lines.append(f"The {report.agent} agent said: {report.reply}")
+        for proposal in report.proposals:
+            lines.append(f"The {report.agent} agent proposed: {proposal.summary}.")
     return ("\nContext:\n- " + "\n- ".join(lines)) if lines else ""
 
 
 def _specialist(name: SpecialistName):  # type: ignore[no-untyped-def]
     async def node(state: ConversationState, runtime: Runtime[AgentDeps]) -> Command[NextAgent]:
         deps = runtime.context
-        actor = await asyncio.to_thread(deps.crm.actor, state["actor_id"])
+        actor = await _actor(state, deps)
         _emit({"type": "handoff", "agent": name})
         history = (state.get("history") or [])[-2 * deps.history_turns :]
         account_id = state.get("account_id")
@@ -151,22 +160,27 @@ def _specialist(name: SpecialistName):  # type: ignore[no-untyped-def]
             opened_records, deps.crm, actor, name, strip_slash(state["request"]), account_id, _emit
         )
         report = await run.run(strip_slash(state["request"]), history, context, _emit)
-        route_agents = (state.get("route") or {}).get("agents") or [name]
+        chosen = state.get("route")
+        route_agents: list[str] = list(chosen.agents) if chosen else [name]
         return Command(
             goto=_next_after(route_agents, name),
-            update={"reports": [*(state.get("reports") or []), report.model_dump(mode="json")]},
+            update={"reports": [*(state.get("reports") or []), report]},
         )
 
     node.__name__ = name
     return node
 
 
-def _proposals(state: ConversationState) -> list[Proposal]:
-    return [
-        Proposal.model_validate({k: v for k, v in p.items() if k != "agent"})
-        for report in state.get("reports") or []
-        for p in report.get("proposals") or []
-    ]
+async def _actor(state: ConversationState, deps: AgentDeps) -> Actor:
+    """The acting user, loaded once by the router (a resumed old thread may lack it)."""
+    actor = state.get("actor")
+    if actor is None:
+        actor = await asyncio.to_thread(deps.crm.actor, state["actor_id"])
+    return actor
+
+
+def _proposals(state: ConversationState) -> list[ProposedWrite]:
+    return [p for report in state.get("reports") or [] for p in report.proposals]
 
 
 async def negotiate_node(state: ConversationState, runtime: Runtime[AgentDeps]) -> dict[str, Any]:
@@ -174,8 +188,8 @@ async def negotiate_node(state: ConversationState, runtime: Runtime[AgentDeps]) 
     deps = runtime.context
     if not _proposals(state):
         return {"negotiations": []}
-    actor = await asyncio.to_thread(deps.crm.actor, state["actor_id"])
-    reports = [dict(r) for r in state.get("reports") or []]
+    actor = await _actor(state, deps)
+    reports = [r.model_copy() for r in state.get("reports") or []]
     # --- cross-team requests: the owning agent's findings and counter (agents/crossteam.py) ---
     reports = await prepare_requests(
         crm=deps.crm, actor=actor, reports=reports, thread_id=state["thread_id"], emit=_emit
@@ -235,22 +249,24 @@ async def negotiate_node(state: ConversationState, runtime: Runtime[AgentDeps]) 
                         ],
                     }
                 )
-        records.append(result.model_dump())
+        records.append(result)
     return {"reports": reports, "negotiations": records}
 
 
-def _negotiation_of(state: ConversationState, proposal_id: str) -> dict[str, Any] | None:
-    return next(
-        (n for n in state.get("negotiations") or [] if n["proposal_id"] == proposal_id), None
-    )
+def _negotiation_of(state: ConversationState, proposal_id: str) -> Negotiation | None:
+    return next((n for n in state.get("negotiations") or [] if n.proposal_id == proposal_id), None)
 
 
-def _replace_proposal(reports: list[dict[str, Any]], old_id: str, new: Proposal) -> None:
-    for report in reports:
-        report["proposals"] = [
-            {**new.model_dump(mode="json"), "agent": p.get("agent")} if p["id"] == old_id else p
-            for p in report.get("proposals") or []
-        ]
+def _replace_proposal(reports: list[AgentReport], old_id: str, new: Proposal) -> None:
+    for index, report in enumerate(reports):
+        reports[index] = report.model_copy(
+            update={
+                "proposals": [
+                    ProposedWrite(**new.model_dump(), agent=p.agent) if p.id == old_id else p
+                    for p in report.proposals
+                ]
+            }
+        )
 
 
 async def gate(state: ConversationState, runtime: Runtime[AgentDeps]) -> dict[str, Any]:
@@ -258,16 +274,16 @@ async def gate(state: ConversationState, runtime: Runtime[AgentDeps]) -> dict[st
     proposals = _proposals(state)
     if not proposals:
         return {"decisions": []}
-    actor = await asyncio.to_thread(deps.crm.actor, state["actor_id"])
+    actor = await _actor(state, deps)
     escalated = {
-        n["proposal_id"]: n for n in state.get("negotiations") or [] if n["outcome"] == "escalated"
+        n.proposal_id: n for n in state.get("negotiations") or [] if n.outcome == "escalated"
     }
     extra = {
         pid: [
             RuleHit(
                 "negotiation-escalated",
                 DOMAIN_REVIEWER[DOMAIN_OF_TOOL.get(p.tool, "sales")],
-                "Agents did not agree: " + "; ".join(n["reasons"]),
+                "Agents did not agree: " + "; ".join(n.reasons),
             )
         ]
         for p in proposals
@@ -287,21 +303,24 @@ async def gate(state: ConversationState, runtime: Runtime[AgentDeps]) -> dict[st
                 "rules": decision.rule_ids,
             }
         )
-    return {"decisions": [d.model_dump() for d in decisions]}
+    return {"decisions": decisions}
 
 
 async def execute(state: ConversationState, runtime: Runtime[AgentDeps]) -> dict[str, Any]:
     deps = runtime.context
     outcome = TurnOutcome()
-    decisions = {d["proposal_id"]: GateDecision(**d) for d in state.get("decisions") or []}
+    decisions: dict[str, GateDecision] = {d.proposal_id: d for d in state.get("decisions") or []}
     for proposal in _proposals(state):
         decision = decisions[proposal.id]
         if decision.verdict == "refused":
             outcome.refused.append(
-                {"summary": proposal.summary, "message": decision.refusal, "tool": proposal.tool}
+                UnappliedWrite(
+                    summary=proposal.summary, message=decision.refusal or "", tool=proposal.tool
+                )
             )
             continue
         if decision.needs_review:
+            negotiation = _negotiation_of(state, proposal.id)
             review = await asyncio.to_thread(
                 deps.crm.request_review,
                 proposal,
@@ -309,20 +328,20 @@ async def execute(state: ConversationState, runtime: Runtime[AgentDeps]) -> dict
                 thread_id=state["thread_id"],
                 ttl=timedelta(hours=deps.review_ttl_hours),
                 context={
-                    "negotiation": _negotiation_of(state, proposal.id),
+                    "negotiation": negotiation.model_dump() if negotiation else None,
                     "request": state["request"],
                 },
             )
             outcome.pending.append(
-                {
-                    "summary": proposal.summary,
-                    "approval_id": review["id"],
-                    "reviewer_ids": decision.reviewer_ids,
-                    "reviewer_role": decision.reviewer_role,
-                    "reasons": decision.reasons,
-                    "steps": [st.role for st in decision.steps],
-                    "tool": proposal.tool,
-                }
+                PendingWrite(
+                    summary=proposal.summary,
+                    approval_id=review["id"],
+                    reviewer_ids=decision.reviewer_ids,
+                    reviewer_role=decision.reviewer_role,
+                    reasons=decision.reasons,
+                    steps=[st.role for st in decision.steps],
+                    tool=proposal.tool,
+                )
             )
             continue
         result = await asyncio.to_thread(
@@ -335,16 +354,16 @@ async def execute(state: ConversationState, runtime: Runtime[AgentDeps]) -> dict
         if isinstance(result, ToolFailure):
             bucket = outcome.refused if result.kind == "refused" else outcome.failed
             bucket.append(
-                {"summary": proposal.summary, "message": result.message, "tool": proposal.tool}
+                UnappliedWrite(summary=proposal.summary, message=result.message, tool=proposal.tool)
             )
         else:
             outcome.committed.append(
-                {
-                    "summary": proposal.summary,
-                    "tool": proposal.tool,
-                    "message": result.result.get("message", ""),
-                    "record_id": result.result.get("record_id"),
-                }
+                CommittedWrite(
+                    summary=proposal.summary,
+                    tool=proposal.tool,
+                    message=result.result.get("message", ""),
+                    record_id=result.result.get("record_id"),
+                )
             )
         _emit(
             {
@@ -353,7 +372,7 @@ async def execute(state: ConversationState, runtime: Runtime[AgentDeps]) -> dict
                 "ok": not isinstance(result, ToolFailure),
             }
         )
-    return {"outcome": outcome.model_dump()}
+    return {"outcome": outcome}
 
 
 async def respond(state: ConversationState, runtime: Runtime[AgentDeps]) -> dict[str, Any]:
@@ -369,12 +388,12 @@ async def respond(state: ConversationState, runtime: Runtime[AgentDeps]) -> dict
 
 def compose_reply(state: ConversationState, deps: AgentDeps) -> str:
     """What the user reads: the specialists' answers, then what was done and what waits."""
-    reports = [AgentReport(**r) for r in state.get("reports") or []]
-    outcome = TurnOutcome(**(state.get("outcome") or {}))
+    reports = state.get("reports") or []
+    outcome = state.get("outcome") or TurnOutcome()
     names = _names(deps, outcome)
     parts: list[str] = []
     for record in state.get("negotiations") or []:
-        parts.append(readable(Negotiation(**record)))
+        parts.append(readable(record))
     for report in reports:
         prefix = f"[{report.agent}] " if len(reports) > 1 else ""
         if report.reply:
@@ -386,27 +405,26 @@ def compose_reply(state: ConversationState, deps: AgentDeps) -> str:
                 parts.append(f"{prefix}Not done: {step.summary}")
     if outcome.committed:
         parts.append(
-            "Done:\n" + "\n".join(f"  ✓ {c['message'] or c['summary']}" for c in outcome.committed)
+            "Done:\n" + "\n".join(f"  ✓ {c.message or c.summary}" for c in outcome.committed)
         )
     if outcome.pending:
         lines = []
         for p in outcome.pending:
-            who = ", ".join(names.get(r, r) for r in p["reviewer_ids"]) or p["reviewer_role"]
-            then = p.get("steps") or []
-            more = f"; then {', '.join(then[1:])}" if len(then) > 1 else ""
+            who = ", ".join(names.get(r, r) for r in p.reviewer_ids) or p.reviewer_role
+            more = f"; then {', '.join(p.steps[1:])}" if len(p.steps) > 1 else ""
             lines.append(
-                f"  ⏳ {p['summary']} — waits for {who} ({'; '.join(p['reasons'])}{more})"
-                f" [{p['approval_id']}]"
+                f"  ⏳ {p.summary} — waits for {who} ({'; '.join(p.reasons)}{more})"
+                f" [{p.approval_id}]"
             )
         parts.append("Waiting for approval:\n" + "\n".join(lines))
     for bucket, label in ((outcome.refused, "Refused"), (outcome.failed, "Not done")):
         for item in bucket:
-            parts.append(f"{label}: {item['message']}")
+            parts.append(f"{label}: {item.message}")
     return "\n".join(parts).strip() or "I could not work that out; could you rephrase?"
 
 
 def _names(deps: AgentDeps, outcome: TurnOutcome) -> dict[str, str]:
-    ids = {r for p in outcome.pending for r in p["reviewer_ids"]}
+    ids = {r for p in outcome.pending for r in p.reviewer_ids}
     names = {}
     for user_id in ids:
         try:

@@ -119,7 +119,7 @@ def _after_decide(state: ReviewState) -> Literal["wait", "notify"]:
 def _after_notify(state: ReviewState) -> Literal["wait", "__end__"]:
     """An approved step that leaves another one waiting goes back to waiting."""
     outcome = state.get("outcome") or {}
-    return "wait" if outcome.get("status") == "pending" else END
+    return "wait" if outcome.get("status") == "pending" else "__end__"
 
 
 async def notify(state: ReviewState, runtime: Runtime[ReviewDeps]) -> dict[str, Any]:

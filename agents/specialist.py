@@ -11,6 +11,7 @@ import asyncio
 import hashlib
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -18,14 +19,14 @@ from typing import Any
 from agents.grounding import Grounding, ungrounded_figures
 from agents.llm_errors import LLMError
 from agents.llm_types import ChatModel, Message
-from agents.state import AgentReport, SpecialistName, ToolTrace
+from agents.state import AgentReport, ProposedWrite, SpecialistName, ToolTrace
 from agents.toolselect import select_tools
 from agents.untrusted import Provenance
 from prompts import render_prompt
 from tools.catalogue import REGISTRY
 from tools.context import Actor
 from tools.errors import ToolFailure
-from tools.service import CRMService
+from tools.service import CRMService, Proposal
 
 # Each specialist sees only its own tools: fewer choices for a small model, and less prompt.
 TOOLSETS: dict[SpecialistName, tuple[str, ...]] = {
@@ -126,7 +127,7 @@ class SpecialistRun:
         ]
         schemas = [REGISTRY[tool].openai_schema() for tool in self.shown_tools(request)]
         trace: list[ToolTrace] = []
-        proposals: list[dict[str, Any]] = []
+        proposals: list[ProposedWrite] = []
         seen_writes: set[str] = set()
         said = [m.get("content") or "" for m in history if m.get("role") == "user"]
         self._provenance = Provenance([request, *said])
@@ -258,7 +259,7 @@ class SpecialistRun:
         tool: str,
         arguments: dict[str, Any],
         seen_writes: set[str],
-        proposals: list[dict[str, Any]],
+        proposals: list[ProposedWrite],
     ) -> dict[str, Any]:
         if tool not in self.tools:
             return {
@@ -309,7 +310,7 @@ class SpecialistRun:
                 "untrusted_argument_count": len(flags),
             }
             proposal = proposal.model_copy(update={"facts": facts})
-        proposals.append({**proposal.model_dump(mode="json"), "agent": self.name})
+        proposals.append(ProposedWrite(**proposal.model_dump(), agent=self.name))
         return {
             "ok": True,
             "status": "proposed",
@@ -445,13 +446,13 @@ def _without_figures(reply: str, figures: list[str], trace: list[ToolTrace]) -> 
     return " ".join([*kept, "\n" + crm_line]).strip()
 
 
-def _out_of_steps(trace: list[ToolTrace], proposals: list[dict[str, Any]]) -> str:
+def _out_of_steps(trace: list[ToolTrace], proposals: Sequence[Proposal]) -> str:
     """What the user reads when the step budget runs out: what was done and what was not."""
     done = [step.summary for step in trace if step.ok]
     failed = [f"{step.tool}: {step.summary}" for step in trace if not step.ok]
     parts = ["I ran out of steps before finishing."]
     if proposals:
-        parts.append("Planned: " + "; ".join(p["summary"] for p in proposals) + ".")
+        parts.append("Planned: " + "; ".join(p.summary for p in proposals) + ".")
     looked = [d for d in done if not d.startswith("proposed:")]
     if looked:
         parts.append("Looked up: " + "; ".join(looked[-3:]) + ".")

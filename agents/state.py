@@ -13,7 +13,9 @@ from typing import Annotated, Any, Literal, TypedDict
 from pydantic import BaseModel, Field
 
 from agents.llm_types import ChatModel
-from tools.service import CRMService
+from agents.negotiation import Negotiation
+from tools.context import Actor
+from tools.service import CRMService, GateDecision, Proposal
 
 SpecialistName = Literal["sales", "service", "delivery"]
 SPECIALISTS: tuple[SpecialistName, ...] = ("sales", "service", "delivery")
@@ -36,19 +38,50 @@ class ToolTrace(BaseModel):
     summary: str
 
 
+class ProposedWrite(Proposal):
+    """A proposal and the specialist that made it."""
+
+    agent: str | None = None
+
+
 class AgentReport(BaseModel):
     agent: str
     reply: str
-    proposals: list[dict[str, Any]] = []
+    proposals: list[ProposedWrite] = []
     trace: list[ToolTrace] = []
     error: str | None = None
 
 
+class CommittedWrite(BaseModel):
+    summary: str
+    tool: str
+    message: str = ""
+    record_id: str | None = None
+
+
+class PendingWrite(BaseModel):
+    summary: str
+    tool: str
+    approval_id: str
+    reviewer_ids: list[str]
+    reviewer_role: str | None
+    reasons: list[str]
+    steps: list[str] = []
+
+
+class UnappliedWrite(BaseModel):
+    summary: str
+    tool: str
+    message: str
+
+
 class TurnOutcome(BaseModel):
-    committed: list[dict[str, Any]] = []
-    pending: list[dict[str, Any]] = []
-    refused: list[dict[str, Any]] = []
-    failed: list[dict[str, Any]] = []
+    """What a turn did with its proposals (channels get it as a dict: `model_dump()`)."""
+
+    committed: list[CommittedWrite] = []
+    pending: list[PendingWrite] = []
+    refused: list[UnappliedWrite] = []
+    failed: list[UnappliedWrite] = []
 
 
 def _replace(_old: Any, new: Any) -> Any:
@@ -56,18 +89,22 @@ def _replace(_old: Any, new: Any) -> Any:
 
 
 class ConversationState(TypedDict, total=False):
-    """One thread's state. `history` accumulates across turns; the rest is per turn."""
+    """One thread's state. `history` accumulates across turns; the rest is per turn. The
+    hand-offs are typed objects (the checkpointer keeps them as they are): the acting user,
+    the route, each specialist's report with its proposals, the gate's decisions and the
+    outcome — nothing is re-validated from dicts at each node."""
 
     thread_id: str
     actor_id: str
+    actor: Actor | None
     request: str
     history: Annotated[list[dict[str, str]], operator.add]
-    route: dict[str, Any] | None
+    route: RouteDecision | None
     account_id: str | None
-    reports: Annotated[list[dict[str, Any]], _replace]
-    decisions: Annotated[list[dict[str, Any]], _replace]
-    negotiations: Annotated[list[dict[str, Any]], _replace]
-    outcome: dict[str, Any] | None
+    reports: Annotated[list[AgentReport], _replace]
+    decisions: Annotated[list[GateDecision], _replace]
+    negotiations: Annotated[list[Negotiation], _replace]
+    outcome: TurnOutcome | None
     reply: str
 
 

@@ -66,7 +66,7 @@ class AuditRow(BaseModel):
 def _account_id(session: Session, event: AuditEvent) -> str | None:
     for payload in (event.after, event.before, event.arguments):
         if isinstance(payload, dict) and isinstance(payload.get("account_id"), str):
-            return payload["account_id"]
+            return str(payload["account_id"])
     if event.record_type == "account":
         return event.record_id
     model = _RECORDS.get(event.record_type or "")

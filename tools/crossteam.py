@@ -35,8 +35,8 @@ from sqlalchemy.orm import Session
 from tools.context import Actor
 from tools.errors import PermissionRefused
 from tools.models import Account, Contact, Opportunity, Project, Ticket, User
-from tools.permissions import DELIVERY_ROLES, SALES_ROLES, SUPPORT_ROLES
 from tools.policy import RuleHit
+from tools.visibility import DELIVERY_ROLES, SALES_ROLES, SUPPORT_ROLES
 
 LeadRole = Literal["sales_manager", "support_lead", "delivery_lead"]
 Domain = Literal["sales", "service", "delivery"]

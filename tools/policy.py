@@ -243,7 +243,7 @@ class Policy:
 
     def order(self, roles: Sequence[str]) -> list[str]:
         """Distinct roles in the policy's `approval_order`."""
-        rank = {r: i for i, r in enumerate(self.document.approval_order)}
+        rank: dict[str, int] = {r: i for i, r in enumerate(self.document.approval_order)}
         return sorted(dict.fromkeys(roles), key=lambda r: rank.get(r, len(rank)))
 
 

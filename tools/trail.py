@@ -249,7 +249,7 @@ def _account_decisions(session: Any, account_id: str) -> tuple[list[Approval], l
     ][-MAX_DECISIONS:]
     record_ids = {account_id}
     for model in (Opportunity, Project, Ticket, Task, Activity, Contact, SlaCredit):
-        column = model.account_id  # type: ignore[attr-defined]
+        column = model.account_id
         record_ids |= set(session.scalars(select(model.id).where(column == account_id)))
     reviewed = {a.id for a in approvals}
     events = session.scalars(

@@ -22,8 +22,8 @@ from sqlalchemy.orm import Session
 from tools.context import Actor
 from tools.crossteam import CROSS_TEAM_RULE
 from tools.models import Account, AuditEvent, Task, Ticket, User
-from tools.permissions import SUPPORT_ROLES
 from tools.service import CRMService
+from tools.visibility import SUPPORT_ROLES
 
 ItemKind = Literal["review", "cross-team request", "task", "team task", "ticket", "team ticket"]
 MAX_ITEMS = 100

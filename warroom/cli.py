@@ -501,12 +501,12 @@ def audit(
             ]
             change = "; ".join(diffs[:6]) + (f"\n{change}" if change else "")
         if row.get("approval_id"):
-            trail = trails.get(row["approval_id"], [])
-            approvers = [line for line in trail if "— approved by" in line]
+            steps = trails.get(row["approval_id"], [])
+            approvers = [line for line in steps if "— approved by" in line]
             names = ", ".join(line.rsplit("approved by ", 1)[1] for line in approvers)
             change += f"\napproved in {row['approval_id']}" + (f" by {names}" if names else "")
             if detail:
-                change += "".join(f"\n  {line}" for line in trail)
+                change += "".join(f"\n  {line}" for line in steps)
         table.add_row(
             str(row["at"])[:19],
             row.get("actor_id") or "—",

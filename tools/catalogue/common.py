@@ -38,7 +38,7 @@ def snapshot(record: Base) -> dict[str, Any]:
 def record_noun(model: type[Base]) -> str:
     """'opportunity' for opportunities, 'ticket' for tickets: one noun per table, so a hidden
     record and a missing one are reported in the same words."""
-    name = model.__tablename__
+    name = str(model.__tablename__)
     name = name[:-3] + "y" if name.endswith("ies") else name.removesuffix("s")
     return name.replace("_", " ")
 
