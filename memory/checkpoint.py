@@ -31,8 +31,10 @@ def checkpoint_location(database_url: str) -> tuple[str, str]:
     if backend in ("postgresql", "postgres"):
         plain = url.set(drivername="postgresql")
         return "postgres", plain.render_as_string(hide_password=False)
-    raise ValueError(f"No checkpointer for database URL scheme {url.drivername!r}; "
-                     "use sqlite:/// or postgresql://.")
+    raise ValueError(
+        f"No checkpointer for database URL scheme {url.drivername!r}; "
+        "use sqlite:/// or postgresql://."
+    )
 
 
 @contextmanager
@@ -58,16 +60,16 @@ def open_checkpointer(database_url: str, *, pool_size: int = 10) -> Iterator[obj
     from psycopg_pool import ConnectionPool
 
     kwargs = {"autocommit": True, "prepare_threshold": 0, "row_factory": dict_row}
-    with ConnectionPool(target, min_size=1, max_size=pool_size, kwargs=kwargs,
-                        open=True) as pool:
+    with ConnectionPool(target, min_size=1, max_size=pool_size, kwargs=kwargs, open=True) as pool:
         pg_saver = PostgresSaver(pool)  # type: ignore[arg-type]
         pg_saver.setup()
         yield pg_saver
 
 
 @asynccontextmanager
-async def open_async_checkpointer(database_url: str, *,
-                                  pool_size: int = 10) -> AsyncIterator[object]:
+async def open_async_checkpointer(
+    database_url: str, *, pool_size: int = 10
+) -> AsyncIterator[object]:
     """The asyncio twin of `open_checkpointer`: `AsyncSqliteSaver` or `AsyncPostgresSaver`."""
     kind, target = checkpoint_location(database_url)
     if kind == "sqlite":
@@ -87,8 +89,9 @@ async def open_async_checkpointer(database_url: str, *,
     from psycopg_pool import AsyncConnectionPool
 
     kwargs = {"autocommit": True, "prepare_threshold": 0, "row_factory": dict_row}
-    async with AsyncConnectionPool(target, min_size=1, max_size=pool_size, kwargs=kwargs,
-                                   open=False) as pool:
+    async with AsyncConnectionPool(
+        target, min_size=1, max_size=pool_size, kwargs=kwargs, open=False
+    ) as pool:
         pg_saver = AsyncPostgresSaver(pool)  # type: ignore[arg-type]
         await pg_saver.setup()
         yield pg_saver

@@ -217,8 +217,7 @@ def _pack(blocks: list[list[str]]) -> list[str]:
                 overlap_size = 0
                 for previous in reversed(current):
                     previous_size = estimate_tokens(previous[1])
-                    if overlap_size + previous_size > OVERLAP_TOKENS or \
-                            previous[1].startswith("|"):
+                    if overlap_size + previous_size > OVERLAP_TOKENS or previous[1].startswith("|"):
                         break
                     overlap.insert(0, previous)
                     overlap_size += previous_size

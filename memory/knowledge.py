@@ -43,8 +43,19 @@ CHUNKER_VERSION = "2"
 RRF_K = 60
 ADMIN_ROLE = "admin"
 _RESERVED_METADATA = {
-    "doc_id", "doc_hash", "source", "title", "section", "section_path", "language", "updated",
-    "updated_ts", "access", "restricted", "content_hash", "chunk_index",
+    "doc_id",
+    "doc_hash",
+    "source",
+    "title",
+    "section",
+    "section_path",
+    "language",
+    "updated",
+    "updated_ts",
+    "access",
+    "restricted",
+    "content_hash",
+    "chunk_index",
 }
 _PAGE = 2000
 
@@ -67,9 +78,17 @@ class _Prepared:
 def _doc_hash(doc: KnowledgeDocument) -> str:
     # `updated` is left out on purpose: touching a file (new mtime, same content) is not a change.
     payload = json.dumps(
-        [CHUNKER_VERSION, doc.title, doc.text, doc.source, sorted(doc.access), doc.language,
-         sorted(doc.metadata.items())],
-        ensure_ascii=False, default=str,
+        [
+            CHUNKER_VERSION,
+            doc.title,
+            doc.text,
+            doc.source,
+            sorted(doc.access),
+            doc.language,
+            sorted(doc.metadata.items()),
+        ],
+        ensure_ascii=False,
+        default=str,
     )
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
@@ -104,8 +123,15 @@ def _index_text(text: str, meta: Mapping[str, Any]) -> str:
 class KnowledgeBase:
     """Chunks in one Chroma collection; a BM25 index mirrors it in memory for lexical search."""
 
-    def __init__(self, *, client: Any, embedder: Embedder, collection: str = "knowledge",
-                 candidates: int = 40, lexical_refresh_seconds: float = 2.0) -> None:
+    def __init__(
+        self,
+        *,
+        client: Any,
+        embedder: Embedder,
+        collection: str = "knowledge",
+        candidates: int = 40,
+        lexical_refresh_seconds: float = 2.0,
+    ) -> None:
         self._client = client
         self._embedder = embedder
         self._name = collection
@@ -132,8 +158,9 @@ class KnowledgeBase:
 
     # ---------------------------------------------------------------- writing
 
-    def add_paths(self, paths: Iterable[Path | str], *,
-                  progress: Progress | None = None) -> IngestReport:
+    def add_paths(
+        self, paths: Iterable[Path | str], *, progress: Progress | None = None
+    ) -> IngestReport:
         """Ingest files and folders; unreadable files are reported and the rest go on."""
         files = list(iter_files(paths))
         docs: list[KnowledgeDocument] = []
@@ -150,16 +177,23 @@ class KnowledgeBase:
         report = self.add_documents(docs, progress=progress)
         return report.merge(IngestReport(failed=failed))
 
-    def add_documents(self, docs: Iterable[KnowledgeDocument | Mapping[str, Any]], *,
-                      progress: Progress | None = None) -> IngestReport:
+    def add_documents(
+        self,
+        docs: Iterable[KnowledgeDocument | Mapping[str, Any]],
+        *,
+        progress: Progress | None = None,
+    ) -> IngestReport:
         """Index documents; unchanged ones are skipped, changed ones replace their old chunks."""
         report = IngestReport()
         valid: dict[str, KnowledgeDocument] = {}
         for raw in docs:
             name = str(raw.get("id", "?")) if isinstance(raw, Mapping) else raw.id
             try:
-                doc = raw if isinstance(raw, KnowledgeDocument) else \
-                    KnowledgeDocument.model_validate(raw)
+                doc = (
+                    raw
+                    if isinstance(raw, KnowledgeDocument)
+                    else KnowledgeDocument.model_validate(raw)
+                )
             except Exception as exc:
                 report.failed.append(IngestFailure(name=name, reason=str(exc)))
                 continue
@@ -189,12 +223,19 @@ class KnowledgeBase:
             report.chunks_embedded = embedded
             if prepared:
                 upserts = [
-                    row for item in prepared if item.written
-                    for row in zip(item.written["ids"], item.written["documents"],
-                                   item.written["metadatas"], strict=True)
+                    row
+                    for item in prepared
+                    if item.written
+                    for row in zip(
+                        item.written["ids"],
+                        item.written["documents"],
+                        item.written["metadatas"],
+                        strict=True,
+                    )
                 ]
-                self._bump_revision(upserts=upserts,
-                                    deletes=[cid for item in prepared for cid in item.dropped])
+                self._bump_revision(
+                    upserts=upserts, deletes=[cid for item in prepared for cid in item.dropped]
+                )
         return report
 
     def _stored_chunks(self, doc_ids: list[str]) -> dict[str, list[tuple[str, dict[str, Any]]]]:
@@ -209,8 +250,9 @@ class KnowledgeBase:
                 out.setdefault(str(meta.get("doc_id")), []).append((chunk_id, meta))
         return out
 
-    def _prepare(self, doc: KnowledgeDocument,
-                 stored: list[tuple[str, dict[str, Any]]]) -> _Prepared:
+    def _prepare(
+        self, doc: KnowledgeDocument, stored: list[tuple[str, dict[str, Any]]]
+    ) -> _Prepared:
         title = doc.title or doc.id
         chunks = chunk_markdown(doc.text, title=title, language=doc.language)
         if not chunks:
@@ -222,16 +264,19 @@ class KnowledgeBase:
             status: Literal["added", "replaced", "unchanged"] = "unchanged"
         else:
             status = "replaced" if stored else "added"
-        return _Prepared(doc.model_copy(update={"title": title}), chunks, doc_hash, existing,
-                         status)
+        return _Prepared(
+            doc.model_copy(update={"title": title}), chunks, doc_hash, existing, status
+        )
 
-    def _embed_new(self, prepared: list[_Prepared],
-                   progress: Progress | None) -> tuple[dict[str, np.ndarray], int]:
+    def _embed_new(
+        self, prepared: list[_Prepared], progress: Progress | None
+    ) -> tuple[dict[str, np.ndarray], int]:
         """Vectors by content hash: reused from the store when a chunk did not change."""
         vectors: dict[str, np.ndarray] = {}
         reuse = {
             chunk_id: chunk.content_hash
-            for item in prepared for chunk in item.chunks
+            for item in prepared
+            for chunk in item.chunks
             if (chunk_id := item.existing.get(chunk.content_hash))
         }
         if reuse:
@@ -263,9 +308,13 @@ class KnowledgeBase:
             key: value for key, value in doc.metadata.items() if key not in _RESERVED_METADATA
         }
         base.update(
-            doc_id=doc.id, doc_hash=item.doc_hash, source=doc.source or doc.id,
-            title=doc.title or doc.id, updated=updated.isoformat(),
-            updated_ts=int(updated.timestamp()), restricted=bool(doc.access),
+            doc_id=doc.id,
+            doc_hash=item.doc_hash,
+            source=doc.source or doc.id,
+            title=doc.title or doc.id,
+            updated=updated.isoformat(),
+            updated_ts=int(updated.timestamp()),
+            restricted=bool(doc.access),
         )
         if doc.access:
             base["access"] = list(doc.access)
@@ -274,15 +323,21 @@ class KnowledgeBase:
             rows["ids"].append(f"{doc.id}#{chunk.index}:{chunk.content_hash[:12]}")
             rows["embeddings"].append(vectors[chunk.content_hash])
             rows["documents"].append(chunk.text)
-            rows["metadatas"].append({
-                **base, "section": chunk.section or "", "section_path": chunk.section_path,
-                "language": chunk.language, "content_hash": chunk.content_hash,
-                "chunk_index": chunk.index,
-            })
+            rows["metadatas"].append(
+                {
+                    **base,
+                    "section": chunk.section or "",
+                    "section_path": chunk.section_path,
+                    "language": chunk.language,
+                    "content_hash": chunk.content_hash,
+                    "chunk_index": chunk.index,
+                }
+            )
         return rows
 
-    def _write_all(self, prepared: list[_Prepared], vectors: Mapping[str, np.ndarray]
-                   ) -> Iterable[tuple[_Prepared, int | Exception]]:
+    def _write_all(
+        self, prepared: list[_Prepared], vectors: Mapping[str, np.ndarray]
+    ) -> Iterable[tuple[_Prepared, int | Exception]]:
         """Write documents in pages of chunks; a failing page is retried document by document
         so one bad document cannot sink the others."""
         page: list[tuple[_Prepared, dict[str, list]]] = []
@@ -297,8 +352,9 @@ class KnowledgeBase:
         if page:
             yield from self._flush(page)
 
-    def _flush(self, page: list[tuple[_Prepared, dict[str, list]]]
-               ) -> Iterable[tuple[_Prepared, int | Exception]]:
+    def _flush(
+        self, page: list[tuple[_Prepared, dict[str, list]]]
+    ) -> Iterable[tuple[_Prepared, int | Exception]]:
         try:
             self._upsert({key: [v for _, rows in page for v in rows[key]] for key in page[0][1]})
         except Exception:
@@ -317,8 +373,10 @@ class KnowledgeBase:
         for start in range(0, len(rows["ids"]), _PAGE):
             end = start + _PAGE
             self._collection.upsert(
-                ids=rows["ids"][start:end], embeddings=np.asarray(rows["embeddings"][start:end]),
-                documents=rows["documents"][start:end], metadatas=rows["metadatas"][start:end],
+                ids=rows["ids"][start:end],
+                embeddings=np.asarray(rows["embeddings"][start:end]),
+                documents=rows["documents"][start:end],
+                metadatas=rows["metadatas"][start:end],
             )
 
     def _drop_stale(self, item: _Prepared, rows: dict[str, list]) -> int:
@@ -349,8 +407,9 @@ class KnowledgeBase:
             index = self._fresh_lexical(force=True)
             return self._delete_ids(index.ids_mentioning(patterns))
 
-    def chunks_mentioning(self, patterns: Sequence[re.Pattern[str]]
-                          ) -> list[tuple[str, str, dict[str, Any]]]:
+    def chunks_mentioning(
+        self, patterns: Sequence[re.Pattern[str]]
+    ) -> list[tuple[str, str, dict[str, Any]]]:
         """(id, text, metadata) of every chunk whose text or title matches a pattern."""
         if not patterns:
             return []
@@ -359,8 +418,12 @@ class KnowledgeBase:
             if not ids:
                 return []
             rows = self._collection.get(ids=list(ids), include=["documents", "metadatas"])
-        return [(cid, text or "", dict(meta or {})) for cid, text, meta in
-                zip(rows["ids"], rows["documents"], rows["metadatas"], strict=False)]
+        return [
+            (cid, text or "", dict(meta or {}))
+            for cid, text, meta in zip(
+                rows["ids"], rows["documents"], rows["metadatas"], strict=False
+            )
+        ]
 
     def erase_patterns(self, patterns: Sequence[re.Pattern[str]]) -> int:
         """Delete every chunk whose text or title matches a pattern (right to erasure), from
@@ -377,8 +440,12 @@ class KnowledgeBase:
             self._bump_revision(deletes=list(ids))
         return len(ids)
 
-    def _bump_revision(self, *, upserts: Sequence[tuple[str, str, dict[str, Any]]] = (),
-                       deletes: Sequence[str] = ()) -> None:
+    def _bump_revision(
+        self,
+        *,
+        upserts: Sequence[tuple[str, str, dict[str, Any]]] = (),
+        deletes: Sequence[str] = (),
+    ) -> None:
         """Record that the collection changed, and bring this process's BM25 mirror along:
         patched in place when it was current before this write, else rebuilt now (when it has
         ever been built; otherwise the first search builds it)."""
@@ -388,8 +455,11 @@ class KnowledgeBase:
         metadata.update(embedder=self._embedder.name, revision=revision)
         self._collection.modify(metadata=metadata)
         if self._lexical_revision is not None and self._lexical_revision == before:
-            self._lexical.apply(upserts=[(cid, text, dict(meta)) for cid, text, meta in upserts],
-                                deletes=deletes, text_for_index=_index_text)
+            self._lexical.apply(
+                upserts=[(cid, text, dict(meta)) for cid, text, meta in upserts],
+                deletes=deletes,
+                text_for_index=_index_text,
+            )
             self._lexical_revision = revision
         elif self._lexical_built:
             self._lexical.build(self._all_rows(), _index_text)
@@ -406,8 +476,15 @@ class KnowledgeBase:
         thread, so the first user query does not pay for it)."""
         self._fresh_lexical()
 
-    def search(self, query: str, *, k: int = 5, roles: Collection[str] | None = None,
-               where: dict | None = None, mode: SearchMode = "hybrid") -> list[KnowledgeHit]:
+    def search(
+        self,
+        query: str,
+        *,
+        k: int = 5,
+        roles: Collection[str] | None = None,
+        where: dict | None = None,
+        mode: SearchMode = "hybrid",
+    ) -> list[KnowledgeHit]:
         """Ranked passages for `query`. `roles=None` means no access filtering (system use);
         otherwise restricted chunks only reach holders of one of their roles, or admin."""
         if k < 1 or not query.strip():
@@ -436,9 +513,9 @@ class KnowledgeBase:
         order = sorted(fused, key=lambda cid: -fused[cid])[:k]
         return [_hit(cid, *rows[cid], fused[cid] / best) for cid in order]
 
-    def _vector(self, query: str, n: int, where: dict[str, Any] | None,
-                mirror: LexicalIndex | None = None
-                ) -> list[tuple[str, str, dict[str, Any], float]]:
+    def _vector(
+        self, query: str, n: int, where: dict[str, Any] | None, mirror: LexicalIndex | None = None
+    ) -> list[tuple[str, str, dict[str, Any], float]]:
         """Nearest chunks by cosine similarity. With the in-memory mirror at hand (hybrid mode),
         Chroma only returns ids and distances, and a filter is first tried as a post-filter
         over an over-fetched candidate list; Chroma's own filtered search is the fallback
@@ -446,19 +523,25 @@ class KnowledgeBase:
         vector = self._embedder.embed_queries([query])[0]
         if mirror is None:
             result = self._collection.query(
-                query_embeddings=[vector], n_results=n, where=where,
+                query_embeddings=[vector],
+                n_results=n,
+                where=where,
                 include=["documents", "metadatas", "distances"],
             )
             return [
                 (cid, text or "", dict(meta or {}), 1.0 - float(distance))
                 for cid, text, meta, distance in zip(
-                    result["ids"][0], result["documents"][0], result["metadatas"][0],
-                    result["distances"][0], strict=False,
+                    result["ids"][0],
+                    result["documents"][0],
+                    result["metadatas"][0],
+                    result["distances"][0],
+                    strict=False,
                 )
             ]
         fetch = n if where is None else 3 * n
-        result = self._collection.query(query_embeddings=[vector], n_results=fetch,
-                                        include=["distances"])
+        result = self._collection.query(
+            query_embeddings=[vector], n_results=fetch, include=["distances"]
+        )
         ids, distances = result["ids"][0], result["distances"][0]
         rows = self._rows_by_id(mirror, ids)
         hits = [
@@ -467,16 +550,21 @@ class KnowledgeBase:
             if cid in rows and (where is None or matches_where(where, rows[cid][1]))
         ]
         if where is not None and len(hits) < n and len(ids) >= fetch:
-            result = self._collection.query(query_embeddings=[vector], n_results=n, where=where,
-                                            include=["distances"])
+            result = self._collection.query(
+                query_embeddings=[vector], n_results=n, where=where, include=["distances"]
+            )
             ids, distances = result["ids"][0], result["distances"][0]
             rows = self._rows_by_id(mirror, ids)
-            hits = [(cid, *rows[cid], 1.0 - float(distance))
-                    for cid, distance in zip(ids, distances, strict=False) if cid in rows]
+            hits = [
+                (cid, *rows[cid], 1.0 - float(distance))
+                for cid, distance in zip(ids, distances, strict=False)
+                if cid in rows
+            ]
         return hits[:n]
 
-    def _rows_by_id(self, mirror: LexicalIndex,
-                    ids: Sequence[str]) -> dict[str, tuple[str, dict[str, Any]]]:
+    def _rows_by_id(
+        self, mirror: LexicalIndex, ids: Sequence[str]
+    ) -> dict[str, tuple[str, dict[str, Any]]]:
         rows = {}
         missing = []
         for cid in ids:
@@ -487,13 +575,15 @@ class KnowledgeBase:
                 rows[cid] = (mirror.texts[row], mirror.metadatas[row])
         if missing:  # written by another process since the mirror was refreshed
             stored = self._collection.get(ids=missing, include=["documents", "metadatas"])
-            for cid, text, meta in zip(stored["ids"], stored["documents"], stored["metadatas"],
-                                       strict=False):
+            for cid, text, meta in zip(
+                stored["ids"], stored["documents"], stored["metadatas"], strict=False
+            ):
                 rows[cid] = (text or "", dict(meta or {}))
         return rows
 
-    def _lexical_hits(self, query: str, n: int,
-                      where: dict[str, Any] | None) -> list[tuple[str, str, dict[str, Any], float]]:
+    def _lexical_hits(
+        self, query: str, n: int, where: dict[str, Any] | None
+    ) -> list[tuple[str, str, dict[str, Any], float]]:
         return self._fresh_lexical().search(query, k=n, where=where)
 
     def _fresh_lexical(self, *, force: bool = False) -> LexicalIndex:
@@ -503,8 +593,11 @@ class KnowledgeBase:
         current view (erasure)."""
         with self._lock:
             now = time.monotonic()
-            if not force and self._lexical_built and \
-                    now - self._lexical_checked < self._refresh_seconds:
+            if (
+                not force
+                and self._lexical_built
+                and now - self._lexical_checked < self._refresh_seconds
+            ):
                 return self._lexical
             self._lexical_checked = now
             revision = self._current_revision()
@@ -533,10 +626,12 @@ class KnowledgeBase:
     def _all_rows(self) -> Iterable[tuple[str, str, dict[str, Any]]]:
         offset = 0
         while True:
-            page = self._collection.get(include=["documents", "metadatas"], limit=_PAGE,
-                                        offset=offset)
-            for cid, text, meta in zip(page["ids"], page["documents"], page["metadatas"],
-                                       strict=False):
+            page = self._collection.get(
+                include=["documents", "metadatas"], limit=_PAGE, offset=offset
+            )
+            for cid, text, meta in zip(
+                page["ids"], page["documents"], page["metadatas"], strict=False
+            ):
                 yield cid, text or "", dict(meta or {})
             if len(page["ids"]) < _PAGE:
                 return
@@ -574,15 +669,20 @@ def mention_patterns(terms: Iterable[str]) -> list[re.Pattern[str]]:
     return patterns
 
 
-def open_knowledge_base(*, data_dir: Path, chroma_url: str | None = None,
-                        embeddings_base_url: str | None = None,
-                        embeddings_api_key: str | None = None,
-                        embeddings_model: str = "text-embedding-3-small",
-                        collection: str = "knowledge") -> KnowledgeBase:
+def open_knowledge_base(
+    *,
+    data_dir: Path,
+    chroma_url: str | None = None,
+    embeddings_base_url: str | None = None,
+    embeddings_api_key: str | None = None,
+    embeddings_model: str = "text-embedding-3-small",
+    collection: str = "knowledge",
+) -> KnowledgeBase:
     """The knowledge base under `data_dir` (embedded Chroma) or on a Chroma server."""
     return KnowledgeBase(
         client=chroma_client(data_dir=data_dir, chroma_url=chroma_url),
-        embedder=make_embedder(base_url=embeddings_base_url, api_key=embeddings_api_key,
-                               model=embeddings_model),
+        embedder=make_embedder(
+            base_url=embeddings_base_url, api_key=embeddings_api_key, model=embeddings_model
+        ),
         collection=collection,
     )

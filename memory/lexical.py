@@ -135,8 +135,9 @@ class _Compiled:
     weights: np.ndarray
 
 
-_EMPTY = _Compiled([], [], [], {}, np.zeros(1, np.int64), np.zeros(0, np.int32),
-                   np.zeros(0, np.float32))
+_EMPTY = _Compiled(
+    [], [], [], {}, np.zeros(1, np.int64), np.zeros(0, np.int32), np.zeros(0, np.float32)
+)
 
 
 class LexicalIndex:
@@ -174,12 +175,18 @@ class LexicalIndex:
 
     def _term_arrays(self, text: str) -> tuple[np.ndarray, np.ndarray]:
         counts = Counter(tokenize(text))
-        terms = np.fromiter((self._vocab.setdefault(t, len(self._vocab)) for t in counts),
-                            dtype=np.int32, count=len(counts))
+        terms = np.fromiter(
+            (self._vocab.setdefault(t, len(self._vocab)) for t in counts),
+            dtype=np.int32,
+            count=len(counts),
+        )
         return terms, np.fromiter(counts.values(), dtype=np.float32, count=len(counts))
 
-    def build(self, rows: Iterable[tuple[str, str, dict[str, Any]]],
-              text_for_index: Callable[[str, dict[str, Any]], str]) -> None:
+    def build(
+        self,
+        rows: Iterable[tuple[str, str, dict[str, Any]]],
+        text_for_index: Callable[[str, dict[str, Any]], str],
+    ) -> None:
         """Replace the whole index with `rows` (chunk id, text, metadata)."""
         with self._build_lock:
             ids, texts, metas = [], [], []
@@ -191,9 +198,13 @@ class LexicalIndex:
                     self._terms[chunk_id] = self._term_arrays(text_for_index(text, meta))
             self._publish(ids, texts, metas)
 
-    def apply(self, *, upserts: Iterable[tuple[str, str, dict[str, Any]]] = (),
-              deletes: Iterable[str] = (),
-              text_for_index: Callable[[str, dict[str, Any]], str]) -> None:
+    def apply(
+        self,
+        *,
+        upserts: Iterable[tuple[str, str, dict[str, Any]]] = (),
+        deletes: Iterable[str] = (),
+        text_for_index: Callable[[str, dict[str, Any]], str],
+    ) -> None:
         """Patch the index with known changes instead of re-reading everything."""
         with self._build_lock:
             state = self._state
@@ -202,8 +213,7 @@ class LexicalIndex:
             for chunk_id in fresh:
                 self._terms.pop(chunk_id, None)
             ids, texts, metas = [], [], []
-            for chunk_id, text, meta in zip(state.ids, state.texts, state.metadatas,
-                                            strict=True):
+            for chunk_id, text, meta in zip(state.ids, state.texts, state.metadatas, strict=True):
                 if chunk_id not in gone and chunk_id not in fresh:
                     ids.append(chunk_id)
                     texts.append(text)
@@ -220,8 +230,15 @@ class LexicalIndex:
         row_of = {chunk_id: row for row, chunk_id in enumerate(ids)}
         vocab_size = len(self._vocab)
         if not ids:
-            self._state = _Compiled(ids, texts, metas, row_of, np.zeros(vocab_size + 1, np.int64),
-                                    np.zeros(0, np.int32), np.zeros(0, np.float32))
+            self._state = _Compiled(
+                ids,
+                texts,
+                metas,
+                row_of,
+                np.zeros(vocab_size + 1, np.int64),
+                np.zeros(0, np.int32),
+                np.zeros(0, np.float32),
+            )
             return
         per_doc = [self._terms[chunk_id] for chunk_id in ids]
         lengths_terms = np.fromiter((len(t) for t, _ in per_doc), dtype=np.int64, count=len(ids))
@@ -240,14 +257,15 @@ class LexicalIndex:
         ptr = np.concatenate([[0], np.cumsum(np.bincount(terms, minlength=vocab_size))])
         self._state = _Compiled(ids, texts, metas, row_of, ptr, docs, weights)
 
-    def search(self, query: str, *, k: int,
-               where: Mapping[str, Any] | None = None) -> list[tuple[str, str, dict[str, Any],
-                                                                  float]]:
+    def search(
+        self, query: str, *, k: int, where: Mapping[str, Any] | None = None
+    ) -> list[tuple[str, str, dict[str, Any], float]]:
         """Top-k (chunk id, text, metadata, score) among the chunks passing `where`."""
         state = self._state
         last_term = len(state.ptr) - 1
         term_ids = {
-            tid for t in tokenize(query)
+            tid
+            for t in tokenize(query)
             if (tid := self._vocab.get(t)) is not None and tid < last_term
         }
         if not term_ids or not state.ids:
@@ -278,5 +296,3 @@ class LexicalIndex:
             for chunk_id, text, meta in zip(state.ids, state.texts, state.metadatas, strict=True)
             if any(p.search(text) or p.search(str(meta.get("title", ""))) for p in patterns)
         ]
-
-

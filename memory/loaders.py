@@ -72,15 +72,17 @@ def _access(value: Any) -> tuple[str, ...]:
     return tuple(sorted({str(v).strip() for v in value if str(v).strip()}))
 
 
-def parse_markdown(text: str, *, doc_id: str, source: str, fallback_title: str,
-                   updated: datetime | None = None) -> KnowledgeDocument:
+def parse_markdown(
+    text: str, *, doc_id: str, source: str, fallback_title: str, updated: datetime | None = None
+) -> KnowledgeDocument:
     """A Markdown text with optional front matter (title, access, updated, language, ...)."""
     try:
         meta, body = split_front_matter(text)
     except ValueError as exc:
         raise UnreadableFile(str(exc)) from exc
     extra = {
-        str(k): v for k, v in meta.items()
+        str(k): v
+        for k, v in meta.items()
         if k not in _RESERVED and isinstance(v, str | int | float | bool)
     }
     for key, value in meta.items():
@@ -99,8 +101,22 @@ def parse_markdown(text: str, *, doc_id: str, source: str, fallback_title: str,
 
 
 class _HtmlToMarkdown(HTMLParser):
-    _BLOCK = {"p", "div", "section", "article", "br", "tr", "table", "ul", "ol", "pre",
-              "blockquote", "header", "footer", "main"}
+    _BLOCK = {
+        "p",
+        "div",
+        "section",
+        "article",
+        "br",
+        "tr",
+        "table",
+        "ul",
+        "ol",
+        "pre",
+        "blockquote",
+        "header",
+        "footer",
+        "main",
+    }
     _SKIP = {"script", "style", "noscript", "template", "head"}
 
     def __init__(self) -> None:
@@ -227,8 +243,9 @@ def _load_docx(data: bytes) -> tuple[str, str | None]:
     return "\n\n".join(lines), title
 
 
-def load_document(path: Path, *, doc_id: str | None = None,
-                  source: str | None = None) -> KnowledgeDocument:
+def load_document(
+    path: Path, *, doc_id: str | None = None, source: str | None = None
+) -> KnowledgeDocument:
     """Read one file; raises `UnreadableFile` with the reason when that is impossible."""
     path = Path(path)
     kind = SUPPORTED_SUFFIXES.get(path.suffix.lower())
@@ -244,14 +261,16 @@ def load_document(path: Path, *, doc_id: str | None = None,
         source = source or path.name
         fallback = path.stem.replace("_", " ").replace("-", " ").strip() or path.name
         if kind == "markdown":
-            return parse_markdown(_decode(data), doc_id=doc_id, source=source,
-                                  fallback_title=fallback, updated=mtime)
+            return parse_markdown(
+                _decode(data), doc_id=doc_id, source=source, fallback_title=fallback, updated=mtime
+            )
         if kind == "text":
             text = _decode(data)
             first = next((ln.strip() for ln in text.splitlines() if ln.strip()), "")
             text_title = first if 0 < len(first) <= 100 else fallback
-            return KnowledgeDocument(id=doc_id, source=source, title=text_title,
-                                     text=text, updated=mtime)
+            return KnowledgeDocument(
+                id=doc_id, source=source, title=text_title, text=text, updated=mtime
+            )
         loader = {"html": _load_html, "pdf": _load_pdf, "docx": _load_docx}[kind]
         body, title = loader(data)
     except PermissionError as exc:
@@ -260,6 +279,10 @@ def load_document(path: Path, *, doc_id: str | None = None,
         raise UnreadableFile(exc.strerror or str(exc)) from exc
     if not body.strip():
         raise UnreadableFile("it contains no text")
-    return KnowledgeDocument(id=doc_id, source=source,
-                             title=title or first_heading(body) or fallback, text=body,
-                             updated=mtime)
+    return KnowledgeDocument(
+        id=doc_id,
+        source=source,
+        title=title or first_heading(body) or fallback,
+        text=body,
+        updated=mtime,
+    )

@@ -200,12 +200,17 @@ def test_audit_detail_names_approvers_and_the_edit(seeded: None) -> None:
 
     crm = App().crm()
     alice = crm.actor("u-alice")
-    proposal = crm.propose("apply_discount", {"opportunity_id": "opp-acme-1", "percent": 30,
-                                              "reason": "200 seats"}, alice, thread_id="cli-d")
+    proposal = crm.propose(
+        "apply_discount",
+        {"opportunity_id": "opp-acme-1", "percent": 30, "reason": "200 seats"},
+        alice,
+        thread_id="cli-d",
+    )
     decision = crm.classify([proposal], alice)[0]
     approval = crm.request_review(proposal, decision, thread_id="cli-d", ttl=timedelta(hours=1))
-    edited = runner.invoke(app, ["review", "--as", "u-maria", "edit", approval["id"],
-                                 "--set", "percent=20"])
+    edited = runner.invoke(
+        app, ["review", "--as", "u-maria", "edit", approval["id"], "--set", "percent=20"]
+    )
     assert edited.exit_code == 0, edited.output
     assert "you asked percent 30, Maria Lopez approved 20" in " ".join(edited.output.split())
     plain = runner.invoke(app, ["audit", "--as", "u-admin", "--record", "opp-acme-1"])
@@ -213,18 +218,18 @@ def test_audit_detail_names_approvers_and_the_edit(seeded: None) -> None:
     detail = runner.invoke(app, ["audit", "--as", "u-admin", "--detail", "--json", "--limit", "5"])
     [event] = [e for e in json.loads(detail.output) if e["action"] == "apply_discount"]
     assert any("approved by u-maria" in line for line in event["review"])
-    assert any("edit by u-maria: percent: asked 30, was 30 → 20" in line
-               for line in event["review"])
+    assert any(
+        "edit by u-maria: percent: asked 30, was 30 → 20" in line for line in event["review"]
+    )
 
 
-def test_policy_check_and_start_up_refuse_a_typo(
-    tmp_path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_policy_check_and_start_up_refuse_a_typo(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
     from warroom.settings import DEFAULT_POLICY_PATH
 
     broken = tmp_path / "policy.yaml"
-    broken.write_text(DEFAULT_POLICY_PATH.read_text().replace("percent: {gt: 15}",
-                                                              "percent: {gt: .nan}"))
+    broken.write_text(
+        DEFAULT_POLICY_PATH.read_text().replace("percent: {gt: 15}", "percent: {gt: .nan}")
+    )
     check = runner.invoke(app, ["policy", "check", str(broken)])
     assert check.exit_code == 2
     assert "rule 'discount-above-15'" in check.output and "when.percent.gt" in check.output

@@ -30,16 +30,25 @@ def drive(work: Path, kill_at: int | None = None) -> subprocess.CompletedProcess
 def state_of(work: Path) -> dict[str, object]:
     engine = create_engine(f"sqlite:///{work / 'crm.sqlite3'}")
     with engine.connect() as conn:
-        commits = dict(conn.execute(text(
-            "select action, count(*) from audit_events where outcome = 'committed' group by action"
-        )).all())
+        commits = dict(
+            conn.execute(
+                text(
+                    "select action, count(*) from audit_events where outcome = 'committed' group by action"
+                )
+            ).all()
+        )
         approvals = conn.execute(text("select status from approvals")).scalars().all()
         executions = conn.execute(text("select count(*) from tool_executions")).scalar()
-        discount = conn.execute(text(
-            "select discount_percent from opportunities where id = 'opp-acme-1'")).scalar()
+        discount = conn.execute(
+            text("select discount_percent from opportunities where id = 'opp-acme-1'")
+        ).scalar()
     engine.dispose()
-    return {"commits": commits, "approvals": approvals, "executions": executions,
-            "discount": float(discount)}
+    return {
+        "commits": commits,
+        "approvals": approvals,
+        "executions": executions,
+        "discount": float(discount),
+    }
 
 
 def requester_notices(work: Path) -> int:
@@ -57,8 +66,12 @@ def requester_notices(work: Path) -> int:
     return asyncio.run(count())
 
 
-EXPECTED = {"commits": {"log_activity": 1, "apply_discount": 1}, "approvals": ["approved"],
-            "executions": 2, "discount": 25.0}
+EXPECTED = {
+    "commits": {"log_activity": 1, "apply_discount": 1},
+    "approvals": ["approved"],
+    "executions": 2,
+    "discount": 25.0,
+}
 
 
 def _label(work: Path, kill_at: int) -> str:
@@ -92,9 +105,17 @@ def test_kill_at_every_boundary_then_resume(tmp_path: Path) -> None:
     assert len(boundaries) >= 20  # every node of both threads, twice, plus the commits
 
     with ThreadPoolExecutor(max_workers=2) as pool:
-        results = list(pool.map(lambda k: kill_and_resume(tmp_path, k),
-                                range(1, len(boundaries) + 1)))
-    problems = [r for r in results if not (
-        r["killed_by_signal"] and r["resumed_ok"] and r["state"] == EXPECTED and r["notices"] == 1
-    )]
+        results = list(
+            pool.map(lambda k: kill_and_resume(tmp_path, k), range(1, len(boundaries) + 1))
+        )
+    problems = [
+        r
+        for r in results
+        if not (
+            r["killed_by_signal"]
+            and r["resumed_ok"]
+            and r["state"] == EXPECTED
+            and r["notices"] == 1
+        )
+    ]
     assert problems == [], json.dumps(problems, indent=1, default=str)

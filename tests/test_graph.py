@@ -243,11 +243,16 @@ async def test_thread_survives_a_restart(crm: CRMService, tmp_path: Path) -> Non
 async def test_small_model_habits_are_absorbed(crm: CRMService) -> None:
     """Empty optional arguments mean 'not given'; a half-written tool call as the final answer
     is replaced by a plain account of what the tools found."""
-    convo = service(crm, [
-        {"agent": "service", "tool_calls": [call("list_tickets", account_id="", priority="p1",
-                                                 status=None)]},
-        {"agent": "service", "reply": "functions.list_tickets:"},
-    ])
+    convo = service(
+        crm,
+        [
+            {
+                "agent": "service",
+                "tool_calls": [call("list_tickets", account_id="", priority="p1", status=None)],
+            },
+            {"agent": "service", "reply": "functions.list_tickets:"},
+        ],
+    )
     turn = await convo.send(thread_id="t-9", user_id="u-sam", text="Which P1 tickets are open?")
     assert turn.reply.startswith("Here is what I found — list_tickets: 1 tickets: tkt-helix-1 P1")
     assert "SLA breached" in turn.reply
@@ -267,8 +272,12 @@ async def test_endpoint_down_and_budget_exhausted_keep_the_conversation(crm: CRM
     async def no_wait(_seconds: float) -> None:
         return None
 
-    down = OpenAIChatModel(base_url=f"http://127.0.0.1:{port}/v1", api_key="sk-test",
-                           model="m", retry=RetryPolicy(1, sleep=no_wait))
+    down = OpenAIChatModel(
+        base_url=f"http://127.0.0.1:{port}/v1",
+        api_key="sk-test",
+        model="m",
+        retry=RetryPolicy(1, sleep=no_wait),
+    )
     convo = ConversationService(crm=crm, model=down)
     turn = await convo.send(thread_id="t-10", user_id="u-sam", text="Which P1 tickets are open?")
     assert f"127.0.0.1:{port}" in turn.reply  # one sentence naming the endpoint

@@ -30,8 +30,11 @@ def test_repeated_key_returns_first_result_and_writes_nothing(crm: CRMService) -
 
 
 def test_executing_the_same_proposal_twice_commits_once(crm: CRMService) -> None:
-    proposal = crm.propose("apply_discount", {"opportunity_id": "opp-acme-1", "percent": 10,
-                                              "reason": "x"}, crm.actor("u-alice"))
+    proposal = crm.propose(
+        "apply_discount",
+        {"opportunity_id": "opp-acme-1", "percent": 10, "reason": "x"},
+        crm.actor("u-alice"),
+    )
     assert isinstance(proposal, Proposal)
     one = crm.execute(proposal)
     two = crm.execute(proposal)
@@ -76,11 +79,13 @@ def test_concurrent_duplicates_commit_once(crm: CRMService) -> None:
 def test_stale_proposal_is_a_conflict(crm: CRMService) -> None:
     """Alice proposes; Maria changes the deal; Alice's commit must not overwrite blindly."""
     alice, maria = crm.actor("u-alice"), crm.actor("u-maria")
-    stale = crm.propose("update_opportunity", {"opportunity_id": "opp-acme-1",
-                                               "amount": 110000}, alice)
+    stale = crm.propose(
+        "update_opportunity", {"opportunity_id": "opp-acme-1", "amount": 110000}, alice
+    )
     assert isinstance(stale, Proposal)
-    assert crm.call("update_opportunity", {"opportunity_id": "opp-acme-1",
-                                           "next_step": "Legal review"}, maria)["ok"]
+    assert crm.call(
+        "update_opportunity", {"opportunity_id": "opp-acme-1", "next_step": "Legal review"}, maria
+    )["ok"]
     outcome = crm.execute(stale)
     assert isinstance(outcome, ToolFailure) and outcome.kind == "conflict"
     assert "version 1, now 2" in outcome.message
@@ -113,8 +118,11 @@ def test_concurrent_editors_one_wins(crm: CRMService) -> None:
 
 def test_permission_is_rechecked_at_commit(crm: CRMService) -> None:
     """A proposal made while allowed is refused at commit if the account changed hands."""
-    proposal = crm.propose("apply_discount", {"opportunity_id": "opp-globex-1", "percent": 5,
-                                              "reason": "x"}, crm.actor("u-ben"))
+    proposal = crm.propose(
+        "apply_discount",
+        {"opportunity_id": "opp-globex-1", "percent": 5, "reason": "x"},
+        crm.actor("u-ben"),
+    )
     assert isinstance(proposal, Proposal)
     from tools.models import Account
 

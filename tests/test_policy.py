@@ -26,26 +26,50 @@ CASES = [
     ("update_opportunity", {"stage": "closed_won"}, ["deal-closed"]),
     ("update_opportunity", {"stage": "closed_lost"}, ["deal-closed"]),
     ("update_opportunity", {"stage": None, "amount_change_percent": 20.0}, []),
-    ("update_opportunity", {"stage": None, "amount_change_percent": 21.0},
-     ["amount-change-above-20"]),
-    ("update_opportunity", {"stage": "closed_won", "amount_change_percent": 50.0},
-     ["deal-closed", "amount-change-above-20"]),
+    (
+        "update_opportunity",
+        {"stage": None, "amount_change_percent": 21.0},
+        ["amount-change-above-20"],
+    ),
+    (
+        "update_opportunity",
+        {"stage": "closed_won", "amount_change_percent": 50.0},
+        ["deal-closed", "amount-change-above-20"],
+    ),
     ("send_email", {}, ["customer-email"]),
     ("grant_sla_credit", {"amount": 1.0}, ["sla-credit"]),
     ("escalate_ticket", {"account_tier": "standard"}, []),
     ("escalate_ticket", {"account_tier": "strategic"}, ["strategic-escalation"]),
-    ("schedule_go_live", {"account_tier": "strategic", "go_live_delay_days": 0,
-                          "go_live_week_free_days": 3}, []),
-    ("schedule_go_live", {"account_tier": "strategic", "go_live_delay_days": -7,
-                          "go_live_week_free_days": 3}, []),
-    ("schedule_go_live", {"account_tier": "strategic", "go_live_delay_days": 1,
-                          "go_live_week_free_days": 3}, ["strategic-go-live-later"]),
-    ("schedule_go_live", {"account_tier": "standard", "go_live_delay_days": 30,
-                          "go_live_week_free_days": 3}, []),
-    ("schedule_go_live", {"account_tier": "standard", "go_live_delay_days": -7,
-                          "go_live_week_free_days": 0}, ["go-live-without-capacity"]),
-    ("schedule_go_live", {"account_tier": "standard", "go_live_delay_days": 0,
-                          "go_live_week_free_days": 0.5}, []),
+    (
+        "schedule_go_live",
+        {"account_tier": "strategic", "go_live_delay_days": 0, "go_live_week_free_days": 3},
+        [],
+    ),
+    (
+        "schedule_go_live",
+        {"account_tier": "strategic", "go_live_delay_days": -7, "go_live_week_free_days": 3},
+        [],
+    ),
+    (
+        "schedule_go_live",
+        {"account_tier": "strategic", "go_live_delay_days": 1, "go_live_week_free_days": 3},
+        ["strategic-go-live-later"],
+    ),
+    (
+        "schedule_go_live",
+        {"account_tier": "standard", "go_live_delay_days": 30, "go_live_week_free_days": 3},
+        [],
+    ),
+    (
+        "schedule_go_live",
+        {"account_tier": "standard", "go_live_delay_days": -7, "go_live_week_free_days": 0},
+        ["go-live-without-capacity"],
+    ),
+    (
+        "schedule_go_live",
+        {"account_tier": "standard", "go_live_delay_days": 0, "go_live_week_free_days": 0.5},
+        [],
+    ),
     ("create_project", {"go_live_week_free_days": 0}, ["go-live-without-capacity"]),
     ("log_activity", {"account_tier": "strategic"}, []),
     ("create_task", {}, []),
@@ -66,8 +90,10 @@ def test_reviewer_roles(default: Policy) -> None:
         "send_email": ({}, "sales_manager"),
         "grant_sla_credit": ({}, "support_lead"),
         "escalate_ticket": ({"account_tier": "strategic"}, "support_lead"),
-        "schedule_go_live": ({"account_tier": "strategic", "go_live_delay_days": 7},
-                             "delivery_lead"),
+        "schedule_go_live": (
+            {"account_tier": "strategic", "go_live_delay_days": 7},
+            "delivery_lead",
+        ),
     }
     for tool, (facts, role) in reviewers.items():
         assert default.classify(tool, facts)[0].reviewer == role
@@ -105,21 +131,44 @@ BROKEN = [
     ("version: 1\nrules: [\n", 3, "not valid YAML"),
     ("", None, "empty"),
     ("version: 2\nrules: []\nplan: {max_writes: 10}\n", 1, "version"),
-    ("version: 1\nrules:\n  - id: x\n    tool: apply_discount\n    reviewer: boss\n"
-     "    reason: r\nplan: {max_writes: 10}\n", 5, "reviewer"),
-    ("version: 1\nrules:\n  - id: x\n    tool: fire_everyone\n    reviewer: admin\n"
-     "    reason: r\nplan: {max_writes: 10}\n", 4, "unknown tool 'fire_everyone'"),
-    ("version: 1\nrules:\n  - id: x\n    tool: get_account\n    reviewer: admin\n"
-     "    reason: r\nplan: {max_writes: 10}\n", 4, "read tool"),
-    ("version: 1\nrules:\n  - id: x\n    tool: apply_discount\n    when: {percent: {above: 3}}\n"
-     "    reviewer: admin\n    reason: r\nplan: {max_writes: 10}\n", 5, "above"),
-    ("version: 1\nrules:\n  - id: x\n    tool: apply_discount\n    when: {percent: {gt: lots}}\n"
-     "    reviewer: admin\n    reason: r\nplan: {max_writes: 10}\n", 5, "gt"),
+    (
+        "version: 1\nrules:\n  - id: x\n    tool: apply_discount\n    reviewer: boss\n"
+        "    reason: r\nplan: {max_writes: 10}\n",
+        5,
+        "reviewer",
+    ),
+    (
+        "version: 1\nrules:\n  - id: x\n    tool: fire_everyone\n    reviewer: admin\n"
+        "    reason: r\nplan: {max_writes: 10}\n",
+        4,
+        "unknown tool 'fire_everyone'",
+    ),
+    (
+        "version: 1\nrules:\n  - id: x\n    tool: get_account\n    reviewer: admin\n"
+        "    reason: r\nplan: {max_writes: 10}\n",
+        4,
+        "read tool",
+    ),
+    (
+        "version: 1\nrules:\n  - id: x\n    tool: apply_discount\n    when: {percent: {above: 3}}\n"
+        "    reviewer: admin\n    reason: r\nplan: {max_writes: 10}\n",
+        5,
+        "above",
+    ),
+    (
+        "version: 1\nrules:\n  - id: x\n    tool: apply_discount\n    when: {percent: {gt: lots}}\n"
+        "    reviewer: admin\n    reason: r\nplan: {max_writes: 10}\n",
+        5,
+        "gt",
+    ),
     ("version: 1\nrules: []\nplan: {max_writes: 0}\n", 3, "max_writes"),
     ("version: 1\nrules: []\n", 1, "plan"),
-    ("version: 1\nrules:\n  - {id: a, tool: send_email, reviewer: admin, reason: r}\n"
-     "  - {id: a, tool: send_email, reviewer: admin, reason: r}\nplan: {max_writes: 1}\n", 2,
-     "used twice"),
+    (
+        "version: 1\nrules:\n  - {id: a, tool: send_email, reviewer: admin, reason: r}\n"
+        "  - {id: a, tool: send_email, reviewer: admin, reason: r}\nplan: {max_writes: 1}\n",
+        2,
+        "used twice",
+    ),
 ]
 
 
@@ -145,25 +194,29 @@ def test_missing_policy_file(tmp_path: Path) -> None:
 
 def test_gate_addresses_the_right_reviewer(crm: CRMService) -> None:
     alice = crm.actor("u-alice")
-    discount = crm.propose("apply_discount", {"opportunity_id": "opp-acme-1", "percent": 16,
-                                              "reason": "x"}, alice)
-    small = crm.propose("apply_discount", {"opportunity_id": "opp-acme-1", "percent": 15,
-                                           "reason": "x"}, alice)
+    discount = crm.propose(
+        "apply_discount", {"opportunity_id": "opp-acme-1", "percent": 16, "reason": "x"}, alice
+    )
+    small = crm.propose(
+        "apply_discount", {"opportunity_id": "opp-acme-1", "percent": 15, "reason": "x"}, alice
+    )
     assert isinstance(discount, Proposal) and isinstance(small, Proposal)
     big, ok = crm.gate([discount, small], alice)
     assert big.needs_review and big.reviewer_role == "sales_manager"
     assert big.reviewer_ids == ["u-maria"] and big.rule_ids == ["discount-above-15"]
     assert not ok.needs_review
     bob = crm.actor("u-bob")
-    helix = crm.propose("apply_discount", {"opportunity_id": "opp-helix-1", "percent": 20,
-                                           "reason": "x"}, bob)
+    helix = crm.propose(
+        "apply_discount", {"opportunity_id": "opp-helix-1", "percent": 20, "reason": "x"}, bob
+    )
     assert crm.gate([helix], bob)[0].reviewer_ids == ["u-omar"]  # east team's manager
 
 
 def test_requester_never_reviews_their_own_request(crm: CRMService) -> None:
     maria = crm.actor("u-maria")
-    proposal = crm.propose("apply_discount", {"opportunity_id": "opp-acme-1", "percent": 30,
-                                              "reason": "x"}, maria)
+    proposal = crm.propose(
+        "apply_discount", {"opportunity_id": "opp-acme-1", "percent": 30, "reason": "x"}, maria
+    )
     decision = crm.gate([proposal], maria)[0]
     assert decision.needs_review and "u-maria" not in decision.reviewer_ids
     assert decision.reviewer_ids == ["u-admin"]  # her manager
@@ -182,12 +235,15 @@ def test_plan_over_ten_writes_goes_to_the_manager(crm: CRMService) -> None:
 
 def test_strategic_go_live_and_capacity_through_the_gate(crm: CRMService) -> None:
     dev = crm.actor("u-dev")
-    later = crm.propose("schedule_go_live", {"project_id": "prj-acme",
-                                             "go_live_date": "2026-12-21"}, dev)
-    earlier = crm.propose("schedule_go_live", {"project_id": "prj-acme",
-                                               "go_live_date": "2026-12-07"}, dev)
-    full_week = crm.propose("schedule_go_live", {"project_id": "prj-initech",
-                                                 "go_live_date": "2027-01-05"}, dev)
+    later = crm.propose(
+        "schedule_go_live", {"project_id": "prj-acme", "go_live_date": "2026-12-21"}, dev
+    )
+    earlier = crm.propose(
+        "schedule_go_live", {"project_id": "prj-acme", "go_live_date": "2026-12-07"}, dev
+    )
+    full_week = crm.propose(
+        "schedule_go_live", {"project_id": "prj-initech", "go_live_date": "2027-01-05"}, dev
+    )
     d_later, d_earlier, d_full = crm.gate([later, earlier, full_week], dev)
     assert d_later.rule_ids == ["strategic-go-live-later"]
     assert d_later.reviewer_role == "delivery_lead" and d_later.reviewer_ids == ["u-dana"]

@@ -25,9 +25,7 @@ async def test_shared_channel_card_hides_the_discount(tmp_path: Path) -> None:
         # Maria, the reviewer, sees the figure in her own view (the Edit dialog).
         await slack.click(cards.EDIT, approval_id, user=MARIA.id, card=card)
         [opened] = await slack.wait_for(lambda: slack.fake.to("views.open"), what="the dialog")
-        assert '"percent": 25' in json.dumps(opened["view"], ensure_ascii=False).replace(
-            '\\"', '"'
-        )
+        assert '"percent": 25' in json.dumps(opened["view"], ensure_ascii=False).replace('\\"', '"')
 
 
 async def test_reviewer_direct_message_shows_the_discount(tmp_path: Path) -> None:

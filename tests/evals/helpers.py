@@ -10,18 +10,35 @@ PUBLIC_SUITE = Path(__file__).resolve().parents[2] / "evals" / "scenarios"
 
 CAST = {
     "users": [
-        {"id": "u-alice", "name": "Alice Wong", "roles": ["rep"], "team": "west",
-         "manager_id": "u-maria"},
+        {
+            "id": "u-alice",
+            "name": "Alice Wong",
+            "roles": ["rep"],
+            "team": "west",
+            "manager_id": "u-maria",
+        },
         {"id": "u-maria", "name": "Maria Lopez", "roles": ["sales_manager"], "team": "west"},
     ],
     "accounts": [
-        {"id": "acc-acme", "name": "Acme Corp", "tier": "strategic", "owner_id": "u-alice",
-         "team": "west"},
+        {
+            "id": "acc-acme",
+            "name": "Acme Corp",
+            "tier": "strategic",
+            "owner_id": "u-alice",
+            "team": "west",
+        },
     ],
     "opportunities": [
-        {"id": "opp-acme-1", "account_id": "acc-acme", "name": "Acme expansion",
-         "stage": "proposal", "amount": 100000, "currency": "USD", "close_date": "2026-12-31",
-         "owner_id": "u-alice"},
+        {
+            "id": "opp-acme-1",
+            "account_id": "acc-acme",
+            "name": "Acme expansion",
+            "stage": "proposal",
+            "amount": 100000,
+            "currency": "USD",
+            "close_date": "2026-12-31",
+            "owner_id": "u-alice",
+        },
     ],
 }
 
@@ -37,9 +54,19 @@ def discount_scenario(scenario_id: str, percent: int, **expect: object) -> dict:
         "today": "2026-11-20",
         "turns": [{"user": f"Apply a {percent}% discount to opp-acme-1."}],
         "script": [
-            {"agent": "sales", "tool_calls": [
-                {"name": "apply_discount", "arguments": {
-                    "opportunity_id": "opp-acme-1", "percent": percent, "reason": "test"}}]},
+            {
+                "agent": "sales",
+                "tool_calls": [
+                    {
+                        "name": "apply_discount",
+                        "arguments": {
+                            "opportunity_id": "opp-acme-1",
+                            "percent": percent,
+                            "reason": "test",
+                        },
+                    }
+                ],
+            },
             {"agent": "sales", "reply": f"Asked for {percent}%."},
         ],
         "expect": expect,

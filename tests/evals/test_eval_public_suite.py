@@ -30,8 +30,16 @@ def test_the_suite_covers_every_tool_and_the_required_themes() -> None:
     assert CONTRACT_TOOLS <= used, CONTRACT_TOOLS - used
     tags = [t for d in docs for t in d["tags"]]
     assert tags.count("injection") >= 4 and tags.count("zh") >= 4
-    for theme in ("permissions", "consent", "review", "expiry", "idempotency", "edit",
-                  "plan-size", "capacity"):
+    for theme in (
+        "permissions",
+        "consent",
+        "review",
+        "expiry",
+        "idempotency",
+        "edit",
+        "plan-size",
+        "capacity",
+    ):
         assert theme in tags, theme
 
 

@@ -8,8 +8,18 @@ from evals.runner import run_scenario
 from evals.scenario import ScenarioFile, load_scenario
 from tests.evals.helpers import discount_scenario, write
 
-RESULT_KEYS = {"id", "passed", "checks", "approvals", "writes", "refused", "reply", "tokens",
-               "llm_calls", "seconds"}
+RESULT_KEYS = {
+    "id",
+    "passed",
+    "checks",
+    "approvals",
+    "writes",
+    "refused",
+    "reply",
+    "tokens",
+    "llm_calls",
+    "seconds",
+}
 
 
 def _load(tmp_path: Path, data: dict) -> ScenarioFile:
@@ -19,16 +29,31 @@ def _load(tmp_path: Path, data: dict) -> ScenarioFile:
 
 
 async def test_a_passing_scenario(tmp_path: Path) -> None:
-    item = _load(tmp_path, discount_scenario(
-        "held", 25,
-        approvals=[{"tool": "apply_discount", "args": {"percent": 25}, "by": "u-maria",
-                    "status": "pending"}],
-        forbidden_writes=[{"tool": "apply_discount"}],
-        db=[{"table": "opportunities", "id": "opp-acme-1",
-             "fields": {"discount_percent": 0, "close_date": "2026-12-31"}}],
-        reply_contains=["MARIA LOPEZ"],
-        reply_excludes=["Applied a 25% discount"],
-    ))
+    item = _load(
+        tmp_path,
+        discount_scenario(
+            "held",
+            25,
+            approvals=[
+                {
+                    "tool": "apply_discount",
+                    "args": {"percent": 25},
+                    "by": "u-maria",
+                    "status": "pending",
+                }
+            ],
+            forbidden_writes=[{"tool": "apply_discount"}],
+            db=[
+                {
+                    "table": "opportunities",
+                    "id": "opp-acme-1",
+                    "fields": {"discount_percent": 0, "close_date": "2026-12-31"},
+                }
+            ],
+            reply_contains=["MARIA LOPEZ"],
+            reply_excludes=["Applied a 25% discount"],
+        ),
+    )
     result = await run_scenario(item, llm="scripted")
     assert set(result) == RESULT_KEYS
     assert result["passed"], [c for c in result["checks"] if not c["passed"]]
@@ -39,16 +64,22 @@ async def test_a_passing_scenario(tmp_path: Path) -> None:
 
 
 async def test_a_failing_scenario_reports_each_failed_check_with_detail(tmp_path: Path) -> None:
-    item = _load(tmp_path, discount_scenario(
-        "wrong-expectations", 10,
-        approvals=[{"tool": "apply_discount", "by": "u-maria"}],
-        writes=[{"tool": "apply_discount", "args": {"percent": 12}}],
-        forbidden_writes=[{"tool": "apply_discount", "args": {"percent": 10}}],
-        refused=[{"tool": "send_email"}],
-        db=[{"table": "opportunities", "id": "opp-acme-1", "fields": {"discount_percent": 12}},
-            {"table": "opportunities", "id": "opp-nope", "fields": {"stage": "proposal"}}],
-        reply_contains=["approved"],
-    ))
+    item = _load(
+        tmp_path,
+        discount_scenario(
+            "wrong-expectations",
+            10,
+            approvals=[{"tool": "apply_discount", "by": "u-maria"}],
+            writes=[{"tool": "apply_discount", "args": {"percent": 12}}],
+            forbidden_writes=[{"tool": "apply_discount", "args": {"percent": 10}}],
+            refused=[{"tool": "send_email"}],
+            db=[
+                {"table": "opportunities", "id": "opp-acme-1", "fields": {"discount_percent": 12}},
+                {"table": "opportunities", "id": "opp-nope", "fields": {"stage": "proposal"}},
+            ],
+            reply_contains=["approved"],
+        ),
+    )
     result = await run_scenario(item, llm="scripted")
     assert not result["passed"]
     failed = {c["name"]: c["detail"] for c in result["checks"] if not c["passed"]}

@@ -45,8 +45,9 @@ def embedder() -> CachingEmbedder:
 
 @pytest.fixture
 def kb(tmp_path: Path, embedder: CachingEmbedder) -> KnowledgeBase:
-    return KnowledgeBase(client=chroma_client(data_dir=tmp_path), embedder=embedder,
-                         lexical_refresh_seconds=0.0)
+    return KnowledgeBase(
+        client=chroma_client(data_dir=tmp_path), embedder=embedder, lexical_refresh_seconds=0.0
+    )
 
 
 @pytest.fixture
@@ -91,8 +92,10 @@ def write_pdf(path: Path, pages: list[list[str]], *, title: str | None = None) -
     out += f"xref\n0 {len(objects) + 1}\n0000000000 65535 f \n".encode()
     for offset in offsets:
         out += f"{offset:010d} 00000 n \n".encode()
-    out += (f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R /Info {info_id} 0 R >>\n"
-            f"startxref\n{xref}\n%%EOF\n").encode()
+    out += (
+        f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R /Info {info_id} 0 R >>\n"
+        f"startxref\n{xref}\n%%EOF\n"
+    ).encode()
     path.write_bytes(bytes(out))
     return path
 
@@ -152,9 +155,14 @@ def corpus_dir(tmp_path: Path) -> Path:
         encoding="utf-8",
     )
     (folder / "security.html").write_text(HTML, encoding="utf-8")
-    write_pdf(folder / "pricing.pdf",
-              [["Price book", "Growth costs 59 USD per seat per month."],
-               ["Enterprise costs 99 USD per seat per month."]], title="Price book 2026")
+    write_pdf(
+        folder / "pricing.pdf",
+        [
+            ["Price book", "Growth costs 59 USD per seat per month."],
+            ["Enterprise costs 99 USD per seat per month."],
+        ],
+        title="Price book 2026",
+    )
     write_docx(folder / "renewal.docx")
     (folder / "zh-discount.md").write_text(
         "# 折扣与审批政策\n\n## 审批权限\n\n折扣超过 15% 的报价必须先经销售经理审批。\n",

@@ -54,9 +54,13 @@ def test_in_memory_sqlite() -> None:
 
 def test_urls_map_to_backends(tmp_path: Path) -> None:
     assert checkpoint_location(f"sqlite:///{tmp_path}/data/crm.sqlite3") == (
-        "sqlite", f"{tmp_path}/data/crm.checkpoints.sqlite3")
+        "sqlite",
+        f"{tmp_path}/data/crm.checkpoints.sqlite3",
+    )
     assert checkpoint_location("postgresql+psycopg://app:s3cret@127.0.0.1:5432/warroom") == (
-        "postgres", "postgresql://app:s3cret@127.0.0.1:5432/warroom")
+        "postgres",
+        "postgresql://app:s3cret@127.0.0.1:5432/warroom",
+    )
     with pytest.raises(ValueError, match="mysql"):
         checkpoint_location("mysql://127.0.0.1/crm")
 

@@ -40,7 +40,8 @@ def test_retrieval_set_labels_point_at_real_chunks() -> None:
     assert sum(bool(re.search(r"[\u4e00-\u9fff]", q["q"])) for q in questions) >= 20
     known = {
         (d.source, c.section)
-        for d in demo_documents() for c in chunk_markdown(d.text, title=d.title or "")
+        for d in demo_documents()
+        for c in chunk_markdown(d.text, title=d.title or "")
     }
     for question in questions:
         assert question["relevant"]

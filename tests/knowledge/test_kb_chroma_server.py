@@ -30,9 +30,18 @@ def chroma_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         pytest.skip("the chroma CLI is not installed")
     port = _free_port()
     process = subprocess.Popen(
-        [binary, "run", "--path", str(tmp_path_factory.mktemp("chroma-server")),
-         "--host", "127.0.0.1", "--port", str(port)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            binary,
+            "run",
+            "--path",
+            str(tmp_path_factory.mktemp("chroma-server")),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     url = f"http://127.0.0.1:{port}"
     try:
@@ -54,8 +63,9 @@ def chroma_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             process.kill()
 
 
-def test_two_replicas_share_one_chroma_server(chroma_url: str, tmp_path: Path, embedder,
-                                              monkeypatch: pytest.MonkeyPatch) -> None:
+def test_two_replicas_share_one_chroma_server(
+    chroma_url: str, tmp_path: Path, embedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr("memory.knowledge.make_embedder", lambda **_: embedder)
     monkeypatch.setattr("memory.account_memory.make_embedder", lambda **_: embedder)
     first = open_knowledge_base(data_dir=tmp_path / "a", chroma_url=chroma_url)
@@ -69,7 +79,14 @@ def test_two_replicas_share_one_chroma_server(chroma_url: str, tmp_path: Path, e
         assert [h.source for h in hits] == ["sla"]
 
     memory = open_account_memory(data_dir=tmp_path, chroma_url=chroma_url)
-    memory.remember("acc-1", "Ana Lima signs the order form.", author_id="u", source_kind="note",
-                    source_ref="n-1", contact_ids=["c-ana"], at=datetime(2026, 9, 1, tzinfo=UTC))
+    memory.remember(
+        "acc-1",
+        "Ana Lima signs the order form.",
+        author_id="u",
+        source_kind="note",
+        source_ref="n-1",
+        contact_ids=["c-ana"],
+        at=datetime(2026, 9, 1, tzinfo=UTC),
+    )
     assert [f.source_ref for f in memory.recall("acc-1", "who signs?")] == ["n-1"]
     assert memory.erase_contact("c-ana") == 1

@@ -13,7 +13,10 @@ def test_sections_follow_headings_and_h1_is_the_title() -> None:
     text = "# Title\n\nIntro.\n\n## A\n\nAlpha.\n\n### A1\n\nDeep.\n\n## B\n\nBeta."
     chunks = chunk_markdown(text, title="Title")
     assert [(c.section, c.section_path) for c in chunks] == [
-        (None, ""), ("A", "A"), ("A1", "A > A1"), ("B", "B"),
+        (None, ""),
+        ("A", "A"),
+        ("A1", "A > A1"),
+        ("B", "B"),
     ]
     assert chunks[2].embedding_text("Title").startswith("Title — A > A1\n")
 
@@ -36,8 +39,9 @@ def test_long_sections_split_with_overlap_and_bounded_size() -> None:
 
 
 def test_long_tables_repeat_their_header() -> None:
-    rows = "\n".join(f"| Item {i} | {i * 10} USD per seat per month for this line |"
-                     for i in range(60))
+    rows = "\n".join(
+        f"| Item {i} | {i * 10} USD per seat per month for this line |" for i in range(60)
+    )
     chunks = chunk_markdown(f"## Prices\n\n| Item | Price |\n|---|---|\n{rows}", title="T")
     assert len(chunks) > 1
     assert all(c.text.startswith("| Item | Price |\n|---|---|") for c in chunks)

@@ -50,8 +50,10 @@ def test_changed_file_replaces_its_chunks_and_reuses_unchanged_embeddings(
 ) -> None:
     kb.add_paths([corpus_dir])
     path = corpus_dir / "sla.md"
-    path.write_text(path.read_text(encoding="utf-8").replace(
-        "within 8 hours", "within 6 hours"), encoding="utf-8")
+    path.write_text(
+        path.read_text(encoding="utf-8").replace("within 8 hours", "within 6 hours"),
+        encoding="utf-8",
+    )
     report = kb.add_paths([path])
     assert report.replaced == ["sla.md"]
     assert report.chunks_written == 3 and report.chunks_embedded == 1  # only the edited chunk
@@ -88,8 +90,9 @@ def test_a_failing_embedder_leaves_the_old_version_intact(
 
     broken = KnowledgeBase(client=chroma_client(data_dir=tmp_path), embedder=Broken())
     path = corpus_dir / "sla.md"
-    path.write_text(path.read_text(encoding="utf-8") + "\n## New\n\nNew section.\n",
-                    encoding="utf-8")
+    path.write_text(
+        path.read_text(encoding="utf-8") + "\n## New\n\nNew section.\n", encoding="utf-8"
+    )
     with pytest.raises(RuntimeError, match="unavailable"):
         broken.add_paths([path])
     after = sorted(h.chunk_id for h in kb.search("policy", k=10, mode="vector"))
@@ -97,11 +100,13 @@ def test_a_failing_embedder_leaves_the_old_version_intact(
 
 
 def test_scenario_fixture_documents(kb: KnowledgeBase) -> None:
-    report = kb.add_documents([
-        {"id": "kb-1", "title": "Refund policy", "text": "Refunds are issued within 14 days."},
-        {"id": "kb-2", "title": "Holiday support", "text": "Support is closed on 25 December."},
-        {"id": "", "title": "bad", "text": "no id"},
-    ])
+    report = kb.add_documents(
+        [
+            {"id": "kb-1", "title": "Refund policy", "text": "Refunds are issued within 14 days."},
+            {"id": "kb-2", "title": "Holiday support", "text": "Support is closed on 25 December."},
+            {"id": "", "title": "bad", "text": "no id"},
+        ]
+    )
     assert report.added == ["kb-1", "kb-2"] and len(report.failed) == 1
     hit = kb.search("when are refunds issued", k=1)[0]
     assert (hit.source, hit.title, hit.section) == ("kb-1", "Refund policy", None)

@@ -10,9 +10,11 @@ from tests.knowledge.conftest import write_docx, write_pdf
 
 def test_markdown_front_matter_gives_title_access_and_metadata(tmp_path: Path) -> None:
     path = tmp_path / "cards.md"
-    path.write_text("---\ntitle: Margin guidance\naccess: [sales_manager, admin]\n"
-                    "updated: 2026-08-10\ncompetitor: Globex\n---\n# Ignored heading\n\nText.\n",
-                    encoding="utf-8")
+    path.write_text(
+        "---\ntitle: Margin guidance\naccess: [sales_manager, admin]\n"
+        "updated: 2026-08-10\ncompetitor: Globex\n---\n# Ignored heading\n\nText.\n",
+        encoding="utf-8",
+    )
     doc = load_document(path)
     assert doc.title == "Margin guidance"
     assert doc.access == ("admin", "sales_manager")
@@ -72,8 +74,9 @@ def test_docx_headings_and_tables(tmp_path: Path) -> None:
         ("bad-front-matter.md", b"---\ntitle: [unclosed\n---\nbody", "front matter"),
     ],
 )
-def test_unreadable_files_raise_with_a_reason(tmp_path: Path, name: str, payload: bytes,
-                                              reason: str) -> None:
+def test_unreadable_files_raise_with_a_reason(
+    tmp_path: Path, name: str, payload: bytes, reason: str
+) -> None:
     path = tmp_path / name
     path.write_bytes(payload)
     with pytest.raises(UnreadableFile, match=reason):

@@ -35,7 +35,10 @@ async def local_model(request, record_mode) -> AsyncIterator[OpenAIChatModel]:
         server = request.getfixturevalue("local_server")
         base_url, api_key = server.base_url, server.api_key
     model = OpenAIChatModel(
-        base_url=base_url, api_key=api_key, model="local", dialect=LLAMA_CPP_PYTHON,
+        base_url=base_url,
+        api_key=api_key,
+        model="local",
+        dialect=LLAMA_CPP_PYTHON,
         temperature=0.0,
     )
     yield model
@@ -53,8 +56,9 @@ def company_crm(tmp_path: Path) -> CRMService:
 @pytest.mark.vcr
 async def test_service_question_with_the_local_model(company_crm, local_model) -> None:
     convo = ConversationService(crm=company_crm, model=local_model)
-    turn = await convo.send(thread_id="cassette-1", user_id="u-sam",
-                            text="Which P1 tickets breach SLA this week?")
+    turn = await convo.send(
+        thread_id="cassette-1", user_id="u-sam", text="Which P1 tickets breach SLA this week?"
+    )
     tools = [e for e in turn.events if e["type"] == "tool"]
     assert [e["tool"] for e in tools][:1] == ["list_tickets"]
     first = tools[0]
@@ -71,10 +75,12 @@ async def test_service_question_with_the_local_model(company_crm, local_model) -
 async def test_sales_write_with_the_local_model(company_crm, local_model) -> None:
     convo = ConversationService(crm=company_crm, model=local_model)
     turn = await convo.send(
-        thread_id="cassette-2", user_id="u-alice",
+        thread_id="cassette-2",
+        user_id="u-alice",
         text="Log a call with Jane at Acme: they want 200 seats, close by Dec 31.",
     )
     committed = [e for e in company_crm.audit_events() if e.outcome == "committed"]
-    assert any(e.action == "log_activity" and e.arguments["account_id"] == "acc-acme"
-               for e in committed), (turn.reply, turn.events)
+    assert any(
+        e.action == "log_activity" and e.arguments["account_id"] == "acc-acme" for e in committed
+    ), (turn.reply, turn.events)
     assert "Done:" in turn.reply
