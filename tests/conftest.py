@@ -90,8 +90,9 @@ def sqlite_db(tmp_path: Any) -> Iterator[Database]:
 
 def small_company() -> dict[str, Any]:
     """Four accounts over two sales teams, one user per role, deals, tickets, projects, capacity."""
-    u = (
-        lambda i, n, r, t, m=None: {  # noqa: E731
+
+    def u(i: str, n: str, r: list[str], t: str | None, m: str | None = None) -> dict[str, Any]:
+        return {
             "id": i,
             "name": n,
             "email": f"{i[2:]}@warroom.example",
@@ -99,7 +100,7 @@ def small_company() -> dict[str, Any]:
             "team": t,
             "manager_id": m,
         }
-    )
+
     weeks = [
         {
             "team": "delivery",

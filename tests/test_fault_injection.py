@@ -33,7 +33,8 @@ def state_of(work: Path) -> dict[str, object]:
         commits = dict(
             conn.execute(
                 text(
-                    "select action, count(*) from audit_events where outcome = 'committed' group by action"
+                    "select action, count(*) from audit_events where outcome = 'committed' "
+                    "group by action"
                 )
             ).all()
         )

@@ -87,9 +87,8 @@ def test_remembering_the_same_fact_twice_is_idempotent(memory: AccountMemory) ->
 
 def test_naive_datetimes_are_refused(memory: AccountMemory) -> None:
     with pytest.raises(ValueError, match="timezone"):
-        memory.remember(
-            "acc-1", "x", author_id="u", source_kind="note", source_ref="n", at=datetime(2026, 1, 1)
-        )  # noqa: DTZ001
+        naive = datetime(2026, 1, 1)  # noqa: DTZ001
+        memory.remember("acc-1", "x", author_id="u", source_kind="note", source_ref="n", at=naive)
 
 
 def test_recall_by_meaning_and_by_recency_stays_in_the_account(memory: AccountMemory) -> None:
