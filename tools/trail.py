@@ -198,6 +198,10 @@ def record_told(
 # ------------------------------------------------------------------ building
 
 
+def _not_found(subject: str) -> str:
+    return f"There is no account or review request '{subject}' (or you may not see it)."
+
+
 def trail(crm: CRMService, subject: str, reader: Actor) -> Trail:
     """The trail of an account id or a review request id, as `reader` may see it."""
     mask = reader_mask(reader)
@@ -205,7 +209,7 @@ def trail(crm: CRMService, subject: str, reader: Actor) -> Trail:
         approval = session.get(Approval, subject)
         account = session.get(Account, subject)
         if approval is None and account is None:
-            raise TrailRefused(f"There is no account or review request '{subject}'.")
+            raise TrailRefused(_not_found(subject))
         if approval is not None:
             account_id = (approval.context.get("proposal") or {}).get("account_id")
             approvals = [approval]
@@ -217,9 +221,8 @@ def trail(crm: CRMService, subject: str, reader: Actor) -> Trail:
         if account_id:
             owner = session.get(Account, account_id)
             if owner is not None and not mask.may_see_account(owner):
-                raise TrailRefused(
-                    f"{reader.name} may not see account '{account_id}', so not its trail either."
-                )
+                # A hidden account reads exactly like a missing one (tools/visibility.py).
+                raise TrailRefused(_not_found(subject))
         names = {u.id: u.name for u in session.scalars(select(User))}
         steps: list[TrailStep] = []
         for row in approvals:

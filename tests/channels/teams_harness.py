@@ -40,7 +40,7 @@ STRANGER = account("29:stranger", "Mallory")
 ALICE_CHAT, MARIA_CHAT, OMAR_CHAT = "a:alice-chat", "a:maria-chat", "a:omar-chat"
 IDENTITIES = {"teams": {"29:alice": "u-alice", "aad-maria": "u-maria", "29:omar": "u-omar"}}
 
-CLOSE_DATE = [{"agent": "sales", "reply": "It closes Dec 31."}]
+CLOSE_DATE = [{"agent": "sales", "reply": "It closes soon."}]
 DISCOUNT = [
     {
         "agent": "sales",

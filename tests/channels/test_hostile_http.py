@@ -179,6 +179,7 @@ async def api_server(tmp_path: Path):  # type: ignore[no-untyped-def]
     from channels.http_api import build_api
     from channels.meetings import MeetingService
     from tests.meetings.conftest import ACME_EXTRACTION, MEETING_DAY, meeting_company, scripted
+    from tools.api_tokens import ApiTokens
     from tools.context import FixedClock
     from tools.fixtures import load_fixture
     from tools.policy import Policy
@@ -191,7 +192,8 @@ async def api_server(tmp_path: Path):  # type: ignore[no-untyped-def]
         db, policy=Policy.load(DEFAULT_POLICY_PATH), clock=FixedClock.on(MEETING_DAY, 15)
     )
     svc = MeetingService(crm=crm, model=scripted(ACME_EXTRACTION), max_bytes=5000)
-    server = TestServer(build_api(meetings=svc, crm=crm, api_token="s3cret"), host="127.0.0.1")
+    tokens = ApiTokens.single("u-alice", "s3cret")
+    server = TestServer(build_api(meetings=svc, crm=crm, tokens=tokens), host="127.0.0.1")
     await server.start_server()
     yield str(server.make_url("/ingest")), db
     await server.close()

@@ -54,7 +54,7 @@ async def test_signed_token_is_accepted_and_replies_carry_credentials(
         token = issuer.token(audience=APP_ID, service_url=teams.connector.url)
         status, _ = await teams.post(body, token=token)
         assert status == 200
-        [reply] = await teams.connector.wait_for(replies_in(ALICE_CHAT, "It closes Dec 31."))
+        [reply] = await teams.connector.wait_for(replies_in(ALICE_CHAT, "It closes soon."))
         assert reply.headers["Authorization"] == f"Bearer {OUTBOUND_TOKEN}"
 
 

@@ -79,4 +79,4 @@ async def test_trail_json_mermaid_and_masking(requested: str) -> None:
     table = runner.invoke(app, ["trail", "acc-acme", "--as", "u-maria"])
     assert "cross-team" in table.output and "Sam Patel" in table.output
     refused = runner.invoke(app, ["trail", "acc-acme", "--as", "u-bob"])
-    assert refused.exit_code == 2 and "may not see account 'acc-acme'" in refused.output
+    assert refused.exit_code == 2 and "no account or review request 'acc-acme'" in refused.output

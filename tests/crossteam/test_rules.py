@@ -30,7 +30,11 @@ def test_plain_refusal_stays(crm: CRMService) -> None:
     assert isinstance(never, ToolFailure) and "never asked of another team" in never.message
     other_team = propose(crm, "u-bob", "schedule_go_live", project_id="prj-acme",
                          go_live_date="2026-12-07")  # fmt: skip
-    assert isinstance(other_team, ToolFailure) and "may not see account" in other_team.message
+    # another team's project reads exactly like a missing one
+    assert (
+        isinstance(other_team, ToolFailure)
+        and "No project with id 'prj-acme'" in other_team.message
+    )
     no_ticket = propose(crm, "u-sam", "apply_discount", opportunity_id="opp-acme-1", percent=5,
                         reason="r")  # fmt: skip
     assert isinstance(no_ticket, ToolFailure) and "has no relation" in no_ticket.message
