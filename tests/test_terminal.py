@@ -46,7 +46,7 @@ async def test_local_commands_are_answered_here_and_never_sent(crm: CRMService) 
     assert len(model.requests) == 2  # only the two questions went to the model
     assert all(name in out for name in LOCAL_COMMANDS)
     assert "u-sam" in out and "t-term" in out  # /whoami
-    assert "Nothing waits for your review." in out and "None of your requests" in out
+    assert "Waiting for you" in out and "None of your requests" in out  # /inbox, /pending
     assert "Unknown command /dance" in out
     assert "No P1 ticket breaches its SLA." in out and "Helix goes live in January." in out
 

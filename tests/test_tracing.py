@@ -76,7 +76,8 @@ def test_a_refused_tool_call_records_its_failure_kind(
     crm.read("get_account", {"account_id": "acc-helix"}, alice)
     (span,) = spans.get_finished_spans()
     assert span.attributes["warroom.tool.outcome"] == "failed"
-    assert span.attributes["warroom.tool.failure_kind"] == "refused"
+    # another team's account reads like a missing one (tools/visibility.py)
+    assert span.attributes["warroom.tool.failure_kind"] == "not_found"
 
 
 def test_tracing_off_records_nothing(crm: CRMService) -> None:

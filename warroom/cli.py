@@ -47,8 +47,14 @@ LAZY_GROUPS: dict[str, tuple[str, str]] = {
         "Data protection: export, erase and consent for one contact.",
     ),
     "api-token": ("warroom.cli_tokens", "HTTP API tokens: one per CRM user, stored hashed."),
-    "inbox": ("warroom.cli_inbox", "What waits for you: reviews, cross-team requests, tasks."),
-    "trail": ("warroom.cli_trail", "The decision trail of an account or a request."),
+    "inbox": (
+        "warroom.cli_inbox",
+        "What waits for you: reviews, cross-team requests, your tasks and your team's queue.",
+    ),
+    "trail": (
+        "warroom.cli_trail",
+        "Who asked what, in which channel; proposals, negotiation, rules, reviews, commits, told.",
+    ),
 }
 
 

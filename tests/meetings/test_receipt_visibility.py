@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
+from channels.meetings.errors import IngestError
 from tests.meetings.conftest import ACME_EXTRACTION
 
 
@@ -15,14 +18,14 @@ async def test_a_receipt_is_shown_only_to_who_may_see_it(make_service, acme_vtt)
     assert first.ingestion["status"] != "not_applied"
     assert "240000" in json.dumps(first.to_dict())
 
-    # Another team's rep: not Alice's result, and nothing that says a hidden record exists.
-    bob = await make_service(ACME_EXTRACTION).ingest_bytes(
-        filename="b.vtt", data=acme_vtt, actor_id="u-bob"
-    )
-    shown = json.dumps(bob.to_dict())
-    assert bob.ingestion["status"] != "already_ingested"
-    assert "first_ingested_by" not in bob.ingestion and "first_ingested_at" not in shown
-    assert "acme.vtt" not in shown and "a.vtt" not in shown  # not Alice's receipt
+    # Another team's rep: not Alice's result, and a refusal that names no hidden record.
+    with pytest.raises(IngestError) as refused:
+        await make_service(ACME_EXTRACTION).ingest_bytes(
+            filename="b.vtt", data=acme_vtt, actor_id="u-bob"
+        )
+    said = str(refused.value)
+    assert "an account you cannot see" in said
+    assert "Acme" not in said and "acc-acme" not in said and "a.vtt" not in said
 
     # Support sees the account, so the receipt, but not the deal money in it.
     sam = await make_service(ACME_EXTRACTION).ingest_bytes(
