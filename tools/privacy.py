@@ -313,7 +313,7 @@ def _text_columns(model: type[Base]) -> list[str]:
     table = model.__table__
     return [
         column.key
-        for column in table.columns  # type: ignore[attr-defined]
+        for column in table.columns
         if isinstance(column.type, String | JSON)
         and not column.primary_key
         and not column.foreign_keys
