@@ -22,6 +22,7 @@ from evals.model import ScenarioModel
 from evals.scenario import LoadFailure, Review, Scenario, ScenarioFile
 from evals.transcripts import MeetingOutcomes, ingest_turn, meeting_checks
 from tools.models import AuditEvent
+from tools.policy import PolicyError
 from warroom.app import conversation_service
 
 __all__ = ["LLMKind", "ModelFactory", "run_scenario", "scenario_trace"]
@@ -276,10 +277,25 @@ async def run_scenario(
                 if scenario.expect.meeting is not None:
                     checks += meeting_checks(scenario.expect.meeting, meetings)
                 checks.append(figures_grounded(trace))
+        except PolicyError as exc:
+            # A broken policy stops the scenario before any turn, as it stops `warroom` at start.
+            said = str(exc)
+            expected = scenario.expect.policy_refused
+            missing = [s for s in expected if s not in said]
+            checks.append(
+                check(
+                    "policy refused",
+                    bool(expected) and not missing,
+                    f"refused: {said}" + (f" (missing: {missing})" if missing else ""),
+                )
+            )
         except Exception as exc:  # noqa: BLE001 - a crashing scenario fails alone
             detail = f"{type(exc).__name__}: {exc}"
             checks.append(check("run", False, detail))
             trace.append({"crash": traceback.format_exc()})
+        else:
+            if scenario.expect.policy_refused:
+                checks.append(check("policy refused", False, "the policy was accepted"))
     if scripted is not None:
         left = scripted.unplayed()
         checks.append(

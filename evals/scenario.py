@@ -248,6 +248,9 @@ class Expect(_Strict):
     reply_contains: list[str] = []
     reply_excludes: list[str] = []
     review_refused: list[ExpectedReviewRefusal] = []
+    # Extension: the scenario's `policy:` is refused before anything runs (the policy fails
+    # closed); each string must appear in the error, which names the rule and the key.
+    policy_refused: list[str] = []
 
 
 # ---------------------------------------------------------------- the scenario
