@@ -33,7 +33,7 @@ from tools.service import CRMService, ReviewOutcome
 
 log = logging.getLogger(__name__)
 
-Kind = Literal["card", "outcome"]
+Kind = Literal["card", "outcome", "counter"]
 PostCard = Callable[[dict[str, Any]], Awaitable[None]]
 PostOutcome = Callable[[str, str], Awaitable[None]]
 

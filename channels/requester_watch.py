@@ -22,9 +22,9 @@ from typing import Any
 from rich.console import Console
 from rich.markup import escape
 from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
 
 from agents.review import describe_outcome
+from channels.relay import DeliveryLedger
 from tools.crossteam import request_of
 from tools.models import ChannelDelivery
 from tools.service import CRMService
@@ -44,30 +44,12 @@ class RequesterWatch:
         self.crm = crm
         self.user_id = user_id
         self.channel = channel_key(user_id)
+        self.ledger = DeliveryLedger(crm, self.channel)
 
     # ------------------------------------------------------------ ledger
 
-    def _claim(self, approval_id: str, kind: str) -> bool:
-        try:
-            with self.crm.db.session() as session:
-                session.add(
-                    ChannelDelivery(
-                        channel=self.channel,
-                        approval_id=approval_id,
-                        kind=kind,
-                        delivered_at=self.crm.clock.now(),
-                    )
-                )
-            return True
-        except IntegrityError:
-            return False
-
     def _claimed(self) -> set[tuple[str, str]]:
-        stmt = select(ChannelDelivery.approval_id, ChannelDelivery.kind).where(
-            ChannelDelivery.channel == self.channel
-        )
-        with self.crm.db.read_session() as session:
-            return {(str(a), str(k)) for a, k in session.execute(stmt)}
+        return {(a, kind) for kind in ("outcome", "counter") for a in self.ledger.delivered(kind)}
 
     def _is_new(self) -> bool:
         stmt = select(func.count()).where(ChannelDelivery.channel == self.channel)
@@ -79,7 +61,7 @@ class RequesterWatch:
     def mark_seen(self, approval_ids: list[str]) -> None:
         """Requests the person just saw raised in their own turn: their counter is not news."""
         for approval_id in approval_ids:
-            self._claim(approval_id, "counter")
+            self.ledger.claim(approval_id, "counter")
 
     def away(self) -> list[str]:
         """What happened to this person's requests since they last looked (on start)."""
@@ -88,8 +70,8 @@ class RequesterWatch:
             for row in self.crm.reviews(requested_by=self.user_id, status=None):
                 decided = row.get("decided_at") or row.get("created_at")
                 if decided is not None and str(decided) < cutoff.isoformat():
-                    self._claim(row["id"], "outcome")
-                    self._claim(row["id"], "counter")
+                    self.ledger.claim(row["id"], "outcome")
+                    self.ledger.claim(row["id"], "counter")
         return self.poll()
 
     def poll(self) -> list[str]:
@@ -100,7 +82,9 @@ class RequesterWatch:
         for row in self.crm.reviews(requested_by=self.user_id, status=None):
             approval_id = row["id"]
             if row["status"] != "pending":
-                if (approval_id, "outcome") in claimed or not self._claim(approval_id, "outcome"):
+                if (approval_id, "outcome") in claimed or not self.ledger.claim(
+                    approval_id, "outcome"
+                ):
                     continue
                 message = mask.text(row["tool"], self._outcome(row))
                 record_told(
@@ -118,7 +102,7 @@ class RequesterWatch:
             )
             if request is None or not request.counter or (approval_id, "counter") in claimed:
                 continue
-            if self._claim(approval_id, "counter"):
+            if self.ledger.claim(approval_id, "counter"):
                 asked = ", ".join(f"{k} {(request.asked or {}).get(k)}" for k in request.counter)
                 offered = ", ".join(f"{k} {v}" for k, v in request.counter.items())
                 told.append(

@@ -611,18 +611,8 @@ class CRMService:
             row.context = context
             row.edited_arguments = proposal.arguments if edits else None
             session.add(
-                AuditEvent(
-                    at=self.clock.now(),
-                    actor_id=reviewer_id,
-                    action=f"review:{row.tool}",
-                    outcome="edited" if edit else "approved",
-                    record_type="approval",
-                    record_id=approval_id,
-                    arguments=proposal.arguments,
-                    reason=comment,
-                    proposal_id=row.proposal_id,
-                    approval_id=approval_id,
-                    thread_id=row.thread_id,
+                self._review_event(
+                    row, reviewer_id, "edited" if edit else "approved", proposal.arguments, comment
                 )
             )
 
@@ -717,21 +707,13 @@ class CRMService:
                 if context["edits"]:
                     row.edited_arguments = proposal.arguments
                 session.add(
-                    AuditEvent(
-                        at=self.clock.now(),
-                        actor_id=reviewer_id,
-                        action=f"review:{row.tool}",
-                        outcome="edited" if edited else "approved_step",
-                        record_type="approval",
-                        record_id=approval_id,
-                        arguments=proposal.arguments,
-                        reason=(
-                            f"step approved; next: {nxt.role} ({'; '.join(nxt.reasons)})"
-                            + (f" — {comment}" if comment else "")
-                        ),
-                        proposal_id=row.proposal_id,
-                        approval_id=approval_id,
-                        thread_id=row.thread_id,
+                    self._review_event(
+                        row,
+                        reviewer_id,
+                        "edited" if edited else "approved_step",
+                        proposal.arguments,
+                        f"step approved; next: {nxt.role} ({'; '.join(nxt.reasons)})"
+                        + (f" — {comment}" if comment else ""),
                     )
                 )
                 session.flush()
@@ -764,21 +746,7 @@ class CRMService:
                 row.decided_by = reviewer_id
                 row.decided_at = self.clock.now()
                 row.comment = comment
-                session.add(
-                    AuditEvent(
-                        at=self.clock.now(),
-                        actor_id=reviewer_id,
-                        action=f"review:{row.tool}",
-                        outcome=status,
-                        record_type="approval",
-                        record_id=approval_id,
-                        arguments=row.arguments,
-                        reason=comment,
-                        proposal_id=row.proposal_id,
-                        approval_id=approval_id,
-                        thread_id=row.thread_id,
-                    )
-                )
+                session.add(self._review_event(row, reviewer_id, status, row.arguments, comment))
                 session.flush()
                 return _outcome(row, already=False)
         except StaleDataError:
@@ -788,6 +756,29 @@ class CRMService:
                 return _outcome(row, already=True)
 
     # ------------------------------------------------------------ internals
+
+    def _review_event(
+        self,
+        row: Approval,
+        reviewer_id: str | None,
+        outcome: str,
+        arguments: dict[str, Any],
+        reason: str | None,
+    ) -> AuditEvent:
+        """The audit event of one decision on a review request (a step, an edit, the end)."""
+        return AuditEvent(
+            at=self.clock.now(),
+            actor_id=reviewer_id,
+            action=f"review:{row.tool}",
+            outcome=outcome,
+            record_type="approval",
+            record_id=row.id,
+            arguments=arguments,
+            reason=reason,
+            proposal_id=row.proposal_id,
+            approval_id=row.id,
+            thread_id=row.thread_id,
+        )
 
     def _spec(self, tool: str, kind: str) -> ToolSpec:
         spec = REGISTRY.get(tool)

@@ -36,7 +36,6 @@ __all__ = [
     "explain",
     "fail",
     "open_app",
-    "require_path",
     "require_writable_dir",
 ]
 
@@ -59,19 +58,6 @@ def fail(message: str, code: int = EXIT_USAGE) -> typer.Exit:
 
 def debug_enabled() -> bool:
     return os.environ.get("WARROOM_DEBUG", "").strip().lower() in ("1", "true", "yes", "on")
-
-
-def require_path(path: Path, what: str, *, kind: str = "file or folder") -> None:
-    """A path the user gave must exist and be readable, checked before any model or server
-    starts (a missing transcript must not cost a model start-up)."""
-    if not path.exists():
-        raise ConfigError(f"{what} {path}: there is no such {kind}.")
-    if kind == "folder" and not path.is_dir():
-        raise ConfigError(f"{what} {path}: this is not a folder.")
-    if kind == "file" and not path.is_file():
-        raise ConfigError(f"{what} {path}: this is not a file.")
-    if not os.access(path, os.R_OK):
-        raise ConfigError(f"{what} {path}: not readable by this user; fix its permissions.")
 
 
 def require_writable_dir(path: Path, setting: str) -> None:

@@ -262,31 +262,10 @@ class _Progress:
             self.bar.advance(self.files)
 
 
-async def _run(
-    application: Any,
-    model: Any,
-    *,
-    path: Path | None,
-    watch: Path | None,
-    as_user: str,
-    dry_run: bool,
-    account: str | None,
-    day_first: bool,
-    strategy: str,
-    json_out: Path | None,
-    max_files: int | None,
-    seconds: float | None,
-    use_memory: bool,
-    out: Console,
-    show_progress: bool,
-) -> Any:
+async def _run(application: Any, model: Any, **options: Any) -> Any:
+    """`_ingest`, closing the model afterwards in the loop that used it."""
     try:
-        return await _ingest(
-            application, model, path=path, watch=watch, as_user=as_user, dry_run=dry_run,
-            account=account, day_first=day_first, strategy=strategy, json_out=json_out,
-            max_files=max_files,
-            seconds=seconds, use_memory=use_memory, out=out, show_progress=show_progress,
-        )  # fmt: skip
+        return await _ingest(application, model, **options)
     finally:
         # Closed in the loop that used it: closing it from a new loop ends in
         # "RuntimeError: Event loop is closed" from the HTTP client's transports.
