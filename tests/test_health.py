@@ -14,6 +14,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import text
 
 from channels.health import add_health_routes
+from tools.api_tokens import ApiTokens, token_file
 from warroom.app import App
 from warroom.health import readiness_checks
 from warroom.pgtemp import PostgresUnavailable, _as_server_user, _bin, temporary_postgres
@@ -59,7 +60,8 @@ async def test_readyz_goes_503_when_postgresql_stops(
     model_server = TestServer(models_endpoint, host="127.0.0.1")
     await model_server.start_server()
     try:
-        application = App(Settings(database_url=url, data_dir=tmp_path, api_token="t"))
+        ApiTokens.issue(token_file(tmp_path), "u-admin")
+        application = App(Settings(database_url=url, data_dir=tmp_path))
         with application.db.engine.connect() as connection:
             data_dir = connection.execute(text("SHOW data_directory")).scalar_one()
         model = _Model(str(model_server.make_url("/v1")))
@@ -99,7 +101,7 @@ async def test_readyz_goes_503_when_postgresql_stops(
 async def test_readyz_names_a_silent_model_endpoint_and_missing_credentials(
     tmp_path: Path,
 ) -> None:
-    application = App(Settings(data_dir=tmp_path))  # no WARROOM_API_TOKEN
+    application = App(Settings(data_dir=tmp_path))  # no API token issued
     model = _Model("http://127.0.0.1:9/v1")  # the discard port: nothing listens
     client = await _client(readiness_checks(application, channel="api", model=model))
     try:
@@ -107,7 +109,9 @@ async def test_readyz_names_a_silent_model_endpoint_and_missing_credentials(
         body = await response.json()
         assert response.status == 503
         assert body["failing"] == ["api_credentials", "model_endpoint"]
-        assert body["checks"]["api_credentials"] == "not set: WARROOM_API_TOKEN"
+        assert body["checks"]["api_credentials"] == (
+            "not set: API tokens (run `warroom api-token add USER`)"
+        )
     finally:
         await client.close()
 

@@ -46,7 +46,8 @@ def teams(port: Port = None) -> None:
 
 @app.command("api")
 def api(port: Port = None) -> None:
-    """The HTTP API: POST /ingest (meeting transcripts), GET /healthz. Needs WARROOM_API_TOKEN."""
+    """The HTTP API: POST /ingest (meeting transcripts), GET /healthz. Needs a user token:
+    `warroom api-token add USER`."""
     from channels.http_api import run
 
     run(open_app(entry="serve api"), port=port)

@@ -90,7 +90,11 @@ async def _credentials(application: App, channel: Channel) -> None:
     elif channel == "teams":
         if not s.teams_skip_auth and not (s.teams_app_id and s.teams_app_password):
             missing.append("WARROOM_TEAMS_APP_ID and WARROOM_TEAMS_APP_PASSWORD")
-    elif not s.api_token:
-        missing.append("WARROOM_API_TOKEN")
+    else:
+        from tools.api_tokens import ApiTokens, token_file
+
+        # The API serves the per-user tokens of `warroom api-token add` (tools/api_tokens.py).
+        if not ApiTokens.load(token_file(s.data_dir)):
+            missing.append("API tokens (run `warroom api-token add USER`)")
     if missing:
         raise RuntimeError("not set: " + ", ".join(missing))

@@ -116,11 +116,6 @@ class Settings(BaseSettings):
     )
     http_host: str = Field(default="127.0.0.1", description="Host the HTTP servers bind to.")
     http_port: int = Field(default=3000, ge=0, le=65535, description="Port of `warroom serve`.")
-    api_token: str | None = Field(
-        default=None,
-        description="Bearer token of the HTTP API (`warroom serve api`); it refuses to start "
-        "without one.",
-    )
 
     demo_today: date | None = Field(
         default=None,
