@@ -161,7 +161,8 @@ class ConversationService:
                 durability=DURABILITY,
             ):
                 if mode == "custom":
-                    events.append(chunk)
+                    if chunk.get("type") != "reply_delta":  # the draft's words: shown, not kept
+                        events.append(chunk)
                     if on_event:
                         on_event(chunk)
                 else:

@@ -23,6 +23,8 @@ Message = dict[str, Any]
 class TokenUsage:
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    # Prompt tokens the server took from its cache instead of evaluating (when it says so).
+    cached_tokens: int = 0
 
     @property
     def total_tokens(self) -> int:
@@ -32,6 +34,7 @@ class TokenUsage:
         return TokenUsage(
             self.prompt_tokens + other.prompt_tokens,
             self.completion_tokens + other.completion_tokens,
+            self.cached_tokens + other.cached_tokens,
         )
 
 
@@ -50,19 +53,30 @@ class AgentUsage:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     seconds: float = 0.0
+    cached_tokens: int = 0
 
     @property
     def total_tokens(self) -> int:
         return self.prompt_tokens + self.completion_tokens
 
+    @property
+    def evaluated_tokens(self) -> int:
+        """Prompt tokens the server evaluated: those sent minus those it reused from cache."""
+        return self.prompt_tokens - self.cached_tokens
+
     def add(self, usage: TokenUsage, seconds: float) -> None:
         self.calls += 1
         self.prompt_tokens += usage.prompt_tokens
         self.completion_tokens += usage.completion_tokens
+        self.cached_tokens += usage.cached_tokens
         self.seconds += seconds
 
     def as_dict(self) -> dict[str, float | int]:
-        return {**asdict(self), "total_tokens": self.total_tokens}
+        return {
+            **asdict(self),
+            "total_tokens": self.total_tokens,
+            "evaluated_tokens": self.evaluated_tokens,
+        }
 
 
 class Budget:
@@ -99,6 +113,7 @@ class Budget:
             total.calls += usage.calls
             total.prompt_tokens += usage.prompt_tokens
             total.completion_tokens += usage.completion_tokens
+            total.cached_tokens += usage.cached_tokens
             total.seconds += usage.seconds
         return total
 

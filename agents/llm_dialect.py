@@ -30,6 +30,8 @@ class Dialect:
     # llama-cpp-python's "auto" mode returns an empty message when the model decides to
     # answer in words; asking again without tools gets the words.
     reask_empty_reply_without_tools: bool = False
+    # Whether a streamed call may end in tool calls (llama-cpp-python's "auto" mode raises).
+    streams_tool_calls: bool = True
 
     def adapt_messages(self, messages: list[Message]) -> list[Message]:
         if not (self.tool_results_as_user or self.content_required):
@@ -69,4 +71,5 @@ LLAMA_CPP_PYTHON = Dialect(
     content_required=True,
     supports_required_tool_choice=False,
     reask_empty_reply_without_tools=True,
+    streams_tool_calls=False,
 )

@@ -13,6 +13,7 @@ from typing import Any, Protocol
 import httpx2
 import openai
 from openai import AsyncOpenAI
+from openai.lib.streaming.chat import ChatCompletionStreamState
 from openai.types.chat import ChatCompletion
 from pydantic import BaseModel, ValidationError
 
@@ -36,7 +37,7 @@ from agents.llm_structured import (
     repair_message,
     response_format_for,
 )
-from agents.llm_types import ChatResult, Message, SchemaT, TokenUsage, ToolChoice
+from agents.llm_types import ChatResult, Message, SchemaT, TextSink, TokenUsage, ToolChoice
 from tools.tracing import traced_model_call
 
 __all__ = ["OpenAIChatModel"]
@@ -105,6 +106,7 @@ class OpenAIChatModel:
         messages: list[Message],
         tools: list[dict[str, Any]] | None = None,
         tool_choice: ToolChoice = None,
+        on_text: TextSink | None = None,
     ) -> ChatResult:
         params: dict[str, Any] = {"messages": self.dialect.adapt_messages(messages)}
         if tools:
@@ -112,6 +114,8 @@ class OpenAIChatModel:
             # "auto" is OpenAI's default anyway; llama-cpp-python ignores tools without it.
             choice = tool_choice if tool_choice is not None else "auto"
             params["tool_choice"] = self.dialect.adapt_tool_choice(choice, tools)
+        if not (tools and not self.dialect.streams_tool_calls):
+            params["_on_text"] = on_text
         completion = await self._complete(agent, params)
         usage = _usage_of(completion, messages)
         message = completion.choices[0].message
@@ -121,7 +125,9 @@ class OpenAIChatModel:
             and not message.tool_calls
             and not (message.content or "").strip()
         ):
-            completion = await self._complete(agent, {"messages": params["messages"]})
+            completion = await self._complete(
+                agent, {"messages": params["messages"], "_on_text": on_text}
+            )
             usage = usage + _usage_of(completion, messages)
         choice_ = completion.choices[0]
         calls = [
@@ -182,6 +188,8 @@ class OpenAIChatModel:
     @traced_model_call
     async def _complete(self, agent: str, params: dict[str, Any]) -> ChatCompletion:
         model = self.model_for(agent)
+        params = dict(params)
+        on_text: TextSink | None = params.pop("_on_text", None)
         prompt = estimate_tokens(params["messages"]) + estimate_tokens(params.get("tools"))
         self.budget.check(agent, prompt)
         started = time.perf_counter()
@@ -190,7 +198,9 @@ class OpenAIChatModel:
             if self.temperature is not None:
                 params = {**params, "temperature": self.temperature}
             completion: ChatCompletion = await self.retry.call(
-                lambda: self._client.chat.completions.create(model=model, **params)
+                (lambda: self._stream(model, params, on_text))
+                if on_text is not None
+                else (lambda: self._client.chat.completions.create(model=model, **params))
             )
             usage = _usage_of(completion, params["messages"])
             return completion
@@ -201,6 +211,28 @@ class OpenAIChatModel:
         finally:
             # Failed calls count too: they cost time and a loop of them must hit the limit.
             self.budget.charge(agent, usage, time.perf_counter() - started)
+
+    async def _stream(
+        self, model: str, params: dict[str, Any], on_text: TextSink
+    ) -> ChatCompletion:
+        """One streamed call: the answer's words go to `on_text` as they arrive (until the
+        model turns to tool calls), the assembled completion is returned as if not streamed."""
+        on_text("")  # a retried call starts its words over
+        state: ChatCompletionStreamState[Any] = ChatCompletionStreamState()
+        stream = await self._client.chat.completions.create(
+            model=model, stream=True, stream_options={"include_usage": True}, **params
+        )
+        calling = False
+        async with stream:
+            async for chunk in stream:
+                state.handle_chunk(chunk)
+                for choice in chunk.choices:
+                    if choice.delta.tool_calls and not calling:
+                        calling = True
+                        on_text("")  # words before a tool call are not the answer
+                    if choice.delta.content and not calling:
+                        on_text(choice.delta.content)
+        return state.get_final_completion()
 
     def _translate(self, exc: BaseException, agent: str, model: str, attempts: int) -> LLMError:
         url = self.base_url
@@ -230,10 +262,27 @@ class OpenAIChatModel:
 
 def _usage_of(completion: ChatCompletion, messages: list[Message]) -> TokenUsage:
     if completion.usage is not None:
-        return TokenUsage(completion.usage.prompt_tokens, completion.usage.completion_tokens)
+        return TokenUsage(
+            completion.usage.prompt_tokens,
+            completion.usage.completion_tokens,
+            _cached_tokens(completion),
+        )
     # Some servers omit usage; an estimate keeps the budget meaningful.
     text = completion.choices[0].message.content if completion.choices else ""
     return TokenUsage(estimate_tokens(messages), estimate_tokens(text))
+
+
+def _cached_tokens(completion: ChatCompletion) -> int:
+    """Prompt tokens the server reused from its cache: OpenAI's usage details, or llama.cpp's
+    `timings.cache_n` where the details are missing."""
+    usage = completion.usage
+    details = usage.prompt_tokens_details if usage is not None else None
+    if details is not None and details.cached_tokens:
+        return int(details.cached_tokens)
+    timings = (completion.model_extra or {}).get("timings")
+    if isinstance(timings, dict) and isinstance(timings.get("cache_n"), int):
+        return int(timings["cache_n"])
+    return 0
 
 
 def _error_detail(exc: openai.APIStatusError) -> str:

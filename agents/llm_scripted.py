@@ -7,6 +7,7 @@ that takes a different path fails at once with a sentence naming both agents.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -17,7 +18,15 @@ from pydantic import ValidationError
 from agents.llm_budget import Budget, estimate_tokens
 from agents.llm_errors import ScriptExhausted, ScriptMismatch, StructuredOutputInvalid
 from agents.llm_structured import parse_structured, parse_tool_call
-from agents.llm_types import ChatResult, Message, SchemaT, TokenUsage, ToolCall, ToolChoice
+from agents.llm_types import (
+    ChatResult,
+    Message,
+    SchemaT,
+    TextSink,
+    TokenUsage,
+    ToolCall,
+    ToolChoice,
+)
 from tools.tracing import traced_model_call
 
 __all__ = ["ScriptStep", "ScriptedChatModel"]
@@ -101,12 +110,17 @@ class ScriptedChatModel:
         messages: list[Message],
         tools: list[dict[str, Any]] | None = None,
         tool_choice: ToolChoice = None,
+        on_text: TextSink | None = None,
     ) -> ChatResult:
         index, step = self._next(agent, messages, {"tools": tools, "tool_choice": tool_choice})
         if step.output is not None:
             raise ScriptMismatch(index + 1, "structured", "chat", what="kind")
         calls = [_tool_call(agent, call, index, n) for n, call in enumerate(step.tool_calls)]
         text = step.reply
+        if on_text is not None and text and not calls:
+            # Word by word, as a streaming server would hand it over.
+            for word in re.findall(r"\S+\s*|\s+", text):
+                on_text(word)
         usage = TokenUsage(
             estimate_tokens(messages) + estimate_tokens(tools),
             estimate_tokens(text) + sum(estimate_tokens(c.arguments) for c in calls),

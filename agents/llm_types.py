@@ -7,6 +7,7 @@ of every endpoint warroom talks to, so nothing needs translating at the edges.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar, runtime_checkable
 
@@ -15,11 +16,22 @@ from pydantic import BaseModel
 # The budget module sits below this one (it needs only token counts and plain messages).
 from agents.llm_budget import Budget, Message, TokenUsage
 
-__all__ = ["ChatModel", "ChatResult", "Message", "TokenUsage", "ToolCall", "ToolChoice"]
+__all__ = [
+    "ChatModel",
+    "ChatResult",
+    "Message",
+    "TextSink",
+    "TokenUsage",
+    "ToolCall",
+    "ToolChoice",
+]
 
 # "auto" | "none" | "required" | {"type": "function", "function": {"name": ...}}
 ToolChoice = str | dict[str, Any] | None
 SchemaT = TypeVar("SchemaT", bound=BaseModel)
+# Receives the words of an answer as the model writes them (streaming); "" means "start over":
+# what was received so far was not the answer (the call ended in tool calls, or was retried).
+TextSink = Callable[[str], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,7 +73,8 @@ class ChatModel(Protocol):
     """What the graph needs from a language model; real and scripted models both fit.
 
     `agent` names the asking role (router, sales, service, delivery, ...): it picks the model
-    for that role and is the key of the usage accounting in `budget`.
+    for that role and is the key of the usage accounting in `budget`. With `on_text`, a model
+    that can stream hands over the answer's words as they come; the result is the same.
     """
 
     budget: Budget
@@ -73,6 +86,7 @@ class ChatModel(Protocol):
         messages: list[Message],
         tools: list[dict[str, Any]] | None = None,
         tool_choice: ToolChoice = None,
+        on_text: TextSink | None = None,
     ) -> ChatResult: ...
 
     async def structured(

@@ -19,7 +19,15 @@ from datetime import date
 from typing import Any
 
 from agents.llm_budget import Budget
-from agents.llm_types import ChatModel, ChatResult, Message, SchemaT, ToolCall, ToolChoice
+from agents.llm_types import (
+    ChatModel,
+    ChatResult,
+    Message,
+    SchemaT,
+    TextSink,
+    ToolCall,
+    ToolChoice,
+)
 
 __all__ = ["PIIMaskingChatModel", "PIIVault"]
 
@@ -117,6 +125,25 @@ class PIIVault:
             return value
         return self._placeholder("PHONE", value)
 
+    def unmasking(self, sink: TextSink) -> TextSink:
+        """`sink` fed with streamed words unmasked: text is held back to the last whitespace, so
+        a placeholder split across pieces is never shown half-replaced (the final answer, which
+        replaces the streamed draft, carries the tail)."""
+        held: list[str] = []
+
+        def feed(piece: str) -> None:
+            if piece == "":
+                held.clear()
+                sink("")
+                return
+            text = "".join(held) + piece
+            cut = max(text.rfind(" "), text.rfind("\n"))
+            held[:] = [text[cut + 1 :]]
+            if cut >= 0:
+                sink(self.unmask(text[: cut + 1]))
+
+        return feed
+
     def unmask(self, text: str) -> str:
         if not text or "_" not in text:
             return text
@@ -196,12 +223,14 @@ class PIIMaskingChatModel:
         messages: list[Message],
         tools: list[dict[str, Any]] | None = None,
         tool_choice: ToolChoice = None,
+        on_text: TextSink | None = None,
     ) -> ChatResult:
         result = await self.inner.chat(
             agent=agent,
             messages=[self.vault.mask_message(m) for m in messages],
             tools=tools,
             tool_choice=tool_choice,
+            on_text=self.vault.unmasking(on_text) if on_text is not None else None,
         )
         return replace(
             result,

@@ -18,7 +18,7 @@ from typing import Any
 
 from agents.grounding import Grounding, ungrounded_figures
 from agents.llm_errors import LLMError
-from agents.llm_types import ChatModel, Message
+from agents.llm_types import ChatModel, Message, TextSink
 from agents.state import AgentReport, ProposedWrite, SpecialistName, ToolTrace
 from agents.toolselect import select_tools
 from agents.untrusted import Provenance
@@ -134,7 +134,12 @@ class SpecialistRun:
         self._provenance.add_data("context", context)
         for _step in range(self.max_steps):
             try:
-                result = await self.model.chat(agent=self.name, messages=messages, tools=schemas)
+                result = await self.model.chat(
+                    agent=self.name,
+                    messages=messages,
+                    tools=schemas,
+                    on_text=self._streamer(messages, emit),
+                )
             except LLMError as exc:
                 return AgentReport(
                     agent=self.name,
@@ -223,7 +228,12 @@ class SpecialistRun:
                 },
             ]
             try:
-                again = await self.model.chat(agent=self.name, messages=retry, tools=schemas)
+                again = await self.model.chat(
+                    agent=self.name,
+                    messages=retry,
+                    tools=schemas,
+                    on_text=self._streamer(retry, emit),
+                )
             except LLMError:
                 again = None
             text = (again.text or "").strip() if again and not again.tool_calls else ""
@@ -243,6 +253,39 @@ class SpecialistRun:
             }
         )
         return reply
+
+    def _streamer(self, messages: list[Message], emit: Any) -> TextSink:
+        """The sink for this call's streamed words: `reply_delta` events for the channel's
+        live draft. Words are shown only while every figure in them is grounded in this
+        call's data or the user's words; at the first that is not, the draft stops (the
+        checked reply replaces it), so an invented figure is never on screen."""
+        said = [str(m.get("content") or "") for m in messages if m.get("role") == "user"]
+        data = [str(m.get("content") or "") for m in messages if m.get("role") != "user"]
+        grounding = Grounding.of(data, said=said, today=self.crm.clock.today())
+        draft: list[str] = []
+        shown = [0]  # characters of the draft already emitted; -1 once held back
+
+        def sink(piece: str) -> None:
+            if piece == "":
+                draft.clear()
+                shown[0] = 0
+                emit({"type": "reply_delta", "agent": self.name, "text": "", "reset": True})
+                return
+            if shown[0] < 0:
+                return
+            draft.append(piece)
+            text = "".join(draft)
+            # Only whole words are checked and shown: "12" may be the start of "120000".
+            complete = text[: max(text.rfind(" "), text.rfind("\n")) + 1]
+            if len(complete) <= shown[0]:
+                return
+            if ungrounded_figures(complete, grounding):
+                shown[0] = -1
+                return
+            emit({"type": "reply_delta", "agent": self.name, "text": complete[shown[0] :]})
+            shown[0] = len(complete)
+
+        return sink
 
     def _system_prompt(self) -> str:
         today = self.crm.clock.today()

@@ -16,9 +16,10 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from rich.console import Console
+from rich.console import Console, RenderableType
 from rich.markup import escape
 from rich.panel import Panel
+from rich.text import Text
 
 from agents.conversation import ConversationError, ConversationService, TurnResult, stage_of
 from agents.llm_errors import LLMError
@@ -59,18 +60,29 @@ class LiveStatus:
     """A status line shown from the first moment of a turn and updated at each stage; the
     elapsed seconds tick on long steps ("still working" rather than silence)."""
 
+    # The live draft shows the end of what is being written; the checked reply replaces it.
+    DRAFT_CHARS = 800
+
     def __init__(self, console: Console) -> None:
         self.console = console
         self.stage = "routing"
         self.stages: list[tuple[float, str]] = []  # (seconds since start, stage)
+        self.drafts: dict[str, str] = {}  # agent -> the words streamed so far
+        self.first_words_at: float | None = None  # seconds since start
         self._started = time.monotonic()
         self._status = console.status(self._text(), spinner="dots")
         self._ticker: asyncio.Task[None] | None = None
 
-    def _text(self) -> str:
+    def _text(self) -> RenderableType:
         elapsed = time.monotonic() - self._started
         still = " — still working" if elapsed >= 10 else ""
-        return f"[dim]{escape(self.stage)}… {elapsed:.0f}s{still}[/]"
+        line = Text(f"{self.stage}… {elapsed:.0f}s{still}", style="dim")
+        draft = "\n\n".join(text.strip() for text in self.drafts.values() if text.strip())
+        if not draft:
+            return line
+        if len(draft) > self.DRAFT_CHARS:
+            draft = "…" + draft[-self.DRAFT_CHARS :]
+        return Text.assemble(draft, "\n", line)
 
     def start(self) -> None:
         self._started = time.monotonic()
@@ -83,6 +95,16 @@ class LiveStatus:
         self._status.update(self._text())
 
     def on_event(self, event: dict[str, Any]) -> None:
+        if event.get("type") == "reply_delta":
+            agent = str(event.get("agent") or "")
+            if event.get("reset"):
+                self.drafts.pop(agent, None)
+            else:
+                if self.first_words_at is None:
+                    self.first_words_at = time.monotonic() - self._started
+                self.drafts[agent] = self.drafts.get(agent, "") + str(event.get("text") or "")
+            self._status.update(self._text())
+            return
         stage = stage_of(event)
         if stage is not None:
             self.update(stage)

@@ -18,7 +18,7 @@ from typing import Any
 from agents.llm_budget import Budget
 from agents.llm_errors import LLMError
 from agents.llm_scripted import ScriptedChatModel, ScriptStep
-from agents.llm_types import ChatResult, Message, SchemaT, ToolChoice
+from agents.llm_types import ChatResult, Message, SchemaT, TextSink, ToolChoice
 from agents.state import SPECIALISTS, RouteDecision
 
 __all__ = ["ScenarioModel", "route_from_script"]
@@ -87,11 +87,16 @@ class ScenarioModel:
         messages: list[Message],
         tools: list[dict[str, Any]] | None = None,
         tool_choice: ToolChoice = None,
+        on_text: TextSink | None = None,
     ) -> ChatResult:
         try:
             await self._skip_unasked_router_step(agent)
             result = await self.inner.chat(
-                agent=agent, messages=messages, tools=tools, tool_choice=tool_choice
+                agent=agent,
+                messages=messages,
+                tools=tools,
+                tool_choice=tool_choice,
+                on_text=on_text,
             )
         except LLMError as exc:
             self.log.errors.append(str(exc))

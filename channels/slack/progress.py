@@ -22,6 +22,10 @@ from channels.slack.text import describe_event, progress_text
 
 log = logging.getLogger(__name__)
 
+# The streamed draft shown under the steps: its last characters (a Slack message holds
+# 40,000; an edit per second of a short text stays well inside chat.update's rate limit).
+DRAFT_CHARS = 3000
+
 
 class StatusMessage:
     def __init__(
@@ -48,6 +52,7 @@ class StatusMessage:
         self.stage: str | None = None
         self._started = self._last_change = time.monotonic()
         self._beat: asyncio.Task[None] | None = None
+        self.drafts: dict[str, str] = {}  # agent -> the reply's words streamed so far
 
     async def start(self, headline: str = messages.WORKING) -> None:
         self.headline = headline
@@ -64,7 +69,13 @@ class StatusMessage:
         waited = time.monotonic() - self._last_change
         if waited >= self.heartbeat:
             headline += f" (still working, {time.monotonic() - self._started:.0f}s)"
-        return progress_text(headline, self.lines)
+        text = progress_text(headline, self.lines)
+        draft = "\n\n".join(words.strip() for words in self.drafts.values() if words.strip())
+        if draft:
+            if len(draft) > DRAFT_CHARS:
+                draft = "…" + draft[-DRAFT_CHARS:]
+            text += "\n\n" + draft
+        return text
 
     async def _heartbeat(self) -> None:
         while True:
@@ -73,15 +84,23 @@ class StatusMessage:
                 await self._edit(self._current())
 
     def on_event(self, event: dict[str, Any]) -> None:
-        """The graph's event callback (synchronous): note the step, schedule an edit."""
-        stage = stage_of(event)
-        line = describe_event(event)
-        if stage is None and line is None:
-            return
-        if stage is not None:
-            self.stage = stage
-        if line is not None:
-            self.lines.append(line)
+        """The graph's event callback (synchronous): note the step or the reply's streamed
+        words, schedule an edit (coalesced to one per `interval`)."""
+        if event.get("type") == "reply_delta":
+            agent = str(event.get("agent") or "")
+            if event.get("reset"):
+                self.drafts.pop(agent, None)
+            else:
+                self.drafts[agent] = self.drafts.get(agent, "") + str(event.get("text") or "")
+        else:
+            stage = stage_of(event)
+            line = describe_event(event)
+            if stage is None and line is None:
+                return
+            if stage is not None:
+                self.stage = stage
+            if line is not None:
+                self.lines.append(line)
         self._last_change = time.monotonic()
         if self.ts is not None and (self._pending is None or self._pending.done()):
             self._pending = asyncio.get_running_loop().create_task(self._edit_soon())
@@ -105,7 +124,9 @@ class StatusMessage:
             log.warning("chat.update of the status message failed: %s", exc.response.get("error"))
 
     async def finish(self, headline: str) -> None:
-        """The final edit: `headline` and the steps taken; no later edit can overwrite it."""
+        """The final edit: `headline` and the steps taken (the draft gives way to the reply,
+        posted on its own); no later edit can overwrite it."""
+        self.drafts.clear()
         if self._beat is not None:
             self._beat.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -264,7 +264,7 @@ async def test_token_accounting_per_agent_and_turns(fake_endpoint):
     assert report["by_agent"]["router"]["prompt_tokens"] == 10
     assert report["by_agent"]["sales"] | {"seconds": 0} == {
         "calls": 2, "prompt_tokens": 50, "completion_tokens": 10, "total_tokens": 60,
-        "seconds": 0,
+        "seconds": 0, "cached_tokens": 0, "evaluated_tokens": 50,
     }  # fmt: skip
     assert report["total"]["total_tokens"] == 72 and report["total"]["calls"] == 3
     assert model.budget.by_agent["sales"].seconds > 0
