@@ -22,7 +22,7 @@ from agents.llm_types import ChatModel, Message, TextSink
 from agents.state import AgentReport, ProposedWrite, SpecialistName, ToolTrace
 from agents.toolselect import select_tools
 from agents.untrusted import Provenance
-from prompts import render_prompt
+from prompts import load_prompt, render_prompt
 from tools.catalogue import REGISTRY
 from tools.context import Actor
 from tools.errors import ToolFailure
@@ -118,12 +118,12 @@ class SpecialistRun:
         self, request: str, history: list[dict[str, str]], context: str, emit: Any
     ) -> AgentReport:
         # The system prompt (and the tool schemas the server renders after it) is the same on
-        # every call of this agent for this user and day, so the model server reuses its
+        # every call of this agent, whoever asks and on any day, so the model server reuses its
         # evaluated prefix; what changes per turn comes last, with the request.
         messages: list[Message] = [
             {"role": "system", "content": self._system_prompt()},
             *history,
-            {"role": "user", "content": with_context(request, context)},
+            {"role": "user", "content": with_context(request, self.asked_by() + "\n" + context)},
         ]
         schemas = [REGISTRY[tool].openai_schema() for tool in self.shown_tools(request)]
         trace: list[ToolTrace] = []
@@ -132,6 +132,7 @@ class SpecialistRun:
         said = [m.get("content") or "" for m in history if m.get("role") == "user"]
         self._provenance = Provenance([request, *said])
         self._provenance.add_data("context", context)
+        nudged = False
         for _step in range(self.max_steps):
             try:
                 result = await self.model.chat(
@@ -150,6 +151,19 @@ class SpecialistRun:
                 )
             if not result.tool_calls:
                 reply = (result.text or "").strip()
+                if (
+                    _not_an_answer(reply, self.tools)
+                    and not trace
+                    and not nudged
+                    and _step + 1 < self.max_steps
+                ):
+                    # A small model sometimes describes a call, or writes one for a tool it
+                    # was not given: with nothing found yet, ask once for the answer or a
+                    # call of its own tools (after tool results, their plain account serves).
+                    nudged = True
+                    messages.append({"role": "assistant", "content": reply})
+                    messages.append({"role": "user", "content": _NUDGE})
+                    continue
                 if _not_an_answer(reply, self.tools):
                     # Small models sometimes end with an empty or half-written tool call: say
                     # plainly what the tools found rather than nothing.
@@ -288,13 +302,28 @@ class SpecialistRun:
         return sink
 
     def _system_prompt(self) -> str:
+        """The same text for every user and day: with the tool schemas the server renders after
+        it, the prefix the model server evaluates once and reuses (who asks, and when, comes
+        with each request: `asked_by`)."""
+        name = self.prompt_name or self.name
+        if "{user_name}" in load_prompt(name):  # a custom prompt that names the user up front
+            return render_prompt(name, **self._asker_fields())
+        return render_prompt(name)
+
+    def _asker_fields(self) -> dict[str, str]:
         today = self.crm.clock.today()
-        return render_prompt(
-            self.prompt_name or self.name,
-            user_name=self.actor.name,
-            user_roles=", ".join(sorted(self.actor.roles)) or "no role",
-            user_team=self.actor.team or "none",
-            today=f"{today.isoformat()} ({today.strftime('%A')})",
+        return {
+            "user_name": self.actor.name,
+            "user_roles": ", ".join(sorted(self.actor.roles)) or "no role",
+            "user_team": self.actor.team or "none",
+            "today": f"{today.isoformat()} ({today.strftime('%A')})",
+        }
+
+    def asked_by(self) -> str:
+        """The first line of each request: who asks, in which role and team, and today's date."""
+        f = self._asker_fields()
+        return (
+            f"Asked by {f['user_name']} ({f['user_roles']}, team {f['user_team']}) on {f['today']}."
         )
 
     async def _run_tool(
@@ -442,11 +471,21 @@ def _without_empty(arguments: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in arguments.items() if v is not None and v != ""}
 
 
-_PSEUDO_CALL = re.compile(r"^\s*(functions?\.|<tool_call>|\{\s*\"name\")", re.IGNORECASE)
+_PSEUDO_CALL = re.compile(
+    r"^\s*(functions?\.|<tool_call>|(```\w*\s*)?\[?\s*\{+\s*\"name\")", re.IGNORECASE
+)
+# "call the `get_opportunity` function …": a call described instead of made.
+_DESCRIBED_CALL = re.compile(
+    r"\b(call|use|invoke|run)\s+(the\s+)?`?(\w+_\w+)`?\s+(function|tool)\b", re.IGNORECASE
+)
+_NUDGE = (
+    "That is not an answer. Answer my question in plain words from the data above, or call "
+    "one of the tools you were given."
+)
 
 
 def _not_an_answer(reply: str, tools: tuple[str, ...]) -> bool:
-    if not reply or _PSEUDO_CALL.match(reply):
+    if not reply or _PSEUDO_CALL.match(reply) or _DESCRIBED_CALL.search(reply):
         return True
     head = reply.split(":", 1)[0].strip()
     return head in tools and len(reply) < len(head) + 40

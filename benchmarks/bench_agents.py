@@ -144,12 +144,20 @@ async def run(
                         "round": round_,
                         "wall_s": wall,
                         "first_feedback_s": (seen[0][0] - started) if seen else wall,
-                        # Replies are not streamed token by token: the first reply token is
-                        # seen when the reply is.
-                        "first_reply_token_s": wall,
+                        # The first streamed word of the reply; a reply built in code (no
+                        # model) or not streamed is seen whole when the turn ends.
+                        "first_reply_token_s": next(
+                            (
+                                at - started
+                                for at, e in seen
+                                if e.get("type") == "reply_delta" and e.get("text")
+                            ),
+                            wall,
+                        ),
                         "llm_s": total.get("seconds", 0.0),
                         "calls": total.get("calls", 0),
                         "prompt_tokens": total.get("prompt_tokens", 0),
+                        "evaluated_tokens": total.get("evaluated_tokens", 0),
                         "completion_tokens": total.get("completion_tokens", 0),
                         "record_opened": opened,
                         "regenerated": sum(
@@ -165,7 +173,9 @@ async def run(
                     print(
                         f"{round_}:{index:2d} {kind:11s} {wall:6.1f}s feedback "
                         f"{row['first_feedback_s']:.2f}s llm {row['llm_s']:5.1f}s calls "
-                        f"{row['calls']} prompt {row['prompt_tokens']:5d}"
+                        f"{row['calls']} prompt {row['prompt_tokens']:5d} evaluated "
+                        f"{row['evaluated_tokens']:5d} first word "
+                        f"{row['first_reply_token_s']:5.1f}s"
                         + (f" opened={opened}" if opened is not None else "")
                         + f" — {turn.reply[:80]!r}",
                         flush=True,
@@ -220,13 +230,19 @@ def summarise(rows: list[dict[str, Any]], repeat: int) -> dict[str, Any]:
             "model_calls_total": sum(r["calls"] for r in selected),
             "prompt_tokens_median": statistics.median(r["prompt_tokens"] for r in selected),
             "prompt_tokens_total": sum(r["prompt_tokens"] for r in selected),
+            "evaluated_tokens_total": sum(r.get("evaluated_tokens", 0) for r in selected),
             "record_opened_rate": (sum(opened) / len(opened)) if opened else None,
         }
 
     kinds = sorted({r["kind"] for r in rows})
     return {
         "repeat": repeat,
-        "machine": {"cores": os.cpu_count(), "python": platform.python_version()},
+        "machine": {
+            "cores": os.cpu_count(),
+            "python": platform.python_version(),
+            "load_average_at_end": os.getloadavg(),
+            "runtime": os.environ.get("WARROOM_LOCAL_RUNTIME", "auto"),
+        },
         "turns": rows,
         "per_kind": {kind: stats([r for r in rows if r["kind"] == kind]) for kind in kinds},
         "overall": stats(rows),
@@ -235,15 +251,16 @@ def summarise(rows: list[dict[str, Any]], repeat: int) -> dict[str, Any]:
 
 def markdown(result: dict[str, Any]) -> str:
     lines = [
-        "| kind | request | turn (s) | first feedback (s) | model calls | prompt tokens sent |"
-        " record opened |",
-        "|---|---|---|---|---|---|---|",
+        "| kind | request | turn (s) | first feedback (s) | first reply word (s) | model calls "
+        "| prompt tokens sent / evaluated | record opened |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for r in result["turns"]:
         opened = "" if r["record_opened"] is None else ("yes" if r["record_opened"] else "no")
         lines.append(
             f"| {r['kind']} | {r['request']} | {r['wall_s']:.1f} | {r['first_feedback_s']:.2f} "
-            f"| {r['calls']} | {r['prompt_tokens']} | {opened} |"
+            f"| {r['first_reply_token_s']:.1f} | {r['calls']} "
+            f"| {r['prompt_tokens']} / {r.get('evaluated_tokens', 0)} | {opened} |"
         )
     lines += [
         "",
@@ -262,9 +279,10 @@ def markdown(result: dict[str, Any]) -> str:
         f"All {o['turns']} turns: p50 {o['turn_p50_s']:.1f} s, p95 {o['turn_p95_s']:.1f} s; "
         f"first feedback p50 {o['first_feedback_p50_s']:.2f} s (max "
         f"{o['first_feedback_max_s']:.2f} s); first reply token p50 "
-        f"{o['first_reply_token_p50_s']:.1f} s (not streamed); model share "
+        f"{o['first_reply_token_p50_s']:.1f} s; model share "
         f"{o['llm_share']:.0%}; {o['model_calls_total']} model calls, "
-        f"{o['prompt_tokens_total']} prompt tokens sent"
+        f"{o['prompt_tokens_total']} prompt tokens sent, {o['evaluated_tokens_total']} "
+        "evaluated"
         + (f"; record opened in {opened:.0%} of record questions." if opened is not None else "."),
     ]
     return "\n".join(lines)
@@ -282,7 +300,13 @@ def main() -> None:
         "--prompt-cache-bytes",
         type=int,
         default=None,
-        help="RAM prompt cache of the local model server (0: off; default 1 GiB).",
+        help="RAM prompt cache of llama-server (0: off; default 1 GiB).",
+    )
+    parser.add_argument(
+        "--runtime",
+        choices=["auto", "llama-server", "llama-cpp-python"],
+        default=None,
+        help="Server of the embedded model (default: the WARROOM_LOCAL_RUNTIME setting).",
     )
     parser.add_argument("--out", type=Path, default=Path("out/bench_agents.json"))
     args = parser.parse_args()
@@ -290,6 +314,8 @@ def main() -> None:
         import agents.local_model_server as server
 
         server.PROMPT_CACHE_BYTES = args.prompt_cache_bytes
+    if args.runtime is not None:
+        os.environ["WARROOM_LOCAL_RUNTIME"] = args.runtime
     result = asyncio.run(run(args.repeat, args.only, args.baseline, args.offline))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2))

