@@ -14,8 +14,7 @@ import asyncio
 import concurrent.futures
 import logging
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Coroutine
-from contextlib import asynccontextmanager
+from collections.abc import Coroutine
 from typing import Any
 
 import aiohttp
@@ -31,6 +30,8 @@ from slack_sdk.web.async_client import AsyncWebClient
 from agents.conversation import ConversationError, ConversationService
 from agents.llm_errors import LLMError
 from agents.review import ReviewError
+from channels.core.locks import KeyedLocks
+from channels.core.reviews import names_of
 from channels.identity import UnknownUser
 from channels.inbox import GroupCommit, Inbox, InboxEvent, InboxWorker, run_turn
 from channels.relay import ReviewRelay
@@ -53,30 +54,6 @@ log = logging.getLogger(__name__)
 
 COMMAND = "/warroom"
 _REMEMBERED_CARDS = 5_000
-
-
-class KeyedLocks:
-    """One asyncio lock per key (a conversation, a review request), dropped when unused."""
-
-    def __init__(self) -> None:
-        self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
-
-    @asynccontextmanager
-    async def hold(self, key: str) -> AsyncIterator[None]:
-        lock, users = self._locks.get(key, (asyncio.Lock(), 0))
-        self._locks[key] = (lock, users + 1)
-        try:
-            async with lock:
-                yield
-        finally:
-            lock, users = self._locks[key]
-            if users == 1:
-                del self._locks[key]
-            else:
-                self._locks[key] = (lock, users - 1)
-
-    def __len__(self) -> int:
-        return len(self._locks)
 
 
 class SlackChannel:
@@ -295,13 +272,7 @@ class SlackChannel:
             )
 
     def _names(self, user_ids: list[str]) -> dict[str, str]:
-        names = {}
-        for user_id in filter(None, set(user_ids)):
-            try:
-                names[user_id] = self.crm.actor(user_id).name
-            except NotFound:
-                names[user_id] = user_id
-        return names
+        return names_of(self.crm, user_ids)
 
     # ------------------------------------------------------------ conversations
 

@@ -1,5 +1,6 @@
 """The Teams bot end to end: real Bot Framework activities posted over HTTP (loopback) to the
-real CloudAdapter at /api/messages, replies observed at a local fake Bot Connector API."""
+Agents SDK's CloudAdapter at /api/messages, replies observed at a local fake Bot Connector
+API."""
 
 from __future__ import annotations
 
@@ -66,8 +67,7 @@ async def test_channel_mention_is_answered_in_that_reply_chain(tmp_path: Path) -
 
 async def test_unknown_user_is_politely_refused_and_nothing_runs(tmp_path: Path) -> None:
     async with teams_server(tmp_path, CLOSE_DATE) as teams:
-        await teams.say("Show me every deal", STRANGER, "a:stranger-chat")
-        [refusal] = teams.connector.messages("a:stranger-chat")
+        refusal = await teams.ask("Show me every deal", STRANGER, "a:stranger-chat")
         assert refusal.text == UnknownUser("teams", "x").message
         assert teams.model.remaining == 1  # no model call
         assert await teams.bot.convo.history("teams:a:stranger-chat") == []
@@ -91,8 +91,8 @@ async def test_unmapped_user_is_found_by_the_email_in_the_teams_roster(tmp_path:
 
 async def _discount_waiting_for_maria(teams: Teams) -> tuple[str, str]:
     """Maria has talked to the bot; Alice asks for a discount; Maria gets the card."""
-    await teams.say("pending", MARIA, MARIA_CHAT)
-    assert teams.connector.messages(MARIA_CHAT)[-1].text == messages.NOTHING_PENDING
+    answer = await teams.ask("pending", MARIA, MARIA_CHAT)
+    assert answer.text == messages.NOTHING_PENDING
     await teams.say("Give Acme a 25% discount", ALICE, ALICE_CHAT)
     await teams.connector.wait_for(replies_in(ALICE_CHAT, "waits for Maria"))
     card_calls = await teams.connector.wait_for(
@@ -236,5 +236,5 @@ async def test_pending_command_sends_cards_to_a_reviewer_who_was_not_known(
         await teams.connector.wait_for(replies_in(ALICE_CHAT, "waits for Maria"))
         assert not [c for c in teams.connector.calls if c.cards]  # Maria never talked to the bot
         await teams.say("/pending", MARIA, MARIA_CHAT)
-        [card_call] = [c for c in teams.connector.calls if c.cards]
+        [card_call] = await teams.connector.wait_for(lambda calls: [c for c in calls if c.cards])
         assert card_call.conversation_id == MARIA_CHAT
