@@ -20,7 +20,14 @@ from channels.identity import IdentityResolver, load_identity_map
 from channels.teams.auth import build_auth
 from channels.teams.bot import TeamsBot
 from channels.teams.server import build_bot, serving
-from tests.channels.teams_fakes import ConnectorCall, FakeConnector, account, message, personal
+from tests.channels.teams_fakes import (
+    ConnectorCall,
+    FakeConnector,
+    StaticTokenProvider,
+    account,
+    message,
+    personal,
+)
 from tests.conftest import TODAY, small_company
 from tools.context import FixedClock
 from tools.db import Database
@@ -37,6 +44,10 @@ DANA = account("29:dana", "Dana Kim")  # not in the map: found by her email in t
 STRANGER = account("29:stranger", "Mallory")
 ALICE_CHAT, MARIA_CHAT, OMAR_CHAT = "a:alice-chat", "a:maria-chat", "a:omar-chat"
 IDENTITIES = {"teams": {"29:alice": "u-alice", "aad-maria": "u-maria", "29:omar": "u-omar"}}
+
+APP_ID = "00000000-aaaa-4bbb-8ccc-000000000001"
+OUTBOUND_TOKEN = "outbound-token-for-the-connector"
+CLIENT_SECRET = "a-client-secret-of-at-least-thirty-two-bytes"
 
 CLOSE_DATE = [{"agent": "sales", "reply": "It closes soon."}]
 DISCOUNT = [
@@ -101,6 +112,20 @@ class Teams:
     def writes(self) -> int:
         with self.crm.db.read_session() as s:
             return s.scalar(select(func.count()).select_from(ToolExecution)) or 0
+
+
+def auth_on(tmp_path: Path, **more: Any) -> Settings:
+    """Settings of a bot whose JWT validation is on (tokens from `TokenIssuer`)."""
+    return Settings(
+        identity_map_path=tmp_path / "identities.yaml",
+        teams_app_id=APP_ID,
+        teams_app_password=CLIENT_SECRET,
+        **more,
+    )
+
+
+def static_tokens(configuration: Any) -> StaticTokenProvider:
+    return StaticTokenProvider(configuration, OUTBOUND_TOKEN)
 
 
 @asynccontextmanager

@@ -32,6 +32,7 @@ from tests.channels.teams_harness import (
     replies_in,
     teams_server,
 )
+from warroom.settings import Settings
 
 # ----------------------------------------------------------------------------- conversations
 
@@ -238,3 +239,69 @@ async def test_pending_command_sends_cards_to_a_reviewer_who_was_not_known(
         await teams.say("/pending", MARIA, MARIA_CHAT)
         [card_call] = await teams.connector.wait_for(lambda calls: [c for c in calls if c.cards])
         assert card_call.conversation_id == MARIA_CHAT
+
+
+async def test_review_channel_reaches_reviewers_who_never_talked_to_the_bot(
+    tmp_path: Path,
+) -> None:
+    review_channel = "19:reviews@thread.tacv2"
+    settings = Settings(
+        identity_map_path=tmp_path / "identities.yaml",
+        teams_skip_auth=True,
+        teams_review_channel=review_channel,
+    )
+    async with teams_server(tmp_path, DISCOUNT, settings=settings) as teams:
+        await teams.say("Give Acme a 25% discount", ALICE, ALICE_CHAT)
+        [card_call] = await teams.connector.wait_for(
+            lambda calls: [c for c in calls if c.cards and c.conversation_id == review_channel]
+        )
+        assert card_call.verb == "send"  # a new post in the channel, proactively
+        card = card_call.cards[0]
+        assert [a["verb"] for a in card["actions"]] == ["approve", "reject", "edit"]
+        [approval] = teams.crm.reviews(reviewer_id="u-maria")
+        assert teams.bot.store.reference("user", "u-maria") is None  # Maria never spoke
+        where = {
+            "conversationType": "channel",
+            "isGroup": True,
+            "id": f"{review_channel};messageid={card_call.response_id}",
+        }
+        status, body = await teams.post(
+            card_execute(
+                "approve", approval["id"], card_id=card_call.response_id, **teams.to(MARIA, where)
+            )
+        )
+        assert status == 200 and "Approved by Maria Lopez" in str(body["value"]["body"])
+        await teams.connector.wait_for(replies_in(ALICE_CHAT, "Maria Lopez approved"))
+        assert teams.discount() == 25
+        # no card went to anyone's personal chat
+        assert not [
+            c for c in teams.connector.calls if c.cards and c.conversation_id != review_channel
+        ]
+
+
+async def test_decision_locks_are_released(tmp_path: Path) -> None:
+    async with teams_server(tmp_path, DISCOUNT) as teams:
+        approval_id, card_id = await _discount_waiting_for_maria(teams)
+        status, _ = await teams.post(
+            card_execute(
+                "approve", approval_id, card_id=card_id, **teams.to(MARIA, personal(MARIA_CHAT))
+            )
+        )
+        assert status == 200
+        assert len(teams.bot._locks) == 0
+
+
+async def test_a_turn_is_stored_before_it_is_acknowledged_and_answered_once(
+    tmp_path: Path,
+) -> None:
+    async with teams_server(tmp_path, CLOSE_DATE) as teams:
+        body = message("When does the deal close?", **teams.to(ALICE, personal(ALICE_CHAT)))
+        status, _ = await teams.post(body)
+        assert status == 200
+        assert teams.stored_events() == 1  # in the CRM database before the 200
+        status, _ = await teams.post(body)  # Teams redelivers the same activity
+        assert status == 200
+        await teams.connector.wait_for(replies_in(ALICE_CHAT, "It closes soon."))
+        await teams.bot.drain(5)
+        assert len(replies_in(ALICE_CHAT, "It closes soon.")(teams.connector.calls)) == 1
+        assert teams.stored_events() == 1 and teams.model.remaining == 0

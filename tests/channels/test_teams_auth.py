@@ -5,20 +5,17 @@ without credentials is one clear sentence."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
-from microsoft_agents.hosting.core.authorization import _entra_issuers
 from typer.testing import CliRunner
 
 from channels.teams import TeamsStartError, messages
-from channels.teams.auth import BOT_FRAMEWORK_ISSUER, build_auth
+from channels.teams.auth import build_auth
 from channels.teams.server import run
 from tests.channels.teams_fakes import (
-    StaticTokenProvider,
     TokenIssuer,
     card_execute,
     message,
@@ -27,48 +24,25 @@ from tests.channels.teams_fakes import (
 from tests.channels.teams_harness import (
     ALICE,
     ALICE_CHAT,
+    APP_ID,
+    CLIENT_SECRET,
     CLOSE_DATE,
     DISCOUNT,
     MARIA,
     MARIA_CHAT,
+    OUTBOUND_TOKEN,
+    auth_on,
     replies_in,
+    static_tokens,
     teams_server,
 )
 from warroom.app import App
 from warroom.cli import app as cli
 from warroom.settings import Settings
 
-APP_ID = "00000000-aaaa-4bbb-8ccc-000000000001"
-OUTBOUND_TOKEN = "outbound-token-for-the-connector"
-CLIENT_SECRET = "a-client-secret-of-at-least-thirty-two-bytes"
-
-
-@pytest.fixture
-def issuer(monkeypatch: pytest.MonkeyPatch) -> Iterator[TokenIssuer]:
-    """The Bot Framework's signing keys, served locally: the SDK looks the issuer's JWKS up in
-    its table of Bot Framework issuers, which here points at 127.0.0.1."""
-    token_issuer = TokenIssuer()
-    monkeypatch.setitem(
-        _entra_issuers.BOTFRAMEWORK_JWKS_URIS, BOT_FRAMEWORK_ISSUER, token_issuer.jwks_url
-    )
-    yield token_issuer
-    token_issuer.close()
-
-
-def auth_on(tmp_path: Path) -> Settings:
-    return Settings(
-        identity_map_path=tmp_path / "identities.yaml",
-        teams_app_id=APP_ID,
-        teams_app_password=CLIENT_SECRET,
-    )
-
-
-def static_tokens(configuration: Any) -> StaticTokenProvider:
-    return StaticTokenProvider(configuration, OUTBOUND_TOKEN)
-
 
 async def test_signed_token_is_accepted_and_replies_carry_credentials(
-    tmp_path: Path, issuer: TokenIssuer
+    tmp_path: Path, teams_issuer: TokenIssuer
 ) -> None:
     async with teams_server(
         tmp_path, DISCOUNT, settings=auth_on(tmp_path), token_provider=static_tokens
@@ -76,7 +50,9 @@ async def test_signed_token_is_accepted_and_replies_carry_credentials(
         url = teams.connector.url
 
         async def post(body: dict[str, Any]) -> tuple[int, Any]:
-            return await teams.post(body, token=issuer.token(audience=APP_ID, service_url=url))
+            return await teams.post(
+                body, token=teams_issuer.token(audience=APP_ID, service_url=url)
+            )
 
         # Maria says hello, Alice asks for a discount, Maria approves on the card
         status, _ = await post(message("pending", **teams.to(MARIA, personal(MARIA_CHAT))))
@@ -106,7 +82,7 @@ async def test_signed_token_is_accepted_and_replies_carry_credentials(
 
 
 async def test_missing_forged_expired_or_misdirected_tokens_get_401_and_change_nothing(
-    tmp_path: Path, issuer: TokenIssuer
+    tmp_path: Path, teams_issuer: TokenIssuer
 ) -> None:
     async with teams_server(
         tmp_path, CLOSE_DATE, settings=auth_on(tmp_path), token_provider=static_tokens
@@ -118,15 +94,21 @@ async def test_missing_forged_expired_or_misdirected_tokens_get_401_and_change_n
             "no token": None,
             "not a JWT": "garbage",
             "two words": "Bearer x y",
-            "signed by someone else": issuer.token(audience=APP_ID, service_url=url, key=other_key),
-            "unsigned (alg none)": issuer.token(audience=APP_ID, service_url=url, algorithm="none"),
-            "HMAC with a guessed secret": issuer.token(
+            "signed by someone else": teams_issuer.token(
+                audience=APP_ID, service_url=url, key=other_key
+            ),
+            "unsigned (alg none)": teams_issuer.token(
+                audience=APP_ID, service_url=url, algorithm="none"
+            ),
+            "HMAC with a guessed secret": teams_issuer.token(
                 audience=APP_ID, service_url=url, key=CLIENT_SECRET, algorithm="HS256"
             ),
-            "expired": issuer.token(audience=APP_ID, service_url=url, lifetime=-3600),
-            "for another bot": issuer.token(audience="another-app", service_url=url),
-            "for another service URL": issuer.token(audience=APP_ID, service_url="https://x.test/"),
-            "from another issuer": issuer.token(
+            "expired": teams_issuer.token(audience=APP_ID, service_url=url, lifetime=-3600),
+            "for another bot": teams_issuer.token(audience="another-app", service_url=url),
+            "for another service URL": teams_issuer.token(
+                audience=APP_ID, service_url="https://x.test/"
+            ),
+            "from another issuer": teams_issuer.token(
                 audience=APP_ID, service_url=url, issuer="https://evil.example"
             ),
         }
