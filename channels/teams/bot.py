@@ -31,8 +31,6 @@ from microsoft_agents.activity import (
     Activity,
     ActivityTypes,
     Attachment,
-    ChannelAccount,
-    ConversationAccount,
     ConversationReference,
     InvokeResponse,
 )
@@ -88,16 +86,18 @@ class ReviewChannel:
     tenant_id: str | None = None
 
     def reference(self, bot_id: str) -> ConversationReference:
-        return ConversationReference(
-            channel_id="msteams",
-            service_url=self.service_url,
-            conversation=ConversationAccount(
-                id=self.conversation_id,
-                is_group=True,
-                conversation_type="channel",
-                tenant_id=self.tenant_id,
-            ),
-            bot=ChannelAccount(id=bot_id or "warroom"),
+        return ConversationReference.model_validate(
+            {
+                "channelId": "msteams",
+                "serviceUrl": self.service_url,
+                "conversation": {
+                    "id": self.conversation_id,
+                    "isGroup": True,
+                    "conversationType": "channel",
+                    "tenantId": self.tenant_id,
+                },
+                "bot": {"id": bot_id or "warroom"},
+            }
         )
 
 
@@ -279,7 +279,7 @@ class TeamsBot:
         if card is None:
             await context.send_activity(message)
             return
-        card_id = activity.reply_to_id
+        card_id: str | None = activity.reply_to_id
         if not card_id:
             try:
                 user_id = await self._who(activity)
@@ -348,14 +348,14 @@ class TeamsBot:
         personal chat with the bot."""
         names = names_of(self.convo.crm, [row["requested_by"]])
         if self.review_channel is not None:
-            reference = self.review_channel.reference(self._bot_id())
+            channel = self.review_channel.reference(self._bot_id())
             shown = review_for(Audience(()), row)  # a shared channel sees what everyone may
             try:
-                activity_id = await self.post(reference, attachment=review_card(shown, names))
+                activity_id = await self.post(channel, attachment=review_card(shown, names))
                 self.store.remember(
                     "card",
                     card_key(row["id"], REVIEW_CHANNEL_KEY),
-                    reference,
+                    channel,
                     activity_id=activity_id,
                 )
             except Exception:

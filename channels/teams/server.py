@@ -47,7 +47,7 @@ DRAIN_SECONDS = 30.0
 # An activity with an Adaptive Card submission is a few kB; 256 kB leaves room for long text.
 MAX_BODY_BYTES = 256 * 1024
 # Fields a conversational activity cannot do without (outbound replies need all of them).
-REQUIRED = {
+REQUIRED: dict[str, tuple[str, ...]] = {
     ActivityTypes.message: ("serviceUrl", "conversation.id", "from.id", "recipient.id"),
     ActivityTypes.invoke: ("serviceUrl", "conversation.id", "from.id", "recipient.id", "name"),
 }
