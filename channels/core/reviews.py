@@ -17,9 +17,12 @@ from pydantic import BaseModel, ConfigDict
 from channels.core import messages
 from tools.errors import NotFound
 from tools.service import CRMService
+from tools.visibility import Audience, review_for
 
 __all__ = [
+    "CardDelivery",
     "ReviewCard",
+    "card_deliveries",
     "names_of",
     "parse_edited_arguments",
     "summary_of",
@@ -149,3 +152,29 @@ def parse_edited_arguments(raw: Any) -> tuple[dict[str, Any] | None, str | None]
     if not isinstance(value, dict) or not value:
         return None, messages.ARGUMENTS_NOT_OBJECT
     return value, None
+
+
+class CardDelivery(BaseModel):
+    """One card of a review request: for a reviewer (their direct chat) or, with `reviewer_id`
+    None, for the shared review channel; `shown` is the row cut to what its readers may see."""
+
+    model_config = ConfigDict(frozen=True)
+
+    reviewer_id: str | None
+    shown: dict[str, Any]
+
+
+def card_deliveries(
+    crm: CRMService, row: Mapping[str, Any], *, review_channel: bool, reachable: Iterable[str]
+) -> list[CardDelivery]:
+    """Where the cards of a pending request go and what each may show (tools/visibility): one
+    card in the review channel, showing what everyone there may see; without a review channel,
+    one per reviewer the channel can reach, showing what that reviewer may see."""
+    if review_channel:
+        return [CardDelivery(reviewer_id=None, shown=review_for(Audience(()), dict(row)))]
+    can_reach = set(reachable)
+    return [
+        CardDelivery(reviewer_id=rid, shown=review_for(crm.actor(rid), dict(row)))
+        for rid in row.get("reviewer_ids") or []
+        if rid in can_reach
+    ]

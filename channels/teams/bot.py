@@ -47,7 +47,7 @@ from agents.llm_errors import LLMError
 from agents.review import ReviewError
 from channels.core.conversations import native_id, thread_id
 from channels.core.locks import KeyedLocks
-from channels.core.reviews import names_of
+from channels.core.reviews import card_deliveries, names_of
 from channels.identity import IdentityResolver, UnknownUser
 from channels.inbox import Inbox, InboxEvent, InboxWorker, run_turn
 from channels.relay import ReviewRelay
@@ -62,7 +62,7 @@ from channels.teams.cards import (
     review_card,
 )
 from channels.teams.store import ConversationStore, card_key
-from tools.visibility import Audience, review_for
+from tools.visibility import review_for
 
 log = logging.getLogger(__name__)
 
@@ -347,33 +347,31 @@ class TeamsBot:
         """Send the review card to the review channel, or else to each addressed reviewer's
         personal chat with the bot."""
         names = names_of(self.convo.crm, [row["requested_by"]])
+        references: dict[str | None, ConversationReference] = {}
         if self.review_channel is not None:
-            channel = self.review_channel.reference(self._bot_id())
-            shown = review_for(Audience(()), row)  # a shared channel sees what everyone may
+            references[None] = self.review_channel.reference(self._bot_id())
+        else:
+            for reviewer in row.get("reviewer_ids") or []:
+                reference = self.store.reference("user", reviewer)
+                if reference is None:
+                    log.warning(messages.REVIEW_UNADDRESSED, row["id"], reviewer)
+                else:
+                    references[reviewer] = reference
+        deliveries = card_deliveries(
+            self.convo.crm,
+            row,
+            review_channel=self.review_channel is not None,
+            reachable=[r for r in references if r],
+        )
+        for delivery in deliveries:
+            reference = references[delivery.reviewer_id]
+            key = card_key(row["id"], delivery.reviewer_id or REVIEW_CHANNEL_KEY)
             try:
-                activity_id = await self.post(channel, attachment=review_card(shown, names))
-                self.store.remember(
-                    "card",
-                    card_key(row["id"], REVIEW_CHANNEL_KEY),
-                    channel,
-                    activity_id=activity_id,
-                )
+                card = review_card(delivery.shown, names)
+                activity_id = await self.post(reference, attachment=card)
+                self.store.remember("card", key, reference, activity_id=activity_id)
             except Exception:
-                log.exception("Could not send review card %s to the review channel", row["id"])
-            return
-        for reviewer in row.get("reviewer_ids") or []:
-            reference = self.store.reference("user", reviewer)
-            if reference is None:
-                log.warning(messages.REVIEW_UNADDRESSED, row["id"], reviewer)
-                continue
-            try:
-                shown = review_for(self.convo.crm.actor(reviewer), row)  # tools/visibility
-                activity_id = await self.post(reference, attachment=review_card(shown, names))
-                self.store.remember(
-                    "card", card_key(row["id"], reviewer), reference, activity_id=activity_id
-                )
-            except Exception:
-                log.exception("Could not send review card %s to %s", row["id"], reviewer)
+                log.exception("Could not send review card %s (%s)", row["id"], key)
 
     async def on_requester_told(self, thread: str, message: str) -> None:
         if native_id(CHANNEL, thread) is None:

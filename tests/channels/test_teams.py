@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from channels.identity import UnknownUser
+from channels.inbox import Inbox
 from channels.teams import messages
 from tests.channels.teams_fakes import (
     card_execute,
@@ -305,3 +306,15 @@ async def test_a_turn_is_stored_before_it_is_acknowledged_and_answered_once(
         await teams.bot.drain(5)
         assert len(replies_in(ALICE_CHAT, "It closes soon.")(teams.connector.calls)) == 1
         assert teams.stored_events() == 1 and teams.model.remaining == 0
+
+
+async def test_a_turn_another_replica_stored_is_answered_here(tmp_path: Path) -> None:
+    """A replica stored a message and died before answering it: this one takes it from the
+    inbox table and answers in the right conversation."""
+    async with teams_server(tmp_path, CLOSE_DATE) as teams:
+        elsewhere = Inbox(teams.crm.db, channel="teams", owner="replica-that-died")
+        activity = message("When does the deal close?", **teams.to(ALICE, personal(ALICE_CHAT)))
+        assert elsewhere.put(activity["id"], f"teams:{ALICE_CHAT}", {"activity": activity})
+        [reply] = await teams.connector.wait_for(replies_in(ALICE_CHAT, "It closes soon."))
+        assert reply.body["recipient"]["id"] == ALICE["id"]
+        assert teams.model.remaining == 0
