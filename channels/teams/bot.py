@@ -20,6 +20,7 @@ people get a polite refusal and nothing else.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import html
 import logging
 import uuid
@@ -38,6 +39,7 @@ from microsoft_agents.hosting.aiohttp import CloudAdapter
 from microsoft_agents.hosting.core import (
     AuthenticationConstants,
     ClaimsIdentity,
+    ConnectorClientBase,
     TeamsConnectorClient,
     TurnContext,
 )
@@ -158,13 +160,15 @@ class TeamsBot:
 
     # ------------------------------------------------------------------ the inbox
 
-    async def receive(self, claims: ClaimsIdentity, activity: Activity, body: dict[str, Any]):
+    async def receive(
+        self, claims: ClaimsIdentity, activity: Activity, body: dict[str, Any]
+    ) -> InvokeResponse | None:
         """An authenticated, well-formed activity: a turn is stored (and answered later by
         whichever replica takes it); anything else runs now. Returns the invoke response."""
         if is_turn(activity):
             assert activity.conversation is not None
-            event_id = activity.id or f"no-id-{uuid.uuid4().hex}"
-            conversation = thread_id_of(activity.conversation.id)
+            event_id = _fitting(activity.id or f"no-id-{uuid.uuid4().hex}", 128)
+            conversation = _fitting(thread_id_of(activity.conversation.id), 200)
             stored = await asyncio.to_thread(
                 self.inbox.put, event_id, conversation, {"activity": body}
             )
@@ -447,7 +451,7 @@ class TeamsBot:
         conversation_id = activity.conversation.id
 
         async def callback(context: TurnContext) -> None:
-            connector = context.turn_state.get(self.adapter._AGENT_CONNECTOR_CLIENT_KEY)
+            connector = context.services.get(ConnectorClientBase)  # type: ignore[type-abstract]
             if not isinstance(connector, TeamsConnectorClient):
                 return
             try:
@@ -512,6 +516,12 @@ def _continuation(reference: ConversationReference) -> Activity:
     # With no id, what the callback sends is a new message, not a reply to the continuation.
     continuation.id = None
     return continuation
+
+
+def _fitting(key: str, limit: int) -> str:
+    """A key as it is, or its digest when longer than the inbox column holds (the inbox only
+    compares keys)."""
+    return key if len(key) <= limit else "sha256:" + hashlib.sha256(key.encode()).hexdigest()
 
 
 def _error_body(message: str) -> dict[str, Any]:
