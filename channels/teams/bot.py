@@ -418,14 +418,25 @@ class TeamsBot:
         self, reference: ConversationReference, callback: Callable[[TurnContext], Awaitable[None]]
     ) -> None:
         """Run `callback` in a turn of a known conversation, with the bot's own identity (or
-        anonymous, when authentication is off for local testing)."""
-        identity = self.auth.bot_identity()
+        anonymous, when authentication is off for local testing). A failure is raised to the
+        caller (the adapter would hand it to its turn-error handler): an inbox event whose
+        answer could not be delivered is taken again, a relay delivery is logged."""
+        failed: list[Exception] = []
+
+        async def guarded(context: TurnContext) -> None:
+            try:
+                await callback(context)
+            except Exception as exc:
+                failed.append(exc)
+
         await self.adapter.continue_conversation_with_claims(
-            identity,
+            self.auth.bot_identity(),
             _continuation(reference),
-            callback,
+            guarded,
             audience=AuthenticationConstants.AGENTS_SDK_SCOPE,
         )
+        if failed:
+            raise failed[0]
 
     # ------------------------------------------------------------------ plumbing
 

@@ -148,15 +148,17 @@ def build_bot(
     auth: TeamsAuth,
     identities: IdentityResolver,
     poll_seconds: float = 1.0,
+    lease_seconds: float = 60.0,
 ) -> TeamsBot:
-    """The bot on a conversation service; `auth` from `build_auth`."""
+    """The bot on a conversation service; `auth` from `build_auth`. A turn whose worker stops
+    renewing its lease (a crash, a failed delivery) is taken again after `lease_seconds`."""
     return TeamsBot(
         adapter=CloudAdapter(connection_manager=auth.connections),
         auth=auth,
         convo=convo,
         identities=identities,
         store=ConversationStore(db.engine),
-        inbox=Inbox(db, channel=CHANNEL),
+        inbox=Inbox(db, channel=CHANNEL, lease_seconds=lease_seconds),
         review_channel=review_channel_of(settings),
         poll_seconds=poll_seconds,
     )

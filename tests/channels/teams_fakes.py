@@ -60,6 +60,9 @@ class FakeConnector:
     members: dict[str, dict[str, Any]] = field(default_factory=dict)
     calls: list[ConnectorCall] = field(default_factory=list)
     url: str = ""
+    # The next `refusals` sends whose text contains `refuse_text` fail with 503 (an outage).
+    refuse_text: str | None = None
+    refusals: int = 0
     _ids: Any = field(default_factory=lambda: itertools.count(1))
     _runner: web.AppRunner | None = None
 
@@ -96,6 +99,10 @@ class FakeConnector:
 
     async def _send(self, request: web.Request) -> web.Response:
         call = await self._record("send", request)
+        if self.refuse_text and self.refusals > 0 and self.refuse_text in call.text:
+            self.refusals -= 1
+            self.calls.remove(call)
+            return web.json_response({"error": {"code": "ServiceUnavailable"}}, status=503)
         call.response_id = f"sent-{next(self._ids)}"
         return web.json_response({"id": call.response_id})
 

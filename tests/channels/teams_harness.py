@@ -159,6 +159,7 @@ async def teams_server(
         auth=auth,
         identities=IdentityResolver(db, load_identity_map(map_path)),
         poll_seconds=0.05,
+        lease_seconds=1.0,
     )
     try:
         async with (

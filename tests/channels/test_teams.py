@@ -318,3 +318,18 @@ async def test_a_turn_another_replica_stored_is_answered_here(tmp_path: Path) ->
         [reply] = await teams.connector.wait_for(replies_in(ALICE_CHAT, "It closes soon."))
         assert reply.body["recipient"]["id"] == ALICE["id"]
         assert teams.model.remaining == 0
+
+
+async def test_an_answer_that_could_not_be_delivered_is_sent_again_without_a_new_turn(
+    tmp_path: Path,
+) -> None:
+    async with teams_server(tmp_path, CLOSE_DATE) as teams:
+        teams.connector.refuse_text, teams.connector.refusals = "It closes soon.", 1
+        await teams.say("When does the deal close?", ALICE, ALICE_CHAT)
+        await teams.connector.wait_for(replies_in(ALICE_CHAT, "It closes soon."))
+        assert teams.connector.refusals == 0  # the first delivery failed
+        await teams.bot.drain(5)
+        assert len(replies_in(ALICE_CHAT, "It closes soon.")(teams.connector.calls)) == 1
+        assert teams.model.remaining == 0  # the turn ran once; the retry answered from it
+        history = await teams.bot.convo.history(f"teams:{ALICE_CHAT}")
+        assert [m["content"] for m in history] == ["When does the deal close?", "It closes soon."]
