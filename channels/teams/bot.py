@@ -103,13 +103,20 @@ class ReviewChannel:
         )
 
 
+def is_card_submit(activity: Activity) -> bool:
+    """An `Action.Submit` of a card: a message whose value holds the inputs, and no text."""
+    return (
+        activity.type == ActivityTypes.message
+        and isinstance(activity.value, Mapping)
+        and not (activity.text or "").strip()
+    )
+
+
 def is_turn(activity: Activity) -> bool:
     """Whether an activity is a turn for the agents (stored in the inbox): a text message in a
     personal chat, or one that mentions the bot elsewhere. Card submissions are not."""
-    if activity.type != ActivityTypes.message:
+    if activity.type != ActivityTypes.message or is_card_submit(activity):
         return False
-    if isinstance(activity.value, Mapping) and not (activity.text or "").strip():
-        return False  # an Action.Submit
     conversation_type = activity.conversation.conversation_type if activity.conversation else ""
     if (conversation_type or "personal") in SHARED_CONVERSATIONS:
         return activity.is_recipient_mentioned()
@@ -164,7 +171,8 @@ class TeamsBot:
         self, claims: ClaimsIdentity, activity: Activity, body: dict[str, Any]
     ) -> InvokeResponse | None:
         """An authenticated, well-formed activity: a turn is stored (and answered later by
-        whichever replica takes it); anything else runs now. Returns the invoke response."""
+        whichever replica takes it); card actions and installs run now; the rest (channel chatter
+        without a mention, typing, reactions) needs nothing. Returns the invoke response."""
         if is_turn(activity):
             assert activity.conversation is not None
             event_id = _fitting(activity.id or f"no-id-{uuid.uuid4().hex}", 128)
@@ -176,6 +184,11 @@ class TeamsBot:
                 self.worker.wake()
             else:
                 log.info("Skipping %s: it was stored before", event_id)
+            return None
+        if not (
+            is_card_submit(activity)
+            or activity.type in (ActivityTypes.invoke, ActivityTypes.conversation_update)
+        ):
             return None
         return await self.adapter.process_activity(claims, activity, self.on_turn)
 
@@ -201,14 +214,14 @@ class TeamsBot:
 
     async def on_turn(self, context: TurnContext) -> None:
         activity = context.activity
-        if activity.type == ActivityTypes.message and isinstance(activity.value, Mapping):
+        if is_card_submit(activity):
             await self._on_card_submit(context)
         elif activity.type == ActivityTypes.invoke and activity.name == "adaptiveCard/action":
             await self._on_card_execute(context)
         elif activity.type == ActivityTypes.conversation_update:
             await self._remember(activity)  # e.g. the bot installed in a personal scope
-        # Anything else (typing, reactions, other invokes) needs nothing from warroom; an
-        # unanswered invoke gets 501 from the adapter.
+        # Other invokes need nothing from warroom; an unanswered invoke gets 501 from the
+        # adapter.
 
     async def _on_message(self, activity: Activity, stored: InboxEvent | None = None) -> None:
         assert activity.conversation is not None
