@@ -23,6 +23,7 @@ import asyncio
 import hashlib
 import html
 import logging
+import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -47,6 +48,7 @@ from microsoft_agents.hosting.core import (
 from agents.conversation import ConversationError, ConversationService
 from agents.llm_errors import LLMError
 from agents.review import ReviewError
+from channels.core.cache import MISSING, TimedCache
 from channels.core.conversations import native_id, thread_id
 from channels.core.locks import KeyedLocks
 from channels.core.reviews import card_deliveries, names_of
@@ -151,6 +153,7 @@ class TeamsBot:
             inbox, self.handle_stored, concurrency=concurrency, poll_seconds=poll_seconds
         )
         self._locks = KeyedLocks()  # one decision at a time per review request
+        self._emails = TimedCache(900.0, 5_000, time.monotonic)  # roster emails by Teams id
         self._inbox_stop = asyncio.Event()
         self._inbox_task: asyncio.Task[None] | None = None
         # Cards and outcomes of this process at once, and of other processes (the CLI, the
@@ -460,12 +463,18 @@ class TeamsBot:
             raise UnknownUser(CHANNEL, "")
         ids = [i for i in (sender.aad_object_id, sender.id) if i]
         for external_id in ids:
+            if external_id not in self.identities.mapping[CHANNEL]:
+                continue
             try:
-                return self.identities.resolve(CHANNEL, external_id)
+                return await asyncio.to_thread(self.identities.resolve, CHANNEL, external_id)
             except UnknownUser:
                 continue
-        email = await self._email_of(activity, sender.id)
-        return self.identities.resolve(CHANNEL, ids[0], email)
+        email = self._emails.get(sender.id)
+        if email is MISSING:
+            email = await self._email_of(activity, sender.id)
+            if email is not None:  # a failed lookup is not cached: it may be transient
+                self._emails.put(sender.id, email)
+        return await asyncio.to_thread(self.identities.resolve, CHANNEL, ids[0], email)
 
     async def _email_of(self, activity: Activity, member_id: str) -> str | None:
         """The member's email from the conversation's roster (Teams only)."""

@@ -86,6 +86,10 @@ async def test_unmapped_user_is_found_by_the_email_in_the_teams_roster(tmp_path:
         await teams.say("When does the deal close?", DANA, "a:dana-chat")
         await teams.connector.wait_for(replies_in("a:dana-chat", "It closes soon."))
         assert teams.bot.store.reference("user", "u-dana") is not None
+        # her roster entry is remembered for a while: the next message asks nobody
+        answer = await teams.ask("pending", DANA, "a:dana-chat")
+        assert answer.text == messages.NOTHING_PENDING
+        assert [c.verb for c in teams.connector.calls].count("member") == 1
 
 
 # ----------------------------------------------------------------------------- review cards
