@@ -243,7 +243,10 @@ class TeamsBot:
         if text.lower() in PENDING_COMMANDS:
             await self._send_pending_cards(reference, user_id)
             return
-        await self.post(reference, typing=True)
+        try:
+            await self.post(reference, typing=True)
+        except Exception as exc:  # a courtesy: the turn goes on without it
+            log.info("No typing indicator in %s: %s", thread, exc)
         try:
             turn = await run_turn(
                 self.convo,
