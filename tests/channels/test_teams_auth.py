@@ -5,6 +5,9 @@ without credentials is one clear sentence."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -155,3 +158,24 @@ def test_starting_without_credentials_is_one_clear_sentence(tmp_path: Path) -> N
     result = CliRunner().invoke(cli, ["serve", "teams", "--port", "0"])
     assert result.exit_code == 2
     assert "WARROOM_TEAMS_APP_ID" in result.output and "Traceback" not in result.output
+
+
+def test_the_bot_framework_sdk_is_not_used() -> None:
+    """The Teams channel runs on the Microsoft 365 Agents SDK alone (the Bot Framework SDK for
+    Python is archived): importing it loads no botbuilder, botframework or msrest module."""
+    code = (
+        "import sys, channels.teams.server, channels.teams.bot; "
+        "print(sorted({m.split('.')[0] for m in sys.modules "
+        "if m.split('.')[0] in ('botbuilder', 'botframework', 'msrest')}))"
+    )
+    root = Path(__file__).resolve().parents[2]
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=root,
+        env={**os.environ, "PYTHONPATH": str(root)},
+        check=True,
+    )
+    assert done.stdout.strip() == "[]"
