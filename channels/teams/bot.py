@@ -20,13 +20,10 @@ people get a polite refusal and nothing else.
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import html
 import logging
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from microsoft_agents.activity import (
@@ -49,13 +46,25 @@ from agents.conversation import ConversationError, ConversationService
 from agents.llm_errors import LLMError
 from agents.review import ReviewError
 from channels.core.cache import MISSING, TimedCache
-from channels.core.conversations import native_id, thread_id
+from channels.core.conversations import native_id
 from channels.core.locks import KeyedLocks
 from channels.core.reviews import card_deliveries, names_of
 from channels.identity import IdentityResolver, UnknownUser
 from channels.inbox import Inbox, InboxEvent, InboxWorker, run_turn
 from channels.relay import ReviewRelay
 from channels.teams import messages
+from channels.teams.activities import (
+    CHANNEL,
+    THREAD_PREFIX,
+    ReviewChannel,
+    continuation,
+    conversation_reference,
+    inbox_key,
+    is_card_submit,
+    is_turn,
+    text_without_mentions,
+    thread_id_of,
+)
 from channels.teams.auth import TeamsAuth
 from channels.teams.cards import (
     CARD_CONTENT_TYPE,
@@ -70,59 +79,8 @@ from tools.visibility import review_for
 
 log = logging.getLogger(__name__)
 
-CHANNEL = "teams"
-THREAD_PREFIX = f"{CHANNEL}:"
-SHARED_CONVERSATIONS = ("channel", "groupChat")
 PENDING_COMMANDS = ("/pending", "pending")
 REVIEW_CHANNEL_KEY = "#review-channel"  # card_key's "user" for the review channel's card
-
-
-def thread_id_of(conversation_id: str) -> str:
-    return thread_id(CHANNEL, conversation_id)
-
-
-@dataclass(frozen=True)
-class ReviewChannel:
-    """A Teams channel (of a team the bot is installed in) where every review card goes."""
-
-    conversation_id: str
-    service_url: str
-    tenant_id: str | None = None
-
-    def reference(self, bot_id: str) -> ConversationReference:
-        return ConversationReference.model_validate(
-            {
-                "channelId": "msteams",
-                "serviceUrl": self.service_url,
-                "conversation": {
-                    "id": self.conversation_id,
-                    "isGroup": True,
-                    "conversationType": "channel",
-                    "tenantId": self.tenant_id,
-                },
-                "bot": {"id": bot_id or "warroom"},
-            }
-        )
-
-
-def is_card_submit(activity: Activity) -> bool:
-    """An `Action.Submit` of a card: a message whose value holds the inputs, and no text."""
-    return (
-        activity.type == ActivityTypes.message
-        and isinstance(activity.value, Mapping)
-        and not (activity.text or "").strip()
-    )
-
-
-def is_turn(activity: Activity) -> bool:
-    """Whether an activity is a turn for the agents (stored in the inbox): a text message in a
-    personal chat, or one that mentions the bot elsewhere. Card submissions are not."""
-    if activity.type != ActivityTypes.message or is_card_submit(activity):
-        return False
-    conversation_type = activity.conversation.conversation_type if activity.conversation else ""
-    if (conversation_type or "personal") in SHARED_CONVERSATIONS:
-        return activity.is_recipient_mentioned()
-    return True
 
 
 class TeamsBot:
@@ -178,8 +136,8 @@ class TeamsBot:
         without a mention, typing, reactions) needs nothing. Returns the invoke response."""
         if is_turn(activity):
             assert activity.conversation is not None
-            event_id = _fitting(activity.id or f"no-id-{uuid.uuid4().hex}", 128)
-            conversation = _fitting(thread_id_of(activity.conversation.id), 200)
+            event_id = inbox_key(activity.id or f"no-id-{uuid.uuid4().hex}", 128)
+            conversation = inbox_key(thread_id_of(activity.conversation.id), 200)
             stored = await asyncio.to_thread(
                 self.inbox.put, event_id, conversation, {"activity": body}
             )
@@ -228,8 +186,8 @@ class TeamsBot:
 
     async def _on_message(self, activity: Activity, stored: InboxEvent | None = None) -> None:
         assert activity.conversation is not None
-        reference = _reference(activity)
-        text = _text_without_mentions(activity)
+        reference = conversation_reference(activity)
+        text = text_without_mentions(activity)
         try:
             user_id = await self._who(activity)
         except UnknownUser as exc:
@@ -450,7 +408,7 @@ class TeamsBot:
 
         await self.adapter.continue_conversation_with_claims(
             self.auth.bot_identity(),
-            _continuation(reference),
+            continuation(reference),
             guarded,
             audience=AuthenticationConstants.AGENTS_SDK_SCOPE,
         )
@@ -498,7 +456,7 @@ class TeamsBot:
             found.append(member.email or member.user_principal_name)
 
         try:
-            await self._proactive(_reference(activity), callback)
+            await self._proactive(conversation_reference(activity), callback)
         except Exception as exc:  # the roster may be unavailable; then there is no email
             log.info("No Teams roster entry for %s: %s", member_id, exc)
             return None
@@ -509,7 +467,7 @@ class TeamsBot:
     ) -> None:
         if activity.conversation is None or not activity.service_url:
             return
-        reference = _reference(activity)
+        reference = conversation_reference(activity)
         if user_id is None:
             try:
                 user_id = await self._who(activity)
@@ -540,36 +498,9 @@ class TeamsBot:
                 log.error("Could not tell the user the turn failed: %s", exc)
 
 
-def _reference(activity: Activity) -> ConversationReference:
-    """The conversation of an activity, to post new messages in (replying to nothing)."""
-    reference = activity.get_conversation_reference()
-    reference.activity_id = None
-    return reference
-
-
-def _continuation(reference: ConversationReference) -> Activity:
-    continuation = reference.get_continuation_activity()
-    # With no id, what the callback sends is a new message, not a reply to the continuation.
-    continuation.id = None
-    return continuation
-
-
-def _fitting(key: str, limit: int) -> str:
-    """A key as it is, or its digest when longer than the inbox column holds (the inbox only
-    compares keys)."""
-    return key if len(key) <= limit else "sha256:" + hashlib.sha256(key.encode()).hexdigest()
-
-
 def _error_body(message: str) -> dict[str, Any]:
     return {
         "statusCode": 400,
         "type": "application/vnd.microsoft.error",
         "value": {"code": "BadRequest", "message": message},
     }
-
-
-def _text_without_mentions(activity: Activity) -> str:
-    """The message text without the bot's `<at>…</at>` mention (Teams puts it in the text)."""
-    copy = activity.model_copy()
-    text = copy.remove_recipient_mention() if copy.recipient else (copy.text or "")
-    return " ".join(html.unescape(text or "").split())

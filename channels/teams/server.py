@@ -18,9 +18,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from aiohttp import web
-from microsoft_agents.activity import Activity, ActivityTypes
 from microsoft_agents.hosting.aiohttp import CloudAdapter
-from pydantic import ValidationError
 
 from agents.conversation import ConversationService
 from agents.llm_errors import LLMError
@@ -29,14 +27,15 @@ from channels.health import Check, add_health_routes
 from channels.identity import IdentityMapError, IdentityResolver, load_identity_map
 from channels.inbox import Inbox
 from channels.teams import messages
+from channels.teams.activities import CHANNEL, ReviewChannel, read_activity
 from channels.teams.auth import TeamsAuth, TeamsStartError, Unauthorized, build_auth
-from channels.teams.bot import CHANNEL, ReviewChannel, TeamsBot
+from channels.teams.bot import TeamsBot
 from channels.teams.store import ConversationStore
 from tools.db import Database
 from warroom.app import App
 from warroom.settings import Settings
 
-__all__ = ["ENDPOINT", "build_bot", "create_web_app", "read_activity", "run", "serving"]
+__all__ = ["ENDPOINT", "build_bot", "create_web_app", "run", "serving"]
 
 log = logging.getLogger(__name__)
 
@@ -46,11 +45,6 @@ EXPIRY_SWEEP_SECONDS = 300.0
 DRAIN_SECONDS = 30.0
 # An activity with an Adaptive Card submission is a few kB; 256 kB leaves room for long text.
 MAX_BODY_BYTES = 256 * 1024
-# Fields a conversational activity cannot do without (outbound replies need all of them).
-REQUIRED: dict[str, tuple[str, ...]] = {
-    ActivityTypes.message: ("serviceUrl", "conversation.id", "from.id", "recipient.id"),
-    ActivityTypes.invoke: ("serviceUrl", "conversation.id", "from.id", "recipient.id", "name"),
-}
 
 
 def create_web_app(bot: TeamsBot, checks: Mapping[str, Check] | None = None) -> web.Application:
@@ -91,40 +85,6 @@ async def handle_messages(request: web.Request) -> web.Response:
     if response is None:
         return web.Response(status=200)
     return web.json_response(response.body, status=int(response.status or 200))
-
-
-def read_activity(body: dict[str, Any]) -> Activity:
-    """The activity in a request body; `Refused(400)` naming the first fault."""
-    kind = body.get("type")
-    if not isinstance(kind, str) or not kind.strip():
-        raise http_guard.Refused(400, messages.MISSING_FIELD.format(field="type"))
-    missing = _missing_fields(body, REQUIRED.get(kind, ("conversation.id",)))
-    if missing:
-        raise http_guard.Refused(400, messages.MISSING_FIELD.format(field=missing))
-    try:
-        return Activity.model_validate(body)
-    except (ValidationError, ValueError, TypeError) as exc:
-        raise http_guard.Refused(
-            400, messages.BAD_ACTIVITY.format(error=_first_error(exc))
-        ) from None
-
-
-def _first_error(exc: Exception) -> str:
-    if isinstance(exc, ValidationError) and exc.errors():
-        error = exc.errors()[0]
-        where = ".".join(str(p) for p in error["loc"]) or "the activity"
-        return f"{where}: {error['msg']}"
-    return type(exc).__name__
-
-
-def _missing_fields(body: dict[str, Any], paths: tuple[str, ...]) -> str | None:
-    for path in paths:
-        value: Any = body
-        for part in path.split("."):
-            value = value.get(part) if isinstance(value, dict) else None
-        if not isinstance(value, str) or not value.strip():
-            return path
-    return None
 
 
 # ---------------------------------------------------------------------------- process
