@@ -3,9 +3,9 @@
 and bodies that are not the JSON object or form they claim to be (400). A refusal is a short
 JSON reason (`{"error": "..."}`), and nothing has been written when it is sent.
 
-One place for these decisions: the Slack app (`channels.slack.server`), the HTTP API
-(`channels.http_api`) and any later channel server build their runner with `runner()` and read
-bodies with `read_body()`.
+One place for these decisions: the Slack app (`channels.slack.server`), the Teams bot
+(`channels.teams.server`), the HTTP API (`channels.http_api`) and any later server build their
+runner with `runner()` and read bodies with `read_body()`.
 """
 
 from __future__ import annotations

@@ -15,8 +15,8 @@ whichever replica takes it — once.
     done()   the event is finished; its row stays as the dedupe key until it is pruned.
 
 Events of one conversation are handled in arrival order, one at a time across all replicas.
-Channel-neutral: Slack uses it today (channels.slack.channel); Teams can plug in the same way
-(put in its message handler before answering 200, a handler for `InboxWorker`).
+Channel-neutral: Slack (channels.slack.channel) and Teams (channels.teams.bot) put in their
+request handlers before answering 200, and hand `InboxWorker` their handler.
 """
 
 from __future__ import annotations

@@ -61,7 +61,7 @@ def visible_figures(text: str) -> set[str]:
 
 
 def permitted(role: str, surface: str) -> set[str]:
-    if surface in ("review_card_shared_slack",):
+    if surface in ("review_card_shared_slack", "review_card_shared_teams"):
         return set()
     allowed = set()
     if role in SEES_MONEY:
@@ -138,12 +138,15 @@ SURFACES: dict[str, Callable[[CRMService, Actor, dict[str, Any]], str]] = {
         slack_cards.review_card(review_for(a, p["row"]), _names([p["row"]["requested_by"]]))
     ),
     "review_card_dm_teams": lambda crm, a, p: json.dumps(
-        teams_cards.review_card(review_for(a, p["row"]), lambda i: i or "").content
+        teams_cards.review_card(review_for(a, p["row"]), {}).content
     ),
     "review_card_shared_slack": lambda crm, a, p: json.dumps(
         slack_cards.review_card(
             review_for(Audience(()), p["row"]), _names([p["row"]["requested_by"]])
         )
+    ),
+    "review_card_shared_teams": lambda crm, a, p: json.dumps(
+        teams_cards.review_card(review_for(Audience(()), p["row"]), {}).content
     ),
     "http_api_receipt": lambda crm, a, p: _receipt(crm, a),
     "privacy_export": lambda crm, a, p: _export(crm, a),

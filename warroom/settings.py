@@ -112,6 +112,15 @@ class Settings(BaseSettings):
     teams_app_tenant_id: str | None = Field(
         default=None, description="Tenant id for a single-tenant Bot Framework app."
     )
+    teams_review_channel: str | None = Field(
+        default=None,
+        description="Teams channel id (19:…@thread.tacv2) of a team the bot is installed in, for "
+        "approval cards; each reviewer's personal chat with the bot when unset.",
+    )
+    teams_service_url: str = Field(
+        default="https://smba.trafficmanager.net/teams/",
+        description="Bot Connector service URL used to post to the review channel.",
+    )
     teams_skip_auth: bool = Field(
         default=False,
         description="LOCAL TESTING ONLY: accept Bot Framework activities without JWT validation "

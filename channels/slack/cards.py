@@ -4,11 +4,25 @@ modals. Pure functions from a review row (`CRMService.reviews`) to Slack payload
 from __future__ import annotations
 
 import json
-from datetime import datetime
 from typing import Any
 
+from channels.core.reviews import ReviewCard, parse_edited_arguments, summary_of, when
 from channels.slack import messages
 from channels.slack.text import escape
+
+__all__ = [
+    "already_decided",
+    "decided_card",
+    "decided_line",
+    "edit_modal",
+    "parse_edited_arguments",
+    "read_metadata",
+    "reject_modal",
+    "review_card",
+    "submitted_value",
+    "summary_of",
+    "when",
+]
 
 APPROVE = "warroom_review_approve"
 REJECT = "warroom_review_reject"
@@ -27,69 +41,45 @@ def _clip(text: str, limit: int = _SECTION_LIMIT) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def when(value: Any) -> str:
-    """'2026-11-20 12:00 UTC' from an ISO timestamp (or the value as it is)."""
-    try:
-        moment = datetime.fromisoformat(str(value))
-    except ValueError:
-        return str(value)
-    return moment.strftime("%Y-%m-%d %H:%M %Z").strip() if moment.tzinfo else str(value)
-
-
-def summary_of(row: dict[str, Any]) -> str:
-    return str(row.get("context", {}).get("proposal", {}).get("summary") or row["tool"])
-
-
 def _details(row: dict[str, Any], names: dict[str, str]) -> list[dict[str, Any]]:
-    proposal = row.get("context", {}).get("proposal", {})
-    before, after = proposal.get("before") or {}, proposal.get("after") or {}
-    changes = [
-        f"{k}: {before.get(k)} → {v}"
-        for k, v in after.items()
-        if before.get(k) != v and k != "version"
-    ]
-    requester = names.get(row["requested_by"], row["requested_by"])
+    card = ReviewCard.of(row, names)  # what every channel's card says (channels.core)
     lines = [
-        f"*{escape(summary_of(row))}*",
-        f"Asked by {escape(requester)} · rule {', '.join(row.get('rule_ids') or [])}: "
-        f"{escape('; '.join(row.get('reasons') or []))}",
+        f"*{escape(card.summary)}*",
+        f"Asked by {escape(card.requester)} · rule {', '.join(card.rule_ids)}: "
+        f"{escape('; '.join(card.reasons))}",
     ]
-    if changes:
-        lines.append("Change: " + escape("; ".join(changes)))
-    request = row.get("context", {}).get("request")
-    if request:
-        lines.append(f"Request: “{escape(str(request))}”")
+    if card.changes:
+        lines.append("Change: " + escape("; ".join(card.changes)))
+    if card.request:
+        lines.append(f"Request: “{escape(card.request)}”")
     blocks: list[dict[str, Any]] = [
         {"type": "section", "text": {"type": "mrkdwn", "text": _clip("\n".join(lines))}},
         {
             "type": "section",
             "text": {
                 "type": "mrkdwn",
-                "text": _clip(
-                    f"`{row['tool']}` "
-                    + escape(json.dumps(row.get("arguments") or {}, ensure_ascii=False))
-                ),
+                "text": _clip(f"`{card.tool}` " + escape(card.arguments_json)),
             },
         },
     ]
-    negotiation = row.get("context", {}).get("negotiation")
-    if negotiation:
-        turns = "\n".join(
-            f"• {t['agent']}: {t['stance']} — {escape(str(t['reason']))}"
-            for t in negotiation.get("transcript", [])
-        )
+    if card.negotiation_outcome or card.negotiation:
+        turns = escape("\n".join(card.negotiation_lines("•")))
         blocks.append(
             {
                 "type": "section",
                 "text": {
                     "type": "mrkdwn",
-                    "text": _clip(f"Negotiation ({negotiation.get('outcome')}):\n{turns}"),
+                    "text": _clip(f"Negotiation ({card.negotiation_outcome}):\n{turns}"),
                 },
             }
         )
-    note = row.get("visibility_note")  # a shared channel's card (tools/visibility.review_for)
-    if note:
-        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": escape(note)}]})
+    if card.visibility_note:  # a shared channel's card (tools/visibility.review_for)
+        blocks.append(
+            {
+                "type": "context",
+                "elements": [{"type": "mrkdwn", "text": escape(card.visibility_note)}],
+            }
+        )
     return blocks
 
 
@@ -248,18 +238,3 @@ def edit_modal(row: dict[str, Any], *, channel: str, ts: str) -> dict[str, Any]:
 def submitted_value(view: dict[str, Any], block_id: str, action_id: str) -> str:
     state = view.get("state", {}).get("values", {})
     return str((state.get(block_id, {}).get(action_id) or {}).get("value") or "").strip()
-
-
-def parse_edited_arguments(raw: str) -> tuple[dict[str, Any] | None, str | None]:
-    """(arguments, None) or (None, the sentence saying what is wrong)."""
-    if not raw.strip():
-        return None, messages.ARGUMENTS_EMPTY
-    try:
-        value = json.loads(raw)
-    except json.JSONDecodeError as exc:
-        return None, messages.ARGUMENTS_NOT_JSON.format(
-            problem=exc.msg, line=exc.lineno, column=exc.colno
-        )
-    if not isinstance(value, dict) or not value:
-        return None, messages.ARGUMENTS_NOT_OBJECT
-    return value, None

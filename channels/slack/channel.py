@@ -14,8 +14,7 @@ import asyncio
 import concurrent.futures
 import logging
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Coroutine
-from contextlib import asynccontextmanager
+from collections.abc import Coroutine
 from typing import Any
 
 import aiohttp
@@ -31,6 +30,8 @@ from slack_sdk.web.async_client import AsyncWebClient
 from agents.conversation import ConversationError, ConversationService
 from agents.llm_errors import LLMError
 from agents.review import ReviewError
+from channels.core.locks import KeyedLocks
+from channels.core.reviews import card_deliveries, names_of
 from channels.identity import UnknownUser
 from channels.inbox import GroupCommit, Inbox, InboxEvent, InboxWorker, run_turn
 from channels.relay import ReviewRelay
@@ -53,30 +54,6 @@ log = logging.getLogger(__name__)
 
 COMMAND = "/warroom"
 _REMEMBERED_CARDS = 5_000
-
-
-class KeyedLocks:
-    """One asyncio lock per key (a conversation, a review request), dropped when unused."""
-
-    def __init__(self) -> None:
-        self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
-
-    @asynccontextmanager
-    async def hold(self, key: str) -> AsyncIterator[None]:
-        lock, users = self._locks.get(key, (asyncio.Lock(), 0))
-        self._locks[key] = (lock, users + 1)
-        try:
-            async with lock:
-                yield
-        finally:
-            lock, users = self._locks[key]
-            if users == 1:
-                del self._locks[key]
-            else:
-                self._locks[key] = (lock, users - 1)
-
-    def __len__(self) -> int:
-        return len(self._locks)
 
 
 class SlackChannel:
@@ -295,13 +272,7 @@ class SlackChannel:
             )
 
     def _names(self, user_ids: list[str]) -> dict[str, str]:
-        names = {}
-        for user_id in filter(None, set(user_ids)):
-            try:
-                names[user_id] = self.crm.actor(user_id).name
-            except NotFound:
-                names[user_id] = user_id
-        return names
+        return names_of(self.crm, user_ids)
 
     # ------------------------------------------------------------ conversations
 
@@ -497,20 +468,21 @@ class SlackChannel:
                     messages.REVIEW_UNADDRESSED.format(approval_id=row["id"], who=names[rid])
                 )
         found = [s for s in slack_ids.values() if s]
-        # What each card may show (tools/visibility): a shared channel only what everyone may
-        # see; a reviewer's direct message what that reviewer may see.
-        targets: list[tuple[str, list[str], dict[str, Any]]] = []
-        if self.config.review_channel:
-            targets.append((self.config.review_channel, found, review_for(Audience(()), row)))
-        else:
-            for rid, slack_id in slack_ids.items():
-                if slack_id is None:
-                    continue
+        deliveries = await asyncio.to_thread(
+            card_deliveries,
+            self.crm,
+            row,
+            review_channel=bool(self.config.review_channel),
+            reachable=[rid for rid, slack_id in slack_ids.items() if slack_id],
+        )
+        for delivery in deliveries:
+            if delivery.reviewer_id is None:
+                channel, mention = str(self.config.review_channel), found
+            else:
+                slack_id = str(slack_ids[delivery.reviewer_id])
                 opened = await self.client.conversations_open(users=slack_id)
-                reader = await asyncio.to_thread(self.crm.actor, rid)
-                targets.append((opened["channel"]["id"], [slack_id], review_for(reader, row)))
-        for channel, mention, shown in targets:
-            card = cards.review_card(shown, names, mention=mention)
+                channel, mention = opened["channel"]["id"], [slack_id]
+            card = cards.review_card(delivery.shown, names, mention=mention)
             posted = await self.client.chat_postMessage(
                 channel=channel, text=card["text"], blocks=card["blocks"]
             )

@@ -2,6 +2,13 @@
 
 from __future__ import annotations
 
+# How a reviewer's edited arguments are refused is the same in every channel.
+from channels.core.messages import (  # noqa: F401  (re-exported)
+    ARGUMENTS_EMPTY,
+    ARGUMENTS_NOT_JSON,
+    ARGUMENTS_NOT_OBJECT,
+)
+
 WORKING = "Working on it…"
 HELP = (
     "Ask me about accounts, deals, tickets and projects, e.g. `/warroom what's open with Acme?`. "
@@ -23,9 +30,6 @@ ALREADY_DECIDED = "Already {status} by {who} at {when}: nothing was applied agai
 REVIEW_GONE = "There is no review request {approval_id}."
 NOT_YOUR_REVIEW = "Only {who} may decide review request {approval_id}; nothing was changed."
 REASON_REQUIRED = "Say why you reject the request; the requester will read it."
-ARGUMENTS_NOT_JSON = "This is not valid JSON: {problem} (line {line}, column {column})."
-ARGUMENTS_NOT_OBJECT = 'The arguments must be a JSON object such as {{"percent": 18}}.'
-ARGUMENTS_EMPTY = "Give the arguments to change."
 DECISION_FAILED = "Your decision on {approval_id} did not go through: {reason}"
 REVIEW_UNADDRESSED = (
     "Review request {approval_id} waits for {who}, who has no Slack account I can find; "

@@ -6,38 +6,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections import OrderedDict
 from collections.abc import Callable
-from typing import Any
 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from channels.core.cache import MISSING, TimedCache
 from channels.identity import IdentityResolver, UnknownUser
 
 log = logging.getLogger(__name__)
-_MISSING = object()
-
-
-class _TimedCache:
-    """At most `max_entries` values, each kept for `ttl_seconds` (profiles change rarely)."""
-
-    def __init__(self, ttl_seconds: float, max_entries: int, clock: Callable[[], float]) -> None:
-        self.ttl_seconds, self.max_entries, self._clock = ttl_seconds, max_entries, clock
-        self._items: OrderedDict[str, tuple[float, Any]] = OrderedDict()
-
-    def get(self, key: str) -> Any:
-        item = self._items.get(key)
-        if item is None or self._clock() - item[0] >= self.ttl_seconds:
-            self._items.pop(key, None)
-            return _MISSING
-        return item[1]
-
-    def put(self, key: str, value: Any) -> None:
-        self._items[key] = (self._clock(), value)
-        self._items.move_to_end(key)
-        while len(self._items) > self.max_entries:
-            self._items.popitem(last=False)
 
 
 class SlackPeople:
@@ -52,8 +29,8 @@ class SlackPeople:
     ) -> None:
         self.client = client
         self.resolver = resolver
-        self._emails = _TimedCache(ttl_seconds, max_entries, clock)
-        self._slack_ids = _TimedCache(ttl_seconds, max_entries, clock)
+        self._emails = TimedCache(ttl_seconds, max_entries, clock)
+        self._slack_ids = TimedCache(ttl_seconds, max_entries, clock)
 
     async def crm_user(self, slack_user_id: str) -> str:
         """The CRM user id of a Slack user; raises `UnknownUser` (with a polite `message`)."""
@@ -66,7 +43,7 @@ class SlackPeople:
 
     async def _email(self, slack_user_id: str) -> str | None:
         cached = self._emails.get(slack_user_id)
-        if cached is not _MISSING:
+        if cached is not MISSING:
             return cached
         try:
             response = await self.client.users_info(user=slack_user_id)
@@ -86,7 +63,7 @@ class SlackPeople:
         if mapped:
             return mapped[0]
         cached = self._slack_ids.get(crm_user_id)
-        if cached is not _MISSING:
+        if cached is not MISSING:
             return cached
         email = await asyncio.to_thread(self.resolver.email_of, crm_user_id)
         slack_id = None

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from channels.core.conversations import thread_id
+
 PREFIX = "slack"
 
 
@@ -26,7 +28,7 @@ class SlackThread:
     @property
     def id(self) -> str:
         last = self.thread_ts if self.thread_ts is not None else f"@{self.private_to}"
-        return f"{PREFIX}:{self.team}:{self.channel}:{last}"
+        return thread_id(PREFIX, f"{self.team}:{self.channel}:{last}")
 
     @classmethod
     def parse(cls, thread_id: str) -> SlackThread | None:

@@ -1,5 +1,5 @@
-"""Microsoft Teams channel: a Bot Framework bot (botbuilder CloudAdapter on aiohttp) at
-`/api/messages`, with Adaptive Card approvals. Start it with `warroom serve teams`."""
+"""Microsoft Teams channel: a bot on the Microsoft 365 Agents SDK (`CloudAdapter` on aiohttp)
+at `/api/messages`, with Adaptive Card approvals. Start it with `warroom serve teams`."""
 
 from channels.teams.auth import TeamsStartError
 

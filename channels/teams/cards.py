@@ -1,4 +1,5 @@
-"""Adaptive Cards for human review, and reading what a reviewer submitted from one.
+"""Adaptive Cards for human review, rendered from the shared review card model
+(`channels.core.reviews.ReviewCard`), and reading what a reviewer submitted from one.
 
 The card carries Universal Actions (`Action.Execute`, answered in place with the updated card);
 submissions of older clients (`Action.Submit`, a message whose `value` holds the inputs) read the
@@ -9,15 +10,23 @@ approve with edits).
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any, Literal
 
-from botbuilder.core import CardFactory
-from botbuilder.schema import Attachment
+from microsoft_agents.activity import Attachment
 
+from channels.core.reviews import ReviewCard, parse_edited_arguments
 from channels.teams import messages
+
+__all__ = [
+    "CARD_CONTENT_TYPE",
+    "CardAction",
+    "CardActionError",
+    "decided_card",
+    "read_card_action",
+    "review_card",
+]
 
 Verb = Literal["approve", "reject", "edit"]
 VERBS: tuple[Verb, ...] = ("approve", "reject", "edit")
@@ -38,7 +47,7 @@ class CardAction:
     arguments: dict[str, Any] | None
 
 
-def read_card_action(verb: str | None, data: Mapping[str, Any] | None) -> CardAction:
+def read_card_action(verb: Any, data: Any) -> CardAction:
     """A reviewer's decision from a card's action verb and submitted data (inputs included).
 
     For `Action.Submit` the verb travels in the data (`data["verb"]`)."""
@@ -55,40 +64,18 @@ def read_card_action(verb: str | None, data: Mapping[str, Any] | None) -> CardAc
     if verb == "reject" and comment is None:
         raise CardActionError(messages.REJECT_NEEDS_REASON)
     if verb == "edit":
-        arguments = _edited_arguments(data.get("arguments"))
-    return CardAction(verb, approval_id.strip(), comment, arguments)  # type: ignore[arg-type]
+        arguments, problem = parse_edited_arguments(data.get("arguments"))
+        if problem:
+            raise CardActionError(f"{problem} {messages.NOTHING_CHANGED}")
+    return CardAction(verb, approval_id.strip(), comment, arguments)
 
 
-def _edited_arguments(raw: Any) -> dict[str, Any]:
-    if isinstance(raw, Mapping):
-        parsed: Any = dict(raw)
-    else:
-        text = str(raw or "").strip()
-        if not text:
-            raise CardActionError(messages.EDIT_NEEDS_ARGUMENTS)
-        try:
-            parsed = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise CardActionError(
-                messages.EDIT_NOT_JSON.format(error=exc.msg, line=exc.lineno, column=exc.colno)
-            ) from exc
-    if not isinstance(parsed, dict):
-        raise CardActionError(messages.EDIT_NOT_OBJECT.format(kind=type(parsed).__name__))
-    if not parsed:
-        raise CardActionError(messages.EDIT_NEEDS_ARGUMENTS)
-    return parsed
-
-
-# ----------------------------------------------------------------------------- building cards
-
-NameOf = Callable[[str | None], str]
-
-
-def review_card(row: Mapping[str, Any], name_of: NameOf) -> Attachment:
+def review_card(row: Mapping[str, Any], names: Mapping[str, str]) -> Attachment:
     """The approval request as the reviewer sees it, with approve / reject / edit."""
-    data = {"warroom": MARKER, "approval_id": row["id"]}
+    card = ReviewCard.of(row, names)
+    data = {"warroom": MARKER, "approval_id": card.approval_id}
     body: list[dict[str, Any]] = [
-        *_header(row, name_of),
+        *_header(card),
         {
             "type": "Input.Text",
             "id": "comment",
@@ -101,7 +88,7 @@ def review_card(row: Mapping[str, Any], name_of: NameOf) -> Attachment:
             "id": "arguments",
             "label": "Arguments (JSON), for Approve with edits",
             "isMultiline": True,
-            "value": json.dumps(row["arguments"], ensure_ascii=False),
+            "value": card.arguments_json,
         },
     ]
     actions = [
@@ -115,26 +102,26 @@ def review_card(row: Mapping[str, Any], name_of: NameOf) -> Attachment:
     return _card(body, actions)
 
 
-def decided_card(row: Mapping[str, Any], name_of: NameOf, note: str | None = None) -> Attachment:
+def decided_card(
+    row: Mapping[str, Any], names: Mapping[str, str], note: str | None = None
+) -> Attachment:
     """The same request once decided (or expired): who, when, and no buttons any more."""
-    status = row["status"]
-    when = _when(row.get("decided_at")) or _when(row.get("expires_at"))
-    who = f" by {name_of(row['decided_by'])}" if row.get("decided_by") else ""
-    outcome = f"{STATUS_WORDS.get(status, status.capitalize())}{who}" + (
-        f" at {when}" if when else ""
-    )
+    card = ReviewCard.of(row, names)
+    who = f" by {card.decided_by}" if card.decided_by else ""
+    at = f" at {card.decided_at}" if card.decided_at else ""
+    outcome = f"{STATUS_WORDS.get(card.status, card.status.capitalize())}{who}{at}"
     body = [
-        *_header(row, name_of),
+        *_header(card),
         {
             "type": "TextBlock",
             "text": outcome,
             "weight": "Bolder",
-            "color": "Good" if status == "approved" else "Attention",
+            "color": "Good" if card.status == "approved" else "Attention",
             "wrap": True,
         },
     ]
-    if row.get("comment"):
-        body.append({"type": "TextBlock", "text": f"Reason: {row['comment']}", "wrap": True})
+    if card.comment:
+        body.append({"type": "TextBlock", "text": f"Reason: {card.comment}", "wrap": True})
     if row.get("edited_arguments"):
         edited = json.dumps(row["edited_arguments"], ensure_ascii=False)
         body.append({"type": "TextBlock", "text": f"Applied with: {edited}", "wrap": True})
@@ -143,74 +130,49 @@ def decided_card(row: Mapping[str, Any], name_of: NameOf, note: str | None = Non
     return _card(body, [])
 
 
-def card_content(attachment: Attachment) -> dict[str, Any]:
-    return dict(attachment.content)
-
-
-def _header(row: Mapping[str, Any], name_of: NameOf) -> list[dict[str, Any]]:
-    context = row.get("context") or {}
-    proposal = context.get("proposal") or {}
-    before, after = proposal.get("before") or {}, proposal.get("after") or {}
-    changes = [
-        f"{k}: {before.get(k)} → {v}"
-        for k, v in after.items()
-        if before.get(k) != v and k != "version"
-    ]
+def _header(card: ReviewCard) -> list[dict[str, Any]]:
     facts = [
-        {"title": "Asked by", "value": name_of(row["requested_by"])},
-        {"title": "Rule", "value": ", ".join(row.get("rule_ids") or []) or "—"},
-        {"title": "Why", "value": "; ".join(row.get("reasons") or []) or "—"},
-        {"title": "Action", "value": row["tool"]},
+        {"title": "Asked by", "value": card.requester},
+        {"title": "Rule", "value": ", ".join(card.rule_ids) or "—"},
+        {"title": "Why", "value": "; ".join(card.reasons) or "—"},
+        {"title": "Action", "value": card.tool},
     ]
-    if changes:
-        facts.append({"title": "Change", "value": "; ".join(changes)})
-    if row.get("expires_at"):
-        facts.append({"title": "Expires", "value": _when(row["expires_at"])})
+    if card.changes:
+        facts.append({"title": "Change", "value": "; ".join(card.changes)})
+    if card.expires:
+        facts.append({"title": "Expires", "value": card.expires})
     blocks: list[dict[str, Any]] = [
         {"type": "TextBlock", "text": "Review request", "size": "Small", "isSubtle": True},
         {
             "type": "TextBlock",
-            "text": proposal.get("summary") or row["tool"],
+            "text": card.summary,
             "weight": "Bolder",
             "size": "Medium",
             "wrap": True,
         },
         {"type": "FactSet", "facts": facts},
     ]
-    if context.get("request"):
-        blocks.append(
-            {"type": "TextBlock", "text": f"Request: “{context['request']}”", "wrap": True}
-        )
-    negotiation = context.get("negotiation")
-    if negotiation:
-        lines = [f"Negotiation ({negotiation['outcome']}):"] + [
-            f"- {t['agent']}: {t['stance']} — {t['reason']}" for t in negotiation["transcript"]
-        ]
+    if card.request:
+        blocks.append({"type": "TextBlock", "text": f"Request: “{card.request}”", "wrap": True})
+    if card.negotiation_outcome or card.negotiation:
+        lines = [f"Negotiation ({card.negotiation_outcome}):", *card.negotiation_lines()]
         blocks.append({"type": "TextBlock", "text": "\n".join(lines), "wrap": True})
-    blocks.append({"type": "TextBlock", "text": f"Request id: {row['id']}", "isSubtle": True})
+    if card.visibility_note:  # a shared channel's card (tools/visibility.review_for)
+        blocks.append({"type": "TextBlock", "text": card.visibility_note, "isSubtle": True})
+    blocks.append(
+        {"type": "TextBlock", "text": f"Request id: {card.approval_id}", "isSubtle": True}
+    )
     return blocks
 
 
 def _card(body: list[dict[str, Any]], actions: list[dict[str, Any]]) -> Attachment:
-    return CardFactory.adaptive_card(
-        {
+    return Attachment(
+        content_type=CARD_CONTENT_TYPE,
+        content={
             "type": "AdaptiveCard",
             "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
             "version": "1.4",
             "body": body,
             "actions": actions,
-        }
+        },
     )
-
-
-def _when(value: Any) -> str | None:
-    if value is None:
-        return None
-    if isinstance(value, str):
-        try:
-            value = datetime.fromisoformat(value)
-        except ValueError:
-            return value
-    if isinstance(value, datetime):
-        return value.strftime("%Y-%m-%d %H:%M %Z").strip() or value.isoformat()
-    return str(value)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 MISSING_CREDENTIALS = (
-    "The Teams bot needs its Bot Framework credentials: set WARROOM_TEAMS_APP_ID and "
+    "The Teams bot needs its app credentials: set WARROOM_TEAMS_APP_ID and "
     "WARROOM_TEAMS_APP_PASSWORD (or, for local testing only, WARROOM_TEAMS_SKIP_AUTH=true)."
 )
 SINGLE_TENANT_NEEDS_PASSWORD = (
@@ -14,7 +14,13 @@ EMPTY_MESSAGE = "Ask me something about your accounts, deals, tickets or project
 TURN_FAILED = "Something went wrong on my side while answering; please try again in a moment."
 NOTHING_PENDING = "Nothing waits for your review."
 SENDING_PENDING = "{count} request(s) wait for your review; the cards follow."
+REVIEW_UNADDRESSED = (
+    "Review %s waits for %s, who has not talked to the Teams bot yet and no review channel is "
+    "set (WARROOM_TEAMS_REVIEW_CHANNEL); they can say 'pending' to the bot or use "
+    "`warroom review`."
+)
 
+NOTHING_CHANGED = "Nothing was changed."
 NOT_A_CARD_ACTION = (
     "That card submission is not a warroom review action (it has no 'warroom: review' marker); "
     "nothing was changed."
@@ -29,20 +35,8 @@ REJECT_NEEDS_REASON = (
     "Say why you reject it: write a reason in the Reason box, then press Reject again. "
     "Nothing was changed."
 )
-EDIT_NEEDS_ARGUMENTS = (
-    "Approve with edits needs the changed arguments as JSON in the Arguments box, "
-    'e.g. {"percent": 18}. Nothing was changed.'
-)
-EDIT_NOT_JSON = (
-    "The edited arguments are not valid JSON ({error} at line {line}, column {column}); "
-    "nothing was changed."
-)
-EDIT_NOT_OBJECT = (
-    'The edited arguments must be a JSON object such as {{"percent": 18}}, not a {kind}; '
-    "nothing was changed."
-)
 
-BAD_BODY = "The request body is not a JSON object: {error}."
+NOT_JSON = "Teams sends activities as JSON (Content-Type: application/json)."
 BAD_ACTIVITY = "The activity is malformed: {error}."
 MISSING_FIELD = "The activity has no '{field}'."
 UNAUTHORIZED = "The request is not authorized: {error}."

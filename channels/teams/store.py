@@ -1,4 +1,4 @@
-"""Where the Teams bot remembers how to reach people: Bot Framework conversation references.
+"""Where the Teams bot remembers how to reach people: conversation references (Agents SDK).
 
 A proactive message (a review card to a reviewer, an outcome to a requester) needs the
 reference of a conversation the user already had with the bot. They live in the CRM's database,
@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any, Literal, cast
 
-from botbuilder.schema import ConversationReference
+from microsoft_agents.activity import ConversationReference
 from sqlalchemy import Table, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
@@ -56,7 +56,7 @@ class ConversationStore:
 
     def reference(self, kind: Kind, key: str) -> ConversationReference | None:
         row = self._row(kind, key)
-        return ConversationReference().deserialize(row["reference"]) if row else None
+        return ConversationReference.model_validate(row["reference"]) if row else None
 
     def activity_id(self, kind: Kind, key: str) -> str | None:
         row = self._row(kind, key)
@@ -75,6 +75,6 @@ def card_key(approval_id: str, user_id: str) -> str:
 
 def _without_activity(reference: ConversationReference) -> dict[str, Any]:
     """Proactive messages start new messages in the conversation, they reply to nothing."""
-    data = reference.serialize()
+    data = reference.model_dump(mode="json", by_alias=True, exclude_none=True)
     data.pop("activityId", None)
     return data

@@ -2,8 +2,10 @@
 
 - `FakeConnector`: the Bot Connector API the bot sends to (the activity's serviceUrl); records
   every call so tests assert replies, proactive messages and card updates.
-- `TokenIssuer`: the Bot Framework's OpenID metadata and signing keys, so tests can post
-  activities with real signed tokens (and forged ones) to a bot whose JWT validation is on.
+- `TokenIssuer`: the Bot Framework's OpenID metadata and signing keys (JWKS), served on
+  127.0.0.1 from a locally generated RSA key, so tests can post activities with real signed
+  tokens (and forged ones) to a bot whose JWT validation is on.
+- `StaticTokenProvider`: outbound tokens without a login service.
 - `activity()` and friends: activities shaped as Teams sends them.
 """
 
@@ -21,10 +23,9 @@ from typing import Any
 
 import jwt
 from aiohttp import web
-from botframework.connector.auth import ServiceClientCredentialsFactory
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
-from msrest.authentication import Authentication
+from microsoft_agents.hosting.core import AgentAuthConfiguration
 
 TENANT = "tenant-0001"
 BOT_ID = "28:warroom-bot"
@@ -59,6 +60,9 @@ class FakeConnector:
     members: dict[str, dict[str, Any]] = field(default_factory=dict)
     calls: list[ConnectorCall] = field(default_factory=list)
     url: str = ""
+    # The next `refusals` sends whose text contains `refuse_text` fail with 503 (an outage).
+    refuse_text: str | None = None
+    refusals: int = 0
     _ids: Any = field(default_factory=lambda: itertools.count(1))
     _runner: web.AppRunner | None = None
 
@@ -95,6 +99,10 @@ class FakeConnector:
 
     async def _send(self, request: web.Request) -> web.Response:
         call = await self._record("send", request)
+        if self.refuse_text and self.refusals > 0 and self.refuse_text in call.text:
+            self.refusals -= 1
+            self.calls.remove(call)
+            return web.json_response({"error": {"code": "ServiceUnavailable"}}, status=503)
         call.response_id = f"sent-{next(self._ids)}"
         return web.json_response({"id": call.response_id})
 
@@ -150,8 +158,8 @@ class FakeConnector:
 
 
 class TokenIssuer:
-    """OpenID metadata + JWKS over plain HTTP in a thread (botbuilder fetches them with the
-    blocking `requests`, so they must not be served by the test's own event loop)."""
+    """OpenID metadata + JWKS over plain HTTP in a thread (the SDK fetches keys with PyJWT's
+    blocking client, so they are not served by the test's own event loop)."""
 
     ISSUER = "https://api.botframework.com"
 
@@ -187,50 +195,54 @@ class TokenIssuer:
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
 
+    @property
+    def jwks_url(self) -> str:
+        return self.url + "/keys"
+
     def token(
-        self, *, audience: str, service_url: str, key: Any = None, issuer: str | None = None
+        self,
+        *,
+        audience: str,
+        service_url: str,
+        key: Any = None,
+        issuer: str | None = None,
+        lifetime: int = 600,
+        algorithm: str = "RS256",
     ) -> str:
         now = int(time.time())
         claims = {
             "iss": issuer or self.ISSUER,
             "aud": audience,
             "serviceurl": service_url,
-            "nbf": now - 10,
-            "exp": now + 600,
+            "nbf": now - 10 if lifetime > 0 else now + lifetime - 700,
+            "exp": now + lifetime,
         }
-        return jwt.encode(claims, key or self.key, algorithm="RS256", headers={"kid": self.kid})
+        if algorithm == "none":
+            return jwt.encode(claims, None, algorithm="none", headers={"kid": self.kid})
+        return jwt.encode(claims, key or self.key, algorithm=algorithm, headers={"kid": self.kid})
 
     def close(self) -> None:
         self.server.shutdown()
         self.server.server_close()
 
 
-class _StaticBearer(Authentication):
-    def __init__(self, token: str) -> None:
-        self.token = token
+class StaticTokenProvider:
+    """Outbound credentials without a login service: a fixed bearer token for every call."""
 
-    def signed_session(self, session: Any = None) -> Any:
-        session = super().signed_session(session)
-        session.headers["Authorization"] = f"Bearer {self.token}"
-        return session
+    def __init__(self, configuration: AgentAuthConfiguration, token: str) -> None:
+        self._configuration, self.token = configuration, token
 
+    @property
+    def configuration(self) -> AgentAuthConfiguration:
+        return self._configuration
 
-class StaticCredentialsFactory(ServiceClientCredentialsFactory):
-    """Outbound credentials without a login service: a fixed bearer token for our app id."""
+    async def get_access_token(
+        self, resource_url: str, scopes: list[str], force_refresh: bool = False
+    ) -> str:
+        return self.token
 
-    def __init__(self, app_id: str, token: str) -> None:
-        self.app_id, self.token = app_id, token
-
-    async def is_valid_app_id(self, app_id: str) -> bool:
-        return app_id == self.app_id
-
-    async def is_authentication_disabled(self) -> bool:
-        return False
-
-    async def create_credentials(
-        self, app_id: str, oauth_scope: str, login_endpoint: str, validate_authority: bool
-    ) -> Authentication:
-        return _StaticBearer(self.token)
+    def get_token_credential(self) -> Any:
+        raise NotImplementedError
 
 
 # ------------------------------------------------------------------------------ activities

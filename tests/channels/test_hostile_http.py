@@ -1,7 +1,6 @@
-"""Hostile input on every HTTP endpoint warroom serves (the Slack app, the HTTP API): each
-request is answered 4xx with a short reason, never 5xx, and nothing is written (every CRM table
-keeps its row count; the fake Slack API receives nothing). The Teams endpoint gets the same
-suite once it moves to the Microsoft 365 Agents SDK."""
+"""Hostile input on every HTTP endpoint warroom serves (the Slack app, the Teams bot, the HTTP
+API): each request is answered 4xx with a short reason, never 5xx, and nothing is written (every
+CRM table keeps its row count; the fake Slack and Bot Connector APIs receive nothing)."""
 
 from __future__ import annotations
 
@@ -17,6 +16,17 @@ from sqlalchemy import func, inspect, select, table
 
 import channels.http_guard as http_guard
 from tests.channels.slack_harness import SECRET, SlackStack, mention, slack_stack
+from tests.channels.teams_fakes import TokenIssuer, message, personal
+from tests.channels.teams_harness import (
+    ALICE,
+    ALICE_CHAT,
+    APP_ID,
+    CLOSE_DATE,
+    auth_on,
+    replies_in,
+    static_tokens,
+    teams_server,
+)
 from tools.db import Database
 
 
@@ -256,3 +266,94 @@ async def test_hostile_api_requests_get_4xx_and_write_nothing(
     assert answers["slow body"][0] == 408
     assert answers["body too large"][0] == 413
     assert row_counts(db) == before
+
+
+async def test_hostile_teams_requests_get_4xx_and_write_nothing(
+    tmp_path: Path, no_slow_waits: None, teams_issuer: TokenIssuer
+) -> None:
+    async with teams_server(
+        tmp_path, CLOSE_DATE, settings=auth_on(tmp_path), token_provider=static_tokens
+    ) as teams:
+        db = teams.crm.db
+        before = row_counts(db)
+        token = teams_issuer.token(audience=APP_ID, service_url=teams.connector.url)
+        good = message("When does the deal close?", **teams.to(ALICE, personal(ALICE_CHAT)))
+        answers: dict[str, tuple[int, str]] = {}
+
+        async def post(
+            name: str, body: bytes, content_type: str = "application/json", signed: bool = True
+        ) -> None:
+            headers = {"Content-Type": content_type}
+            if signed:
+                headers["Authorization"] = f"Bearer {token}"
+            async with teams.http.post(teams.endpoint, data=body, headers=headers) as resp:
+                answers[name] = (resp.status, await resp.text())
+
+        def without(path: str) -> bytes:
+            head, _, last = path.rpartition(".")
+            body = json.loads(json.dumps(good))
+            (body[head] if head else body).pop(last)
+            return json.dumps(body).encode()
+
+        await post("no token", json.dumps(good).encode(), signed=False)
+        await post("wrong content type", json.dumps(good).encode(), "text/plain")
+        await post("form body", b"type=message", "application/x-www-form-urlencoded")
+        await post("malformed JSON", b'{"type": "message", ')
+        await post("JSON list", b"[1, 2]")
+        await post("JSON string", b'"message"')
+        await post("deep JSON", b"[" * 100_000 + b"]" * 100_000)
+        await post("huge body", json.dumps(dict(good, text="x" * 1_000_000)).encode())
+        await post("no type", without("type"))
+        await post("no service URL", without("serviceUrl"))
+        await post("no conversation id", without("conversation.id"))
+        await post("no sender id", without("from.id"))
+        await post("no recipient", without("recipient"))
+        await post("sender not an object", json.dumps(dict(good, **{"from": "x"})).encode())
+        await post("entities not a list", json.dumps(dict(good, entities="x")).encode())
+        await post("invoke without a name", json.dumps(dict(good, type="invoke")).encode())
+
+        auth = f"Authorization: Bearer {token}\r\n".encode()
+        body = json.dumps(good).encode()
+        for name, request in {
+            "non-UTF-8 header": (
+                b"POST /api/messages HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                + auth
+                + b"X-Ms-Conversation-Id: a:\xff\xfe\r\nContent-Length: 2\r\n\r\n{}"
+            ),
+            "non-UTF-8 token": (
+                b"POST /api/messages HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                b"Authorization: Bearer \xff\xfe\r\nContent-Length: 2\r\n\r\n{}"
+            ),
+            "non-UTF-8 body": (
+                b"POST /api/messages HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                + auth
+                + b"Content-Length: 1\r\n\r\n\xff"
+            ),
+            "slow body": (
+                b"POST /api/messages HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                + auth
+                + f"Content-Length: {len(body)}\r\n\r\n".encode()
+                + body[:10]
+            ),
+        }.items():
+            status, text = await raw_request(teams.endpoint, request)
+            answers[name] = (status, text.decode("utf-8", "replace"))
+
+        await asyncio.sleep(0.3)
+        for name, (status, text) in answers.items():
+            assert 400 <= status < 500, f"{name}: {status} {text}"
+            assert json.loads(text)["error"], name
+        assert answers["no token"][0] == 401
+        assert answers["wrong content type"][0] == 415
+        assert answers["huge body"][0] == 413
+        assert answers["slow body"][0] == 408
+        assert (
+            answers["no conversation id"][1]
+            == '{"error": "The activity has no \'conversation.id\'."}'
+        )
+        assert row_counts(db) == before
+        assert teams.connector.calls == [] and teams.model.remaining == 1
+        # and the bot still works
+        status, _ = await teams.post(good, token=token)
+        assert status == 200
+        await teams.connector.wait_for(replies_in(ALICE_CHAT, "It closes soon."))

@@ -1,5 +1,6 @@
 """The Teams bot end to end: real Bot Framework activities posted over HTTP (loopback) to the
-real CloudAdapter at /api/messages, replies observed at a local fake Bot Connector API."""
+Agents SDK's CloudAdapter at /api/messages, replies observed at a local fake Bot Connector
+API."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from channels.identity import UnknownUser
+from channels.inbox import Inbox
 from channels.teams import messages
 from tests.channels.teams_fakes import (
     card_execute,
@@ -31,6 +33,7 @@ from tests.channels.teams_harness import (
     replies_in,
     teams_server,
 )
+from warroom.settings import Settings
 
 # ----------------------------------------------------------------------------- conversations
 
@@ -66,8 +69,7 @@ async def test_channel_mention_is_answered_in_that_reply_chain(tmp_path: Path) -
 
 async def test_unknown_user_is_politely_refused_and_nothing_runs(tmp_path: Path) -> None:
     async with teams_server(tmp_path, CLOSE_DATE) as teams:
-        await teams.say("Show me every deal", STRANGER, "a:stranger-chat")
-        [refusal] = teams.connector.messages("a:stranger-chat")
+        refusal = await teams.ask("Show me every deal", STRANGER, "a:stranger-chat")
         assert refusal.text == UnknownUser("teams", "x").message
         assert teams.model.remaining == 1  # no model call
         assert await teams.bot.convo.history("teams:a:stranger-chat") == []
@@ -84,6 +86,10 @@ async def test_unmapped_user_is_found_by_the_email_in_the_teams_roster(tmp_path:
         await teams.say("When does the deal close?", DANA, "a:dana-chat")
         await teams.connector.wait_for(replies_in("a:dana-chat", "It closes soon."))
         assert teams.bot.store.reference("user", "u-dana") is not None
+        # her roster entry is remembered for a while: the next message asks nobody
+        answer = await teams.ask("pending", DANA, "a:dana-chat")
+        assert answer.text == messages.NOTHING_PENDING
+        assert [c.verb for c in teams.connector.calls].count("member") == 1
 
 
 # ----------------------------------------------------------------------------- review cards
@@ -91,8 +97,8 @@ async def test_unmapped_user_is_found_by_the_email_in_the_teams_roster(tmp_path:
 
 async def _discount_waiting_for_maria(teams: Teams) -> tuple[str, str]:
     """Maria has talked to the bot; Alice asks for a discount; Maria gets the card."""
-    await teams.say("pending", MARIA, MARIA_CHAT)
-    assert teams.connector.messages(MARIA_CHAT)[-1].text == messages.NOTHING_PENDING
+    answer = await teams.ask("pending", MARIA, MARIA_CHAT)
+    assert answer.text == messages.NOTHING_PENDING
     await teams.say("Give Acme a 25% discount", ALICE, ALICE_CHAT)
     await teams.connector.wait_for(replies_in(ALICE_CHAT, "waits for Maria"))
     card_calls = await teams.connector.wait_for(
@@ -236,5 +242,98 @@ async def test_pending_command_sends_cards_to_a_reviewer_who_was_not_known(
         await teams.connector.wait_for(replies_in(ALICE_CHAT, "waits for Maria"))
         assert not [c for c in teams.connector.calls if c.cards]  # Maria never talked to the bot
         await teams.say("/pending", MARIA, MARIA_CHAT)
-        [card_call] = [c for c in teams.connector.calls if c.cards]
+        [card_call] = await teams.connector.wait_for(lambda calls: [c for c in calls if c.cards])
         assert card_call.conversation_id == MARIA_CHAT
+
+
+async def test_review_channel_reaches_reviewers_who_never_talked_to_the_bot(
+    tmp_path: Path,
+) -> None:
+    review_channel = "19:reviews@thread.tacv2"
+    settings = Settings(
+        identity_map_path=tmp_path / "identities.yaml",
+        teams_skip_auth=True,
+        teams_review_channel=review_channel,
+    )
+    async with teams_server(tmp_path, DISCOUNT, settings=settings) as teams:
+        await teams.say("Give Acme a 25% discount", ALICE, ALICE_CHAT)
+        [card_call] = await teams.connector.wait_for(
+            lambda calls: [c for c in calls if c.cards and c.conversation_id == review_channel]
+        )
+        assert card_call.verb == "send"  # a new post in the channel, proactively
+        card = card_call.cards[0]
+        assert [a["verb"] for a in card["actions"]] == ["approve", "reject", "edit"]
+        [approval] = teams.crm.reviews(reviewer_id="u-maria")
+        assert teams.bot.store.reference("user", "u-maria") is None  # Maria never spoke
+        where = {
+            "conversationType": "channel",
+            "isGroup": True,
+            "id": f"{review_channel};messageid={card_call.response_id}",
+        }
+        status, body = await teams.post(
+            card_execute(
+                "approve", approval["id"], card_id=card_call.response_id, **teams.to(MARIA, where)
+            )
+        )
+        assert status == 200 and "Approved by Maria Lopez" in str(body["value"]["body"])
+        await teams.connector.wait_for(replies_in(ALICE_CHAT, "Maria Lopez approved"))
+        assert teams.discount() == 25
+        # no card went to anyone's personal chat
+        assert not [
+            c for c in teams.connector.calls if c.cards and c.conversation_id != review_channel
+        ]
+
+
+async def test_decision_locks_are_released(tmp_path: Path) -> None:
+    async with teams_server(tmp_path, DISCOUNT) as teams:
+        approval_id, card_id = await _discount_waiting_for_maria(teams)
+        status, _ = await teams.post(
+            card_execute(
+                "approve", approval_id, card_id=card_id, **teams.to(MARIA, personal(MARIA_CHAT))
+            )
+        )
+        assert status == 200
+        assert len(teams.bot._locks) == 0
+
+
+async def test_a_turn_is_stored_before_it_is_acknowledged_and_answered_once(
+    tmp_path: Path,
+) -> None:
+    async with teams_server(tmp_path, CLOSE_DATE) as teams:
+        body = message("When does the deal close?", **teams.to(ALICE, personal(ALICE_CHAT)))
+        status, _ = await teams.post(body)
+        assert status == 200
+        assert teams.stored_events() == 1  # in the CRM database before the 200
+        status, _ = await teams.post(body)  # Teams redelivers the same activity
+        assert status == 200
+        await teams.connector.wait_for(replies_in(ALICE_CHAT, "It closes soon."))
+        await teams.bot.drain(5)
+        assert len(replies_in(ALICE_CHAT, "It closes soon.")(teams.connector.calls)) == 1
+        assert teams.stored_events() == 1 and teams.model.remaining == 0
+
+
+async def test_a_turn_another_replica_stored_is_answered_here(tmp_path: Path) -> None:
+    """A replica stored a message and died before answering it: this one takes it from the
+    inbox table and answers in the right conversation."""
+    async with teams_server(tmp_path, CLOSE_DATE) as teams:
+        elsewhere = Inbox(teams.crm.db, channel="teams", owner="replica-that-died")
+        activity = message("When does the deal close?", **teams.to(ALICE, personal(ALICE_CHAT)))
+        assert elsewhere.put(activity["id"], f"teams:{ALICE_CHAT}", {"activity": activity})
+        [reply] = await teams.connector.wait_for(replies_in(ALICE_CHAT, "It closes soon."))
+        assert reply.body["recipient"]["id"] == ALICE["id"]
+        assert teams.model.remaining == 0
+
+
+async def test_an_answer_that_could_not_be_delivered_is_sent_again_without_a_new_turn(
+    tmp_path: Path,
+) -> None:
+    async with teams_server(tmp_path, CLOSE_DATE) as teams:
+        teams.connector.refuse_text, teams.connector.refusals = "It closes soon.", 1
+        await teams.say("When does the deal close?", ALICE, ALICE_CHAT)
+        await teams.connector.wait_for(replies_in(ALICE_CHAT, "It closes soon."))
+        assert teams.connector.refusals == 0  # the first delivery failed
+        await teams.bot.drain(5)
+        assert len(replies_in(ALICE_CHAT, "It closes soon.")(teams.connector.calls)) == 1
+        assert teams.model.remaining == 0  # the turn ran once; the retry answered from it
+        history = await teams.bot.convo.history(f"teams:{ALICE_CHAT}")
+        assert [m["content"] for m in history] == ["When does the deal close?", "It closes soon."]
