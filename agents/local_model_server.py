@@ -169,7 +169,8 @@ class LocalModelServer:
         return self._process is not None and self._process.poll() is None
 
     def command(self) -> list[str]:
-        runtime = self.runtime or pick_runtime(self._requested_runtime)
+        requested = self._requested_runtime
+        runtime = self.runtime or (requested if requested in RUNTIMES else pick_runtime(requested))
         if runtime == "llama-server":
             return self._llama_server_command()
         return [

@@ -1,7 +1,7 @@
 """Whole conversation turns through the real graph, with exchanges recorded once against the
 embedded local model and replayed offline.
 
-Re-record (needs the fetched model and llama-cpp-python; takes minutes on 2 cores):
+Re-record (needs the fetched model and llama-server (`make setup-local`); takes minutes on 2 cores):
     pytest tests/llm/test_graph_cassette.py --record-mode=rewrite
 Without a recording mode, any request not in the cassette fails instead of reaching a server.
 """
@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from agents.conversation import ConversationService
-from agents.llm import LLAMA_CPP_PYTHON, OpenAIChatModel
+from agents.llm import LLAMA_SERVER, OpenAIChatModel
 from tests.conftest import small_company
 from tools.context import FixedClock
 from tools.db import Database
@@ -38,7 +38,7 @@ async def local_model(request, record_mode) -> AsyncIterator[OpenAIChatModel]:
         base_url=base_url,
         api_key=api_key,
         model="local",
-        dialect=LLAMA_CPP_PYTHON,
+        dialect=LLAMA_SERVER,
         temperature=0.0,
     )
     yield model

@@ -1,6 +1,6 @@
 """Real model exchanges, recorded once against the embedded local model and replayed.
 
-Re-record (needs the fetched model and llama-cpp-python):
+Re-record (needs the fetched model and llama-server (`make setup-local`)):
     pytest tests/llm/test_llm_cassette.py --record-mode=rewrite
 Without a recording mode an unrecorded request fails instead of reaching any server.
 """
@@ -14,7 +14,7 @@ import pytest
 from pydantic import BaseModel
 from vcr.errors import CannotOverwriteExistingCassetteException
 
-from agents.llm import LLAMA_CPP_PYTHON, OpenAIChatModel, RetryPolicy
+from agents.llm import LLAMA_SERVER, OpenAIChatModel, RetryPolicy
 
 from .conftest import CASSETTE_API_KEY, CASSETTE_BASE_URL
 
@@ -48,7 +48,7 @@ async def recorded_model(request, record_mode) -> AsyncIterator[OpenAIChatModel]
         base_url=base_url,
         api_key=api_key,
         model="local",
-        dialect=LLAMA_CPP_PYTHON,
+        dialect=LLAMA_SERVER,
         temperature=0.0,
     )
     yield model
