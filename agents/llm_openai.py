@@ -147,6 +147,8 @@ class OpenAIChatModel:
             if written:
                 calls = [parse_tool_call(agent, None, name, raw) for name, raw in written]
                 text = None
+                if on_text is not None:
+                    on_text("")  # what streamed was a call, not the answer
         return ChatResult(
             text=text,
             tool_calls=calls,

@@ -105,36 +105,47 @@ def parse_tool_call(agent: str, call_id: str | None, name: str, raw: str | None)
     return ToolCall(id=call_id or f"call_{uuid.uuid4().hex[:12]}", name=name, arguments=arguments)
 
 
-_FENCE = re.compile(r"^```[a-zA-Z]*\s*|\s*```$")
 _TAGS = re.compile(r"</?tool_call>")
+_FENCED = re.compile(r"```[a-zA-Z]*\s*(.*?)```", re.DOTALL)
 
 
 def tool_calls_in_text(text: str | None, tool_names: set[str]) -> list[tuple[str, str]] | None:
-    """Tool calls a small model wrote as text instead of in the server's tool-call format: a
-    JSON object (or a list of them, or several) with "name" and "arguments", bare, fenced as
-    code or inside <tool_call> tags, each naming an offered tool. Returns (name, arguments as
-    JSON) pairs, or None when the text is not wholly such calls (then it is an answer)."""
-    body = _TAGS.sub("\n", _FENCE.sub("", (text or "").strip())).strip()
-    if not body or body[0] not in "[{":
-        return None
-    if body.startswith("{{") and body.endswith("}}"):  # the chat template's own example shape
-        body = body[1:-1]
-    decoder = json.JSONDecoder()
-    objects: list[Any] = []
-    at = 0
-    while at < len(body):
-        try:
-            value, end = decoder.raw_decode(body, at)
-        except json.JSONDecodeError:
-            return None
-        objects.extend(value if isinstance(value, list) else [value])
-        at = end
-        while at < len(body) and body[at] in " \n\t,":
-            at += 1
+    """Tool calls a small model wrote as text instead of in the server's tool-call format: JSON
+    objects with "name" and "arguments" naming offered tools — bare, fenced as code, inside
+    <tool_call> tags, in a list, with the chat template's own double-brace shape, or after a
+    sentence of preamble ("Here's how: ```json …```"). Returns (name, arguments as JSON)
+    pairs, or None when the text holds no such call (then it is an answer)."""
+    raw = _TAGS.sub("\n", text or "")
+    blocks = _FENCED.findall(raw) or [raw]
     calls: list[tuple[str, str]] = []
-    for value in objects:
-        if not isinstance(value, dict) or value.get("name") not in tool_names:
-            return None
-        arguments = value.get("arguments", value.get("parameters", {}))
-        calls.append((str(value["name"]), json.dumps(arguments)))
+    for block in blocks:
+        calls.extend(_calls_in(block, tool_names))
     return calls or None
+
+
+def _calls_in(block: str, tool_names: set[str]) -> list[tuple[str, str]]:
+    decoder = json.JSONDecoder()
+    calls: list[tuple[str, str]] = []
+    at = block.find("{")
+    while at != -1:
+        start = at
+        while block.startswith("{{", start):  # the template's example: {{"name": …}}
+            start += 1
+        try:
+            value, end = decoder.raw_decode(block, start)
+        except json.JSONDecodeError:
+            at = block.find("{", at + 1)
+            continue
+        for item in value if isinstance(value, list) else [value]:
+            name = item.get("name", item.get("function")) if isinstance(item, dict) else None
+            if isinstance(name, str) and name in tool_names:
+                arguments = item.get("arguments", item.get("parameters", {}))
+                if isinstance(arguments, str):
+                    try:
+                        arguments = json.loads(arguments)
+                    except json.JSONDecodeError:
+                        continue
+                if isinstance(arguments, dict):
+                    calls.append((name, json.dumps(arguments)))
+        at = block.find("{", end)
+    return calls

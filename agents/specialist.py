@@ -476,7 +476,9 @@ _PSEUDO_CALL = re.compile(
 )
 # "call the `get_opportunity` function …": a call described instead of made.
 _DESCRIBED_CALL = re.compile(
-    r"\b(call|use|invoke|run)\s+(the\s+)?`?(\w+_\w+)`?\s+(function|tool)\b", re.IGNORECASE
+    r"\b(call|use|invoke|run)\s+(the\s+)?(following\s+)?`?(\w+_\w+`?\s+)?"
+    r"(function|tool)( call)?\b",
+    re.IGNORECASE,
 )
 _NUDGE = (
     "That is not an answer. Answer my question in plain words from the data above, or call "
@@ -486,6 +488,8 @@ _NUDGE = (
 
 def _not_an_answer(reply: str, tools: tuple[str, ...]) -> bool:
     if not reply or _PSEUDO_CALL.match(reply) or _DESCRIBED_CALL.search(reply):
+        return True
+    if "<data source=" in reply:  # the data block echoed back, not an answer from it
         return True
     head = reply.split(":", 1)[0].strip()
     return head in tools and len(reply) < len(head) + 40
