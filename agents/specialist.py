@@ -293,7 +293,10 @@ class SpecialistRun:
             complete = text[: max(text.rfind(" "), text.rfind("\n")) + 1]
             if len(complete) <= shown[0]:
                 return
-            if ungrounded_figures(complete, grounding):
+            # Only the newly completed words are checked (with a little of what came before,
+            # for a figure written with a space in it): the check stays linear in the reply.
+            start = complete.rfind(" ", 0, max(0, shown[0] - 24)) + 1  # at a word's start
+            if ungrounded_figures(complete[start:], grounding):
                 shown[0] = -1
                 return
             emit({"type": "reply_delta", "agent": self.name, "text": complete[shown[0] :]})

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
+
+from channels.core.progress import describe_step, progress_text
+
+__all__ = ["describe_event", "escape", "from_slack", "progress_text", "split_message"]
 
 # chat.postMessage truncates `text` after 40,000 characters and Slack asks for under 4,000 per
 # message; a section block holds at most 3,000. Answers are split below both.
@@ -51,29 +54,5 @@ def split_message(text: str, limit: int = MESSAGE_LIMIT) -> list[str]:
 
 
 def describe_event(event: dict[str, Any]) -> str | None:
-    """One progress line for a graph event (route, handoff, tool, gate); None to skip it."""
-    kind = event.get("type")
-    if kind == "route":
-        about = f" about {event['account']}" if event.get("account") else ""
-        return f"routed to {', '.join(event.get('agents') or [])}{about}"
-    if kind == "handoff":
-        return f"{event['agent']} agent is on it"
-    if kind == "tool":
-        mark = "✓" if event.get("ok") else "✗"
-        arguments = json.dumps(event.get("arguments") or {}, ensure_ascii=False)
-        if len(arguments) > 120:
-            arguments = arguments[:119] + "…"
-        summary = escape(str(event.get("summary") or ""))
-        return f"`{event['tool']}` {escape(arguments)} {mark} {summary}".rstrip()
-    if kind == "gate":
-        proposal = escape(str(event.get("proposal") or ""))
-        if event.get("needs_review"):
-            return f"⏳ needs approval: {proposal} → {', '.join(event.get('reviewers') or [])}"
-        return f"→ commits now: {proposal}"
-    return None
-
-
-def progress_text(headline: str, lines: list[str], *, keep: int = 12) -> str:
-    shown = lines[-keep:]
-    more = [f"… {len(lines) - keep} earlier steps"] if len(lines) > keep else []
-    return "\n".join([headline, *(f"• {line}" for line in more + shown)])
+    """One progress line for a graph event, in Slack mrkdwn (see `describe_step`)."""
+    return describe_step(event, escape=escape)

@@ -48,6 +48,7 @@ from agents.review import ReviewError
 from channels.core.cache import MISSING, TimedCache
 from channels.core.conversations import native_id
 from channels.core.locks import KeyedLocks
+from channels.core.progress import StatusMessage, describe_step
 from channels.core.reviews import card_deliveries, names_of
 from channels.identity import IdentityResolver, UnknownUser
 from channels.inbox import Inbox, InboxEvent, InboxWorker, run_turn
@@ -205,6 +206,12 @@ class TeamsBot:
             await self.post(reference, typing=True)
         except Exception as exc:  # a courtesy: the turn goes on without it
             log.info("No typing indicator in %s: %s", thread, exc)
+        status = self._status_message(reference)
+        try:
+            await status.start()
+        except Exception as exc:  # a courtesy as well: without it, the answer still comes
+            log.info("No status message in %s: %s", thread, exc)
+        headline = "✓ Done."
         try:
             turn = await run_turn(
                 self.convo,
@@ -213,16 +220,42 @@ class TeamsBot:
                 text=text,
                 stored=stored,
                 inbox=self.inbox,
+                on_event=status.on_event,
             )
             reply = turn.reply or messages.TURN_FAILED
+            if turn.outcome.get("pending"):
+                headline = "⏳ Done; part of it waits for approval."
         except ConversationError as exc:
-            reply = str(exc)
+            reply, headline = str(exc), "✗ Not done."
         except LLMError as exc:
-            reply = exc.user_message
+            reply, headline = exc.user_message, "✗ Not done."
         except Exception:
             log.exception("Teams turn in %s failed", thread)
-            reply = messages.TURN_FAILED
+            reply, headline = messages.TURN_FAILED, "✗ Not done."
+        await status.finish(headline)
         await self.post(reference, text=reply)
+
+    def _status_message(self, reference: ConversationReference) -> StatusMessage:
+        """The turn's status message in the conversation: stages, steps and the reply's
+        streamed words, edited in place (channels.core.progress)."""
+
+        async def post(text: str) -> str | None:
+            return await self.post(reference, text=text)
+
+        async def edit(activity_id: str, text: str) -> None:
+            async def callback(context: TurnContext) -> None:
+                await context.update_activity(
+                    Activity(
+                        type=ActivityTypes.message,
+                        id=activity_id,
+                        text=text,
+                        conversation=reference.conversation,
+                    )
+                )
+
+            await self._proactive(reference, callback)
+
+        return StatusMessage(post, edit, describe_step)
 
     # ------------------------------------------------------------------ review cards
 

@@ -27,6 +27,8 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
 from microsoft_agents.hosting.core import AgentAuthConfiguration
 
+from channels.core.progress import WORKING
+
 TENANT = "tenant-0001"
 BOT_ID = "28:warroom-bot"
 BOT_NAME = "warroom"
@@ -127,14 +129,27 @@ class FakeConnector:
         return web.json_response({"id": member_id, **self.members[member_id]})
 
     def messages(self, conversation_id: str | None = None) -> list[ConnectorCall]:
-        """Messages the bot sent or replied (typing indicators left out)."""
+        """Messages the bot sent or replied (typing indicators and the turn's status message
+        left out: see `statuses`)."""
         return [
             c
             for c in self.calls
             if c.verb in ("send", "reply")
             and c.body.get("type") == "message"
+            and not c.text.startswith(WORKING)
             and (conversation_id is None or c.conversation_id == conversation_id)
         ]
+
+    def statuses(self) -> list[ConnectorCall]:
+        """The turns' status messages as posted ("Working on it…")."""
+        return [c for c in self.calls if c.verb in ("send", "reply") and c.text == WORKING]
+
+    def card_updates(self) -> list[ConnectorCall]:
+        """Edits that replace a card (status-message edits left out)."""
+        return [c for c in self.calls if c.verb == "update" and c.body.get("attachments")]
+
+    def status_edits(self) -> list[ConnectorCall]:
+        return [c for c in self.calls if c.verb == "update" and not c.body.get("attachments")]
 
     async def wait_for(
         self, predicate: Callable[[list[ConnectorCall]], Any], *, seconds: float = 15.0

@@ -51,6 +51,22 @@ async def test_personal_message_is_answered_in_that_chat(tmp_path: Path) -> None
         teams.model.assert_exhausted()
 
 
+async def test_a_status_message_follows_the_turn_and_gives_way_to_the_reply(
+    tmp_path: Path,
+) -> None:
+    async with teams_server(tmp_path, CLOSE_DATE) as teams:
+        await teams.say("When does the deal close?", ALICE, ALICE_CHAT)
+        await teams.connector.wait_for(replies_in(ALICE_CHAT, "It closes soon."))
+        [status] = teams.connector.statuses()
+        assert status.conversation_id == ALICE_CHAT
+        edits = teams.connector.status_edits()
+        assert edits and all(e.activity_id == status.response_id for e in edits)
+        assert edits[-1].text.startswith("✓ Done.")  # the final edit: the steps, no draft
+        assert "It closes soon." not in edits[-1].text
+        answer = next(c for c in teams.connector.calls if c.text == "It closes soon.")
+        assert teams.connector.calls.index(edits[-1]) < teams.connector.calls.index(answer)
+
+
 async def test_channel_mention_is_answered_in_that_reply_chain(tmp_path: Path) -> None:
     async with teams_server(tmp_path, CLOSE_DATE) as teams:
         where = channel("1700000000555")
@@ -178,7 +194,7 @@ async def test_double_submit_applies_once_and_updates_the_card(tmp_path: Path) -
             status, _ = await teams.post(dict(submit, id=submit["id"] + "0"))
             assert status == 200
             submit["id"] += "1"
-        updates = [c for c in teams.connector.calls if c.verb == "update"]
+        updates = teams.connector.card_updates()
         assert [(u.conversation_id, u.activity_id) for u in updates] == [(MARIA_CHAT, card_id)] * 2
         assert "Approved by Maria Lopez" in str(updates[0].cards[0]["body"])
         assert "Already approved by u-maria" in str(updates[1].cards[0]["body"])
