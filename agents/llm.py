@@ -117,6 +117,8 @@ class Settings(Protocol):
 
 
 _announced_local = False
+# The embedded model's longest chat answer, in tokens (a few paragraphs, or several calls).
+LOCAL_MAX_ANSWER_TOKENS = 700
 
 
 def uses_external_endpoint(settings: Settings) -> bool:
@@ -166,6 +168,10 @@ def _build_unmasked(settings: Settings) -> OpenAIChatModel:
         # One model serves every role, whatever names the settings give them.
         model=LOCAL_MODEL_ALIAS,
         dialect=LLAMA_SERVER if runtime == "llama-server" else LLAMA_CPP_PYTHON,
+        # Greedy decoding: a 1.5B model calls tools and copies ids more reliably without
+        # sampling (llama-server's default temperature is 0.8), and runs repeat.
+        temperature=0.0,
+        max_answer_tokens=LOCAL_MAX_ANSWER_TOKENS,
         timeout=settings.llm_timeout_seconds,
         retry=retry,
         budget=budget,

@@ -73,6 +73,7 @@ class OpenAIChatModel:
         strict_schemas: bool = True,
         dialect: Dialect = OPENAI,
         temperature: float | None = None,
+        max_answer_tokens: int | None = None,
         http_client: httpx2.AsyncClient | None = None,
         owned_server: _Closeable | None = None,
     ) -> None:
@@ -83,6 +84,9 @@ class OpenAIChatModel:
         self.strict_schemas = strict_schemas
         self.dialect = dialect
         self.temperature = temperature
+        # A bound on each chat answer's length: a small model can otherwise write until the
+        # context is full (blank lines after a fenced call were seen running to thousands).
+        self.max_answer_tokens = max_answer_tokens
         self.owned_server = owned_server
         self._client = AsyncOpenAI(
             base_url=base_url,
@@ -121,6 +125,8 @@ class OpenAIChatModel:
             params["tool_choice"] = self.dialect.adapt_tool_choice(choice, tools)
         if not (tools and not self.dialect.streams_tool_calls):
             params["_on_text"] = on_text
+        if self.max_answer_tokens is not None:
+            params["max_tokens"] = self.max_answer_tokens
         completion = await self._complete(agent, params)
         usage = _usage_of(completion, messages)
         message = completion.choices[0].message
@@ -145,7 +151,12 @@ class OpenAIChatModel:
             names = {tool["function"]["name"] for tool in tools if "function" in tool}
             written = tool_calls_in_text(text, names)
             if written:
-                calls = [parse_tool_call(agent, None, name, raw) for name, raw in written]
+                # Ids from the completion's own: the next request (tool results quoting them)
+                # is the same on every run, so recorded exchanges replay.
+                calls = [
+                    parse_tool_call(agent, f"call_{completion.id}_{n}", name, raw)
+                    for n, (name, raw) in enumerate(written)
+                ]
                 text = None
                 if on_text is not None:
                     on_text("")  # what streamed was a call, not the answer

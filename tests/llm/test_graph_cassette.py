@@ -40,6 +40,7 @@ async def local_model(request, record_mode) -> AsyncIterator[OpenAIChatModel]:
         model="local",
         dialect=LLAMA_SERVER,
         temperature=0.0,
+        max_answer_tokens=700,
     )
     yield model
     await model.aclose()
