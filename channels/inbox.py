@@ -111,8 +111,9 @@ class Inbox:
             return []
         insert = postgresql_insert if self._postgres else sqlite_insert
         statement = insert(ChannelEvent).on_conflict_do_nothing().returning(ChannelEvent.event_id)
-        with self.db.session() as session:
-            stored = set(session.scalars(statement, list(rows.values())))
+        stored = self.db.write_promptly(
+            lambda session: set(session.scalars(statement, list(rows.values())))
+        )
         answers = []
         for event_id, _, _ in items:
             answers.append(event_id in stored)
