@@ -316,7 +316,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"quality {mode:8s}", results["quality"][mode])
 
         # 3. Latency at scale.
-        pool_docs = filler_documents(256, seed=0, sections_per_doc=1)
+        pool_docs = filler_documents(256 if args.sizes else 1, seed=0, sections_per_doc=1)
         pool = real.embed_passages([d.text for d in pool_docs])
         kb = KnowledgeBase(
             client=kb._client,
