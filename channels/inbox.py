@@ -32,7 +32,8 @@ from typing import Any, cast
 
 from pydantic import BaseModel
 from sqlalchemy import CursorResult, and_, delete, func, or_, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import aliased
 
 from agents.conversation import ConversationService, TurnResult
@@ -84,44 +85,40 @@ class Inbox:
 
     def put(self, event_id: str, conversation: str, payload: dict[str, Any]) -> bool:
         """Store a new event (True); False when the event id was stored before."""
-        try:
-            with self.db.session() as session:
-                session.add(
-                    ChannelEvent(
-                        channel=self.channel,
-                        event_id=event_id,
-                        received_at=self.clock(),
-                        status=QUEUED,
-                        conversation=conversation,
-                        payload=payload,
-                        attempts=0,
-                    )
-                )
-        except IntegrityError:
-            return False
-        return True
+        return self.put_many([(event_id, conversation, payload)])[0]
 
     def put_many(self, items: list[tuple[str, str, dict[str, Any]]]) -> list[bool]:
-        """`put` for several events in one transaction (group commit: one writer-lock round
-        for a burst); falls back to one transaction each when an id was stored before."""
+        """`put` for several events in one statement and one transaction (group commit: one
+        writer-lock round for a burst). An id stored before — by this process, a replica, or
+        earlier in `items` — is left as it was and answers False. Events get distinct arrival
+        times in the order given, so two of one conversation are never taken as one."""
         now = self.clock()
-        try:
-            with self.db.session() as session:
-                session.add_all(
-                    ChannelEvent(
-                        channel=self.channel,
-                        event_id=event_id,
-                        received_at=now,
-                        status=QUEUED,
-                        conversation=conversation,
-                        payload=payload,
-                        attempts=0,
-                    )
-                    for event_id, conversation, payload in items
-                )
-        except IntegrityError:
-            return [self.put(*item) for item in items]
-        return [True] * len(items)
+        rows: dict[str, dict[str, Any]] = {}
+        for event_id, conversation, payload in items:
+            rows.setdefault(
+                event_id,
+                {
+                    "channel": self.channel,
+                    "event_id": event_id,
+                    "received_at": now + timedelta(microseconds=len(rows)),
+                    "status": QUEUED,
+                    "conversation": conversation,
+                    "payload": payload,
+                    "attempts": 0,
+                },
+            )
+        if not rows:
+            return []
+        insert = postgresql_insert if self._postgres else sqlite_insert
+        statement = insert(ChannelEvent).on_conflict_do_nothing().returning(ChannelEvent.event_id)
+        stored = self.db.write_promptly(
+            lambda session: set(session.scalars(statement, list(rows.values())))
+        )
+        answers = []
+        for event_id, _, _ in items:
+            answers.append(event_id in stored)
+            stored.discard(event_id)  # a repeat later in `items` is not new
+        return answers
 
     def take(self, limit: int = 1) -> list[InboxEvent]:
         """Lease up to `limit` events: each the oldest queued one of its conversation, whose

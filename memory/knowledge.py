@@ -58,6 +58,9 @@ _RESERVED_METADATA = {
     "chunk_index",
 }
 _PAGE = 2000
+# Texts handed to the embedder at once, between progress reports: enough for every worker of
+# the bundled model to have several batches (its cores stay busy to the end of each step).
+_EMBED_STEP = 128
 
 
 class KnowledgeBaseError(RuntimeError):
@@ -289,7 +292,7 @@ class KnowledgeBase:
                 if chunk.content_hash not in vectors:
                     todo[chunk.content_hash] = chunk.embedding_text(item.doc.title or "")
         hashes, texts = list(todo), list(todo.values())
-        step = 32
+        step = _EMBED_STEP
         for start in range(0, len(texts), step):
             if progress:
                 progress("Embedding", start, len(texts))
@@ -677,12 +680,17 @@ def open_knowledge_base(
     embeddings_api_key: str | None = None,
     embeddings_model: str = "text-embedding-3-small",
     collection: str = "knowledge",
+    embedding_workers: int = 1,
 ) -> KnowledgeBase:
-    """The knowledge base under `data_dir` (embedded Chroma) or on a Chroma server."""
+    """The knowledge base under `data_dir` (embedded Chroma) or on a Chroma server;
+    `embedding_workers` cores embed in parallel with the bundled model (bulk ingestion)."""
     return KnowledgeBase(
         client=chroma_client(data_dir=data_dir, chroma_url=chroma_url),
         embedder=make_embedder(
-            base_url=embeddings_base_url, api_key=embeddings_api_key, model=embeddings_model
+            base_url=embeddings_base_url,
+            api_key=embeddings_api_key,
+            model=embeddings_model,
+            workers=embedding_workers,
         ),
         collection=collection,
     )

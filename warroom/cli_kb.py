@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -24,14 +25,32 @@ console = Console()
 err_console = Console(stderr=True)
 
 
-def _knowledge_base(settings: Settings) -> KnowledgeBase:
+def _knowledge_base(settings: Settings, *, workers: int = 1) -> KnowledgeBase:
     return open_knowledge_base(
         data_dir=settings.data_dir,
         chroma_url=settings.chroma_url,
         embeddings_base_url=settings.embeddings_base_url,
         embeddings_api_key=settings.embeddings_api_key,
         embeddings_model=settings.embeddings_model,
+        embedding_workers=workers,
     )
+
+
+def _usable_cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+Workers = Annotated[
+    int | None,
+    typer.Option(
+        "--workers",
+        min=1,
+        help="Cores the bundled embedding model may use (default: every core of this machine).",
+    ),
+]
 
 
 def _print_report(report: IngestReport, *, as_json: bool) -> None:
@@ -51,9 +70,10 @@ def _print_report(report: IngestReport, *, as_json: bool) -> None:
 def add(
     paths: Annotated[list[Path], typer.Argument(help="Files or folders to ingest.")],
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+    workers: Workers = None,
 ) -> None:
     """Ingest Markdown, text, HTML, PDF and DOCX files (folders are searched recursively)."""
-    kb = _knowledge_base(load_settings())
+    kb = _knowledge_base(load_settings(), workers=workers or _usable_cores())
     with Progress(
         TextColumn("[progress.description]{task.description}"),
         BarColumn(),
@@ -77,9 +97,12 @@ def add(
 @app.command("seed-demo")
 def seed_demo(
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+    workers: Workers = None,
 ) -> None:
     """Ingest the demo company's knowledge base (Beacon)."""
-    report = seed_demo_knowledge(_knowledge_base(load_settings()))
+    report = seed_demo_knowledge(
+        _knowledge_base(load_settings(), workers=workers or _usable_cores())
+    )
     _print_report(report, as_json=as_json)
 
 

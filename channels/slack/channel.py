@@ -14,7 +14,7 @@ import asyncio
 import concurrent.futures
 import logging
 from collections import OrderedDict
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Mapping
 from typing import Any
 
 import aiohttp
@@ -98,6 +98,7 @@ class SlackChannel:
             else None
         )
         self._store = GroupCommit(inbox) if inbox is not None else None
+        self._bot_user_id: str | None = None  # known after warm_up (auth.test)
         self._inbox_stop: asyncio.Event | None = None
         self._inbox_job: concurrent.futures.Future[None] | asyncio.Task[None] | None = None
         self._jobs: set[asyncio.Task[None] | concurrent.futures.Future[None]] = set()
@@ -143,6 +144,8 @@ class SlackChannel:
         for middleware in self.bolt._async_middleware_list:
             if isinstance(middleware, AsyncSingleTeamAuthorization):
                 middleware.auth_test_result = identity
+        if identity.get("bot_id"):
+            self._bot_user_id = identity.get("user_id")
 
     def _spawn(self, work: Coroutine[Any, Any, None], what: str) -> None:
         """Run `work` after the ack; kept referenced until done, failures logged."""
@@ -205,31 +208,60 @@ class SlackChannel:
             await asyncio.wait(jobs, timeout=within)
         await self.stop_inbox()
 
+    async def acknowledge(self, body: Mapping[str, Any], *, retry: str = "?") -> bool:
+        """The ack of an Events API delivery without Bolt, for the HTTP server to answer 200 as
+        soon as this returns True: a mention or direct message (not our own) is remembered and
+        stored in the durable inbox, or skipped as a repeat — nothing else. False (nothing
+        done): Bolt must handle the delivery. The signature was checked by the caller."""
+        event_id, event = body.get("event_id"), body.get("event")
+        if not (event_id and self._store is not None and self._bot_user_id and wanted(event)):
+            return False
+        assert isinstance(event, dict)
+        if event.get("user") == self._bot_user_id:
+            return False  # Bolt ignores the app's own events
+        await self._store_before_ack(str(event_id), body, event, self._bot_user_id, retry)
+        return True
+
+    async def _store_before_ack(
+        self,
+        event_id: str,
+        body: Mapping[str, Any],
+        event: dict[str, Any],
+        bot_user_id: str | None,
+        retry: str,
+    ) -> None:
+        """Stored before the ack: from here on, some replica answers it (`_handle_stored`)."""
+        assert self._store is not None
+        if not self.deliveries.first_time(event_id):
+            log.info("Skipping repeated delivery of %s (retry %s)", event_id, retry)
+            return
+        team = str(body.get("team_id") or event.get("team") or "")
+        thread = SlackThread(
+            team, event["channel"], thread_ts=event.get("thread_ts") or event["ts"]
+        )
+        payload = {"team": team, "event": event, "bot_user_id": bot_user_id}
+        if await self._store.store(event_id, thread.id, payload):
+            if self.inbox_worker is not None:
+                self.inbox_worker.wake()
+        else:
+            log.info("Skipping %s: it was stored before", event_id)
+
     async def _once_per_event(
         self, req: AsyncBoltRequest, resp: BoltResponse, next: Any
     ) -> BoltResponse:
         """Slack redelivers an event it believes unacknowledged; each event_id runs once.
-        (Runs after Bolt's signature check, so forged requests cannot fill the memory.)"""
+        (Runs after Bolt's signature check, so forged requests cannot fill the memory.)
+        Over HTTP, mentions and direct messages do not come this way (`acknowledge`)."""
         body = req.body if isinstance(req.body, dict) else {}
         event_id = body.get("event_id")
-        if event_id and not self.deliveries.first_time(str(event_id)):
-            retry = (req.headers.get("x-slack-retry-num") or ["?"])[0]
-            log.info("Skipping repeated delivery of %s (retry %s)", event_id, retry)
-            return BoltResponse(status=200, body="")
+        retry = (req.headers.get("x-slack-retry-num") or ["?"])[0]
         event = body.get("event")
         if event_id and self._store is not None and wanted(event):
-            # Stored before the ack: from here on, some replica answers it (`_handle_stored`).
             assert isinstance(event, dict)
-            team = str(body.get("team_id") or event.get("team") or "")
-            thread = SlackThread(
-                team, event["channel"], thread_ts=event.get("thread_ts") or event["ts"]
-            )
-            payload = {"team": team, "event": event, "bot_user_id": req.context.bot_user_id}
-            if await self._store.store(str(event_id), thread.id, payload):
-                if self.inbox_worker is not None:
-                    self.inbox_worker.wake()
-            else:
-                log.info("Skipping %s: it was stored before", event_id)
+            await self._store_before_ack(str(event_id), body, event, req.context.bot_user_id, retry)
+            return BoltResponse(status=200, body="")
+        if event_id and not self.deliveries.first_time(str(event_id)):
+            log.info("Skipping repeated delivery of %s (retry %s)", event_id, retry)
             return BoltResponse(status=200, body="")
         if event_id:
             # Other replicas are asked after the ack, before the work starts (`_message`).

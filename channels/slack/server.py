@@ -95,7 +95,12 @@ def http_app(channel: SlackChannel, checks: Mapping[str, Check] | None = None) -
     verifier = SignatureVerifier(channel.config.signing_secret or "")
 
     async def events(request: web.Request) -> web.Response:
-        text = await _checked_body(request, verifier)
+        text, body = await _checked_body(request, verifier)
+        # The ack of a mention or direct message is: verified (above), stored durably, 200.
+        # Everything else Slack sends (interactions, commands, other events) goes to Bolt.
+        retry = request.headers.get("X-Slack-Retry-Num", "?")
+        if body is not None and await channel.acknowledge(body, retry=retry):
+            return web.Response(status=200)
         bolt_request = AsyncBoltRequest(
             body=text,
             query=request.query_string,
@@ -114,9 +119,12 @@ def http_app(channel: SlackChannel, checks: Mapping[str, Check] | None = None) -
     return application
 
 
-async def _checked_body(request: web.Request, verifier: SignatureVerifier) -> str:
-    """The body of a request Slack signed, in a shape Bolt can read; `Refused` (4xx) otherwise.
-    The signature is checked before the body is parsed, so unsigned junk costs no parsing."""
+async def _checked_body(
+    request: web.Request, verifier: SignatureVerifier
+) -> tuple[str, dict[str, Any] | None]:
+    """The body of a request Slack signed, in a shape Bolt can read, and parsed when it is
+    JSON; `Refused` (4xx) otherwise. The signature is checked before the body is parsed, so
+    unsigned junk costs no parsing."""
     raw = await http_guard.read_body(request, limit=MAX_BODY_BYTES)
     stamp = request.headers.get("X-Slack-Request-Timestamp", "")
     if not (stamp.isascii() and stamp.isdigit() and len(stamp) <= 12):
@@ -134,13 +142,13 @@ async def _checked_body(request: web.Request, verifier: SignatureVerifier) -> st
             problem = event_problem(body["event"])
             if problem:
                 raise http_guard.Refused(400, problem)
-    elif request.content_type == "application/x-www-form-urlencoded":
+        return text, body
+    if request.content_type == "application/x-www-form-urlencoded":
         fields = http_guard.form_fields(text)
         if "payload" in fields:
             http_guard.json_object(fields["payload"][0], "The interaction payload")
-    else:
-        raise http_guard.Refused(415, "Slack sends JSON or form bodies only.")
-    return text
+        return text, None
+    raise http_guard.Refused(415, "Slack sends JSON or form bodies only.")
 
 
 @asynccontextmanager

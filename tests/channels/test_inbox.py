@@ -42,6 +42,32 @@ def test_put_is_once_per_event_id_and_take_leases(db: Database) -> None:
     assert one.queued() == 2  # Ev2 leased, Ev3 queued or leased
 
 
+def test_a_group_commit_stores_each_id_once_and_keeps_the_order(db: Database) -> None:
+    now = [datetime(2026, 12, 1, 9, tzinfo=UTC)]
+    inbox = Inbox(db, channel="slack", owner="one", clock=lambda: now[0])
+    assert inbox.put("Ev0", "thread-a", {"n": 0})
+    now[0] += timedelta(milliseconds=1)
+    # a retry of a stored event, a repeat inside the batch, and three of one conversation
+    # arriving in the same commit (and so at the same clock reading)
+    batch = [
+        ("Ev1", "thread-a", {"n": 1}),
+        ("Ev0", "thread-a", {"n": 0}),
+        ("Ev2", "thread-a", {"n": 2}),
+        ("Ev1", "thread-a", {"n": 1}),
+        ("Ev3", "thread-b", {"n": 3}),
+    ]
+    assert inbox.put_many(batch) == [True, False, True, False, True]
+    assert inbox.put_many([]) == []
+    order = []
+    for _ in range(6):
+        taken = [e for e in inbox.take(limit=5) if e.conversation == "thread-a"]
+        assert len(taken) <= 1  # one event of a conversation at a time
+        for event in taken:
+            order.append(event.event_id)
+            inbox.done(event.event_id)
+    assert order == ["Ev0", "Ev1", "Ev2"]
+
+
 def test_workers_on_many_replicas_handle_each_event_once_in_order(db: Database) -> None:
     feeder = Inbox(db, channel="slack", owner="feeder")
     expected: dict[str, list[str]] = defaultdict(list)

@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from channels.inbox import Inbox
 from channels.slack.threads import SlackThread
-from tests.channels.slack_fake_api import TEAM
+from tests.channels.slack_fake_api import BOT_USER, TEAM
 from tests.channels.slack_harness import CHANNEL, mention, slack_stack
 from tools.models import ChannelEvent
 
@@ -44,10 +44,6 @@ async def test_what_a_dead_process_acknowledged_is_answered_after_a_restart(
         db = slack.crm.db
         past = datetime.now(UTC) - timedelta(minutes=5)
         dead = Inbox(db, channel="slack", owner="dead-replica", clock=lambda: past)
-        # 1. acknowledged (stored) by a process that died before taking it
-        event = mention("Acme deal status", ts="800.000")
-        thread = SlackThread(TEAM, CHANNEL, thread_ts="800.000")
-        assert dead.put("EvDEAD1", thread.id, {"team": TEAM, "event": event, "bot_user_id": None})
         # 2. taken by a process that ran the whole turn and died before posting the reply
         done_event = mention("Acme deal status again", ts="900.000")
         done_thread = SlackThread(TEAM, CHANNEL, thread_ts="900.000")
@@ -74,6 +70,11 @@ async def test_what_a_dead_process_acknowledged_is_answered_after_a_restart(
             thread_id=done_thread.id, user_id="u-alice", text="Acme deal status again"
         )
         assert slack.model.remaining == 1
+        # 1. acknowledged (stored) by a process that died before taking it (stored after the
+        # turn above, so that the live worker's polling cannot run it first)
+        event = mention("Acme deal status", ts="800.000")
+        thread = SlackThread(TEAM, CHANNEL, thread_ts="800.000")
+        assert dead.put("EvDEAD1", thread.id, {"team": TEAM, "event": event, "bot_user_id": None})
         # the live process takes both: the first at once, the second when its lease runs out
         assert slack.channel.inbox_worker is not None
         slack.channel.inbox_worker.wake()
@@ -90,3 +91,32 @@ async def test_what_a_dead_process_acknowledged_is_answered_after_a_restart(
                 select(ChannelEvent.status).where(ChannelEvent.event_id.in_(["EvDEAD1", "EvDEAD2"]))
             ).all()
         assert statuses == ["done", "done"]
+
+
+async def test_a_message_is_acknowledged_without_bolt_and_the_apps_own_is_not_stored(
+    tmp_path: Path,
+) -> None:
+    async with slack_stack(tmp_path, steps=ACME) as slack:
+        through_bolt: list[str] = []
+        dispatch = slack.channel.bolt.async_dispatch
+
+        async def spy(request):  # type: ignore[no-untyped-def]
+            through_bolt.append(request.body["event_id"])
+            return await dispatch(request)
+
+        slack.channel.bolt.async_dispatch = spy  # type: ignore[method-assign]
+        event = mention("Acme deal status", ts="1000.000")
+        assert (await slack.event(event, event_id="EvFAST1")).status == 200
+        assert (await slack.event(event, event_id="EvFAST1", retry=1)).status == 200
+        own = mention("a note to myself", user=BOT_USER, ts="1001.000")
+        assert (await slack.event(own, event_id="EvOWN1")).status == 200
+        assert through_bolt == ["EvOWN1"]  # verify, store, answer: Bolt only sees the rest
+        await slack.wait_for(
+            lambda: "Acme expansion closes Dec 31." in slack.fake.posted(CHANNEL, "1000.000"),
+            what="the answer",
+        )
+        await slack.settle()
+        with slack.crm.db.read_session() as session:
+            assert session.get(ChannelEvent, ("slack", "EvOWN1")) is None
+        assert slack.fake.posted(CHANNEL, "1000.000").count("Acme expansion closes Dec 31.") == 1
+        assert slack.fake.posted(CHANNEL, "1001.000") == []
