@@ -20,6 +20,7 @@ from agents.llm_types import ChatModel
 from agents.review import ReviewDeps, ReviewError, build_review_graph, describe_outcome
 from agents.state import AgentDeps
 from tools.errors import NotFound
+from tools.notices import NoticeLedger, process_owner
 from tools.service import CRMService, ReviewOutcome
 from tools.tracing import turn_span
 from tools.trail import channel_of, record_told
@@ -28,6 +29,7 @@ MAX_MESSAGE_CHARS = 8000
 # Every checkpoint is written before the next step starts: a crash loses at most the step that
 # was running, which re-runs idempotently. ("async" could lose steps whose effects committed.)
 DURABILITY = "sync"
+NOTICE_POLL_SECONDS = 0.2
 
 
 ReviewOpenedListener = Callable[[dict[str, Any]], Awaitable[None]]
@@ -92,6 +94,7 @@ class ConversationService:
         self._review_opened: list[ReviewOpenedListener] = []
         self._requester_told: list[RequesterToldListener] = []
         self._outcome_told: list[OutcomeToldListener] = []
+        self._notice_ledger: NoticeLedger | None = None
 
     def subscribe(
         self,
@@ -346,26 +349,45 @@ class ConversationService:
         return notices
 
     async def _tell_requester(self, thread_id: str, message: str, approval_id: str) -> None:
-        config = {"configurable": {"thread_id": thread_id}}
+        """Add a review outcome to the requester's conversation — once, however many tellers
+        (replicas, re-runs after a crash) get here at the same moment (tools/notices.py)."""
+        ledger = self._notices()
+        claim = await asyncio.to_thread(ledger.claim, approval_id, thread_id, message)
+        waited = 0.0
+        while claim == "busy":  # a live teller holds it; a dead one's lease runs out
+            await asyncio.sleep(NOTICE_POLL_SECONDS)
+            waited += NOTICE_POLL_SECONDS
+            if waited > 2 * ledger.lease.total_seconds():
+                raise RuntimeError(f"the notice of {approval_id} stayed claimed; not told")
+            claim = await asyncio.to_thread(ledger.claim, approval_id, thread_id, message)
+        if claim == "told":
+            return
         history = await self.history(thread_id)
-        if any(m.get("content") == message for m in history):
-            return  # told already (a re-run after a crash must not repeat it)
-        await self.graph.aupdate_state(
-            config, {"history": [{"role": "assistant", "content": message}]}, as_node="respond"
-        )
-        # On the record for the decision trail (tools/trail.py): who was told, in which channel.
-        await asyncio.to_thread(
-            record_told,
-            self.crm,
-            approval_id=approval_id,
-            thread_id=thread_id,
-            channel=channel_of(thread_id),
-            message=message,
-        )
+        if not any(m.get("content") == message for m in history):
+            config = {"configurable": {"thread_id": thread_id}}
+            await self.graph.aupdate_state(
+                config, {"history": [{"role": "assistant", "content": message}]}, as_node="respond"
+            )
+            # On the record for the decision trail (tools/trail.py): who was told, where.
+            await asyncio.to_thread(
+                record_told,
+                self.crm,
+                approval_id=approval_id,
+                thread_id=thread_id,
+                channel=channel_of(thread_id),
+                message=message,
+            )
+        # else: a teller that died after writing it; the conversation holds it already
+        await asyncio.to_thread(ledger.mark_told, approval_id, thread_id, message)
         for listener in self._requester_told:
             await listener(thread_id, message)
         for told in self._outcome_told:
             await told(thread_id, message, approval_id)
+
+    def _notices(self) -> NoticeLedger:
+        if self._notice_ledger is None:
+            self._notice_ledger = NoticeLedger(self.crm.db, owner=process_owner())
+        return self._notice_ledger
 
     async def history(self, thread_id: str) -> list[dict[str, str]]:
         snapshot = await self.graph.aget_state({"configurable": {"thread_id": thread_id}})

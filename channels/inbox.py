@@ -23,9 +23,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
-import socket
-import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
@@ -38,6 +35,7 @@ from sqlalchemy.orm import aliased
 from agents.conversation import ConversationService, TurnResult
 from tools.db import Database
 from tools.models import ChannelEvent
+from tools.notices import process_owner
 
 __all__ = ["GroupCommit", "Inbox", "InboxEvent", "InboxWorker", "run_turn", "worker_id"]
 
@@ -48,7 +46,7 @@ QUEUED, DONE, FAILED = "queued", "done", "failed"
 
 def worker_id() -> str:
     """This process, as it appears in `leased_by`."""
-    return f"{socket.gethostname()[:30]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+    return process_owner()
 
 
 class InboxEvent(BaseModel):

@@ -398,6 +398,21 @@ class ChannelEvent(Base):
     done_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
+class RequesterNotice(Base):
+    """A review outcome told to the requester's conversation. The row is claimed (a lease)
+    before the conversation is written and marked told after, so concurrent tellers — two
+    replicas finishing the same review thread — tell it once, and a teller that died holding
+    the claim is taken over when its lease runs out (tools/notices.py)."""
+
+    __tablename__ = "requester_notices"
+    approval_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    thread_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    message_key: Mapped[str] = mapped_column(String(64), primary_key=True)  # sha256 of the text
+    claimed_by: Mapped[str] = mapped_column(String(64))
+    claimed_until: Mapped[datetime] = mapped_column(UTCDateTime())
+    told_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
 class TeamsReference(Base):
     """How the Teams bot reaches people again: a Bot Framework conversation reference per CRM
     user (their personal chat), per warroom thread, and per review card sent to a reviewer

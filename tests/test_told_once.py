@@ -1,0 +1,75 @@
+"""A review outcome reaches the requester's conversation once: two replicas telling it at the
+same moment, or a teller that died holding the claim, never make it appear twice or not at all."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from langgraph.checkpoint.memory import InMemorySaver
+
+from agents.conversation import ConversationService
+from tools.notices import NoticeLedger
+from tools.service import CRMService
+
+THREAD = "slack:T1:C1:100.000"
+MESSAGE = "Your request was approved: 25% discount on Acme."
+
+
+class SlowToLook(ConversationService):
+    """Reads the conversation, then yields for a while before acting on what it read: the
+    window in which another teller, having read the same, writes."""
+
+    async def history(self, thread_id: str) -> list[dict[str, str]]:
+        seen = await super().history(thread_id)
+        await asyncio.sleep(0.05)
+        return seen
+
+
+def replicas(crm: CRMService, count: int = 2) -> list[ConversationService]:
+    saver = InMemorySaver()  # one checkpoint store, as replicas share PostgreSQL
+    return [SlowToLook(crm=crm, model=None, checkpointer=saver) for _ in range(count)]
+
+
+async def count(convo: ConversationService) -> int:
+    return sum(m["content"] == MESSAGE for m in await convo.history(THREAD))
+
+
+async def test_two_concurrent_tellers_tell_the_outcome_once(crm: CRMService) -> None:
+    one, two = replicas(crm)
+    heard: list[Any] = []
+    for convo in (one, two):
+        convo.subscribe(requester_told=lambda t, m: _append(heard, (t, m)))
+    await asyncio.gather(
+        *(c._tell_requester(THREAD, MESSAGE, "apr-1") for c in (one, two, one, two))
+    )
+    assert await count(one) == 1
+    assert heard == [(THREAD, MESSAGE)]  # the channel posts it once too
+
+
+async def test_a_teller_that_died_holding_the_claim_is_taken_over(crm: CRMService) -> None:
+    [convo] = replicas(crm, 1)
+    convo._notice_ledger = NoticeLedger(crm.db, owner="this", lease_seconds=0.3)
+    dead = NoticeLedger(crm.db, owner="dead", lease_seconds=0.3)
+    assert dead.claim("apr-1", THREAD, MESSAGE) == "won"  # ...and the process was killed
+    await convo._tell_requester(THREAD, MESSAGE, "apr-1")  # waits for the lease, then tells
+    assert await count(convo) == 1
+    assert dead.claim("apr-1", THREAD, MESSAGE) == "told"
+
+
+async def test_a_teller_that_died_after_writing_is_not_repeated(crm: CRMService) -> None:
+    [convo] = replicas(crm, 1)
+    dead = NoticeLedger(crm.db, owner="dead", lease_seconds=0.1)
+    assert dead.claim("apr-1", THREAD, MESSAGE) == "won"
+    await convo.graph.aupdate_state(  # it wrote the notice, then was killed before marking it
+        {"configurable": {"thread_id": THREAD}},
+        {"history": [{"role": "assistant", "content": MESSAGE}]},
+        as_node="respond",
+    )
+    await asyncio.sleep(0.15)
+    await convo._tell_requester(THREAD, MESSAGE, "apr-1")
+    assert await count(convo) == 1
+
+
+async def _append(into: list[Any], item: Any) -> None:
+    into.append(item)
