@@ -23,6 +23,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import socket
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
@@ -45,8 +47,34 @@ QUEUED, DONE, FAILED = "queued", "done", "failed"
 
 
 def worker_id() -> str:
-    """This process, as it appears in `leased_by`."""
+    """This process, as it appears in `leased_by`: host:pid:instance."""
     return process_owner()
+
+
+# The inboxes of this process: their leases are never "abandoned" (several replicas may share
+# one process in tests, one pid in containers that restart as pid 1).
+_LIVE_OWNERS: set[str] = set()
+
+
+def _abandoned(owner: str | None) -> bool:
+    """Whether a lease holder is a dead process of this host (an earlier life of this server,
+    killed or crashed): its host is ours and its pid is gone, or is ours but the instance is
+    not one of this process's inboxes."""
+    parts = (owner or "").rsplit(":", 2)
+    if len(parts) != 3 or parts[0] != socket.gethostname()[:30] or not parts[1].isdigit():
+        return False
+    if owner in _LIVE_OWNERS:
+        return False
+    pid = int(parts[1])
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False  # alive, another user's
+    return False
 
 
 class InboxEvent(BaseModel):
@@ -79,6 +107,7 @@ class Inbox:
         self.keep = timedelta(seconds=keep_seconds)
         self.clock = clock
         self._postgres = db.engine.dialect.name == "postgresql"
+        _LIVE_OWNERS.add(self.owner)
 
     def put(self, event_id: str, conversation: str, payload: dict[str, Any]) -> bool:
         """Store a new event (True); False when the event id was stored before."""
@@ -191,6 +220,40 @@ class Inbox:
             ChannelEvent.leased_by == self.owner,
             ChannelEvent.status == QUEUED,
         )
+
+    def release_abandoned(self) -> int:
+        """On start: end the leases that dead processes of this host still hold (this server
+        before a crash or kill -9), so their interrupted turns resume now rather than when the
+        lease runs out. Leases of other hosts are left to run out: their holders may be alive."""
+        now = self.clock()
+        host = socket.gethostname()[:30]
+        held = select(ChannelEvent.event_id, ChannelEvent.leased_by).where(
+            ChannelEvent.channel == self.channel,
+            ChannelEvent.status == QUEUED,
+            ChannelEvent.leased_until > now,
+            ChannelEvent.leased_by.startswith(f"{host}:", autoescape=True),
+        )
+        released = 0
+        with self.db.session() as session:
+            for event_id, owner in list(session.execute(held).all()):
+                if not _abandoned(owner):
+                    continue
+                result = session.execute(
+                    update(ChannelEvent)
+                    .where(
+                        ChannelEvent.channel == self.channel,
+                        ChannelEvent.event_id == event_id,
+                        ChannelEvent.leased_by == owner,
+                        ChannelEvent.status == QUEUED,
+                    )
+                    .values(leased_until=None)
+                )
+                released += int(cast(CursorResult[Any], result).rowcount or 0)
+        if released:
+            log.info(
+                "Resuming %d %s events a dead process of this host held", released, self.channel
+            )
+        return released
 
     def renew(self, event_id: str) -> bool:
         """Extend this worker's lease; False when it lost the event (it must stop)."""
@@ -313,7 +376,12 @@ class InboxWorker:
             self._loop.call_soon_threadsafe(self._wake.set)
 
     async def run(self, stop: asyncio.Event) -> None:
+        """Take events until `stop`; first, the ones a dead process of this host was handling."""
         self._loop = asyncio.get_running_loop()
+        try:
+            await asyncio.to_thread(self.inbox.release_abandoned)
+        except Exception:
+            log.exception("releasing abandoned %s leases failed", self.inbox.channel)
         rounds = 0
         while not stop.is_set():
             self._wake.clear()
