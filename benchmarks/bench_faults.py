@@ -15,8 +15,8 @@ The process is killed with SIGKILL at a point drawn at random (seeded, per point
     checkpoint save — a kill "before" lands inside the node that just ran —, after every CRM
     commit — between the write and its checkpoint —, after every review request and decision,
     after every inbox step, after the post);
-  - 20 % from outside, after a random delay within the reference run's duration (anywhere:
-    inside a statement, between a checkpoint and the next node, ...).
+  - 20 % from outside, after a random delay within the first 1.5 s (a run takes about 2 s):
+    anywhere — inside a statement, between a checkpoint and the next node, ...
 Then `--replicas` processes start at once on the same database and finish the work (a message
 whose storing was cut short is delivered again, as Slack retries an unacknowledged event).
 
@@ -57,6 +57,9 @@ from tests.faults import inbox_driver
 
 TEMPLATE = "faults_template"
 TIMED_SHARE = 0.2
+# Timed kills land within this many seconds of the start (a reference run takes about 1.5-2 s
+# on two cores; a constant, so that a resumed run draws the same points).
+TIMED_WINDOW = 1.5
 REPLICA_TIMEOUT = 120.0
 INBOX_CHANNEL = "slack"
 
@@ -225,10 +228,27 @@ def compare(got: dict[str, Any], want: dict[str, Any]) -> dict[str, Any]:
 # ------------------------------------------------------------------ one point
 
 
-def plan_of(seed: int, point: int, boundaries: int, seconds: float) -> dict[str, Any]:
+def category_of(where: str) -> str:
+    """Which of the kill categories a point fell in (from the boundary it was killed at, or the
+    last one passed before a timed kill)."""
+    phase, _, label = where.removeprefix("after ").partition(":")
+    if phase == "ingest":
+        return "during ingestion"
+    if phase == "review":
+        return "during review decisions"
+    if phase in ("inbox", "before the first boundary") or label.startswith(
+        ("after-inbox", "after-post")
+    ):
+        return "during inbox processing"
+    if label.startswith(("after-commit", "after-review-request")):
+        return "between a write and its checkpoint"
+    return "inside nodes"
+
+
+def plan_of(seed: int, point: int, boundaries: int) -> dict[str, Any]:
     rng = random.Random(f"{seed}:{point}")
     if rng.random() < TIMED_SHARE:
-        return {"mode": "timed", "delay": round(rng.uniform(0.0, seconds), 3)}
+        return {"mode": "timed", "delay": round(rng.uniform(0.0, TIMED_WINDOW), 3)}
     return {"mode": "boundary", "kill_at": rng.randint(1, boundaries)}
 
 
@@ -270,6 +290,7 @@ def run_point(
         **plan,
         "where": where,
         "phase": where.removeprefix("after ").split(":", 1)[0],
+        "category": category_of(where),
         "killed": killed_code == -signal.SIGKILL,
         "acknowledged_before_kill": acknowledged,
         "replicas_ok": all(c == 0 for c in codes) and checked,
@@ -355,6 +376,7 @@ def summarise(records: list[dict[str, Any]]) -> dict[str, Any]:
         "unanswered_messages": sum(not r["answered"] for r in records),
         "duplicate_replies": total("duplicate_answers"),
         "by_mode": dict(Counter(r["mode"] for r in records)),
+        "by_category": dict(Counter(r.get("category") or category_of(r["where"]) for r in records)),
         "by_phase": dict(Counter(r["phase"] for r in records)),
         "by_boundary": dict(
             Counter(
@@ -404,7 +426,7 @@ def main() -> None:
         server = Server(url)
         server.prepare_template(args.work)
         boundaries, want, seconds = reference(server, args.work)
-        plans = [(p, plan_of(args.seed, p, len(boundaries), seconds)) for p in range(args.points)]
+        plans = [(p, plan_of(args.seed, p, len(boundaries))) for p in range(args.points)]
         todo = [(p, plan) for p, plan in plans if p % count == index and p not in done]
         lanes = []
         for i in range(max(1, args.parallel)):
