@@ -454,7 +454,8 @@ async def run_turn(
     """The turn of a message — exactly once across crashes when the message came from the
     inbox. Before the turn starts, the conversation's checkpoint id is noted on the event; a
     worker taking the event over after a crash then
-      - finds the checkpoint unchanged: the turn never started, so it runs it;
+      - finds no turn input checkpointed since: the turn never started, so it runs it (a review
+        outcome told into the conversation meanwhile moves the checkpoint, but is no turn);
       - finds it moved and the graph mid-way: resumes from the last checkpoint (steps that
         finished are not run again; the one that was running re-runs, and its writes carry
         idempotency keys, so nothing is written twice);
@@ -463,7 +464,11 @@ async def run_turn(
     config = {"configurable": {"thread_id": thread_id}}
     before = await convo.graph.aget_state(config)
     mark = str((before.config or {}).get("configurable", {}).get("checkpoint_id") or "")
-    if stored is not None and stored.stage == "turn" and mark != (stored.checkpoint or ""):
+    if (
+        stored is not None
+        and stored.stage == "turn"
+        and await _started_since(convo, config, stored.checkpoint or "")
+    ):
         if before.next:
             log.info("Resuming the interrupted turn of %s in %s", stored.event_id, thread_id)
             resumed = await convo.resume(thread_id)
@@ -479,3 +484,14 @@ async def run_turn(
     if stored is not None and inbox is not None:
         await asyncio.to_thread(inbox.note, stored.event_id, stage="turn", checkpoint=mark)
     return await convo.send(thread_id=thread_id, user_id=user_id, text=text, on_event=on_event)
+
+
+async def _started_since(convo: ConversationService, config: dict[str, Any], mark: str) -> bool:
+    """Whether a turn's input was checkpointed after checkpoint `mark` (newest first)."""
+    async for snapshot in convo.graph.aget_state_history(config):
+        checkpoint = str((snapshot.config or {}).get("configurable", {}).get("checkpoint_id"))
+        if checkpoint == mark:
+            return False
+        if (snapshot.metadata or {}).get("source") == "input":
+            return True
+    return False
