@@ -1,16 +1,21 @@
 """A review outcome reaches the requester's conversation once: two replicas telling it at the
-same moment, or a teller that died holding the claim, never make it appear twice or not at all."""
+same moment, or a teller that died holding the claim, never make it appear twice or not at all;
+and a review asked for twice at the same moment is one request."""
 
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 from typing import Any
 
+import pytest
 from langgraph.checkpoint.memory import InMemorySaver
+from sqlalchemy.orm import Session
 
 from agents.conversation import ConversationService
+from tools.models import Approval
 from tools.notices import NoticeLedger
-from tools.service import CRMService
+from tools.service import CRMService, Proposal
 
 THREAD = "slack:T1:C1:100.000"
 MESSAGE = "Your request was approved: 25% discount on Acme."
@@ -73,3 +78,28 @@ async def test_a_teller_that_died_after_writing_is_not_repeated(crm: CRMService)
 
 async def _append(into: list[Any], item: Any) -> None:
     into.append(item)
+
+
+def test_a_review_requested_at_the_same_moment_twice_is_one_request(
+    crm: CRMService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two replicas ingesting one transcript both ask for the same review: the second insert
+    finds the first one's row and returns it instead of failing."""
+    actor = crm.actor("u-alice")
+    args = {"opportunity_id": "opp-acme-1", "percent": 25, "reason": "volume"}
+    proposal = crm.propose("apply_discount", args, actor, proposal_id="prop-same")
+    assert isinstance(proposal, Proposal)
+    [decision] = crm.classify([proposal], actor)
+    first = crm.request_review(proposal, decision, thread_id=THREAD, ttl=timedelta(hours=1))
+    looked = Session.get
+
+    def not_yet_there(self: Session, entity: Any, ident: Any, **kw: Any) -> Any:
+        if entity is Approval and not getattr(self, "_looked_once", False):
+            self._looked_once = True  # type: ignore[attr-defined]
+            return None  # the other replica's insert lands after this look
+        return looked(self, entity, ident, **kw)
+
+    monkeypatch.setattr(Session, "get", not_yet_there)
+    second = crm.request_review(proposal, decision, thread_id=THREAD, ttl=timedelta(hours=1))
+    assert second["id"] == first["id"]
+    assert len(crm.reviews(status=None)) == 1
