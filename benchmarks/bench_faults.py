@@ -192,14 +192,27 @@ def snapshot(url: str, out: Path) -> None:
             "queued": scalar("select count(*) from channel_events where status = 'queued'"),
             "told_notes": scalar("select count(*) from audit_events where action = 'told'"),
         }
+        threads = list(
+            conn.execute(
+                text(
+                    "select distinct thread_id from checkpoints where thread_id not like "
+                    "'review:%' order by thread_id"
+                )
+            ).scalars()
+        )
     engine.dispose()
 
-    async def history() -> list[dict[str, str]]:
+    async def histories() -> dict[str, int]:
+        """Each message of each conversation (the chat thread, the meeting's), counted."""
         async with open_async_checkpointer(url, pool_size=1) as saver:
             convo = ConversationService(crm=None, model=None, checkpointer=saver)  # type: ignore[arg-type]
-            return await convo.history(inbox_driver.THREAD)
+            counted: Counter[str] = Counter()
+            for thread in threads:
+                for message in await convo.history(thread):
+                    counted[f"{thread} | {message['content']}"] += 1
+            return dict(counted)
 
-    state["history"] = dict(Counter(m["content"] for m in asyncio.run(history())))
+    state["history"] = asyncio.run(histories())
     out.write_text(json.dumps(state))
 
 
