@@ -19,8 +19,8 @@ from agents.graph import build_graph
 from agents.llm_types import ChatModel
 from agents.review import ReviewDeps, ReviewError, build_review_graph, describe_outcome
 from agents.state import AgentDeps
+from tools.claims import ClaimLedger, digest
 from tools.errors import NotFound
-from tools.notices import NoticeLedger, process_owner
 from tools.service import CRMService, ReviewOutcome
 from tools.tracing import turn_span
 from tools.trail import channel_of, record_told
@@ -29,7 +29,6 @@ MAX_MESSAGE_CHARS = 8000
 # Every checkpoint is written before the next step starts: a crash loses at most the step that
 # was running, which re-runs idempotently. ("async" could lose steps whose effects committed.)
 DURABILITY = "sync"
-NOTICE_POLL_SECONDS = 0.2
 
 
 ReviewOpenedListener = Callable[[dict[str, Any]], Awaitable[None]]
@@ -94,7 +93,7 @@ class ConversationService:
         self._review_opened: list[ReviewOpenedListener] = []
         self._requester_told: list[RequesterToldListener] = []
         self._outcome_told: list[OutcomeToldListener] = []
-        self._notice_ledger: NoticeLedger | None = None
+        self._claim_ledger: ClaimLedger | None = None
 
     def subscribe(
         self,
@@ -190,7 +189,7 @@ class ConversationService:
         Nodes that had not finished run again; their side effects are idempotent."""
         config = {"configurable": {"thread_id": thread_id}}
         snapshot = await self.graph.aget_state(config)
-        if not snapshot.next:
+        if not snapshot.next and not cut_short(snapshot):
             return None
         deps = AgentDeps(
             crm=self.crm,
@@ -223,17 +222,31 @@ class ConversationService:
         await self._open_review(approval_id)
 
     async def _open_review(self, approval_id: str) -> None:
-        """Start the review thread (idempotent: an existing thread is left as it is)."""
+        """Start the review thread (idempotent: an existing thread is left as it is). Opened
+        once across processes: two replicas starting the same thread at once would each run
+        its input, and the second run could overwrite a decision the first had recorded."""
         config = self._review_config(approval_id)
         snapshot = await self.review_graph.aget_state(config)
-        if snapshot.values:
+        if snapshot.values and not cut_short(snapshot):
             return
-        await self.review_graph.ainvoke(
-            {"approval_id": approval_id, "decision": None, "outcome": None, "error": None},
-            config,
-            context=self._review_deps(),
-            durability=DURABILITY,
-        )
+        claims = self._claims()
+        if not await claims.acquire("review-open", approval_id):
+            return  # opened by another process
+        snapshot = await self.review_graph.aget_state(config)
+        if snapshot.next or cut_short(snapshot):
+            # An opener killed after its input was checkpointed: finish that run (a second
+            # input on top of it would not start the thread cleanly).
+            await self.review_graph.ainvoke(
+                None, config, context=self._review_deps(), durability=DURABILITY
+            )
+        elif not snapshot.values:  # else: an opener that died after opening it
+            await self.review_graph.ainvoke(
+                {"approval_id": approval_id, "decision": None, "outcome": None, "error": None},
+                config,
+                context=self._review_deps(),
+                durability=DURABILITY,
+            )
+        await asyncio.to_thread(claims.done, "review-open", approval_id)
         if self._review_opened:
             rows = self.crm.reviews(status=None, approval_id=approval_id)
             for listener in self._review_opened:
@@ -256,7 +269,7 @@ class ConversationService:
             raise ReviewError(f"There is no review request '{approval_id}'.")
         await self._open_review(approval_id)  # recovers a request whose thread was never opened
         config = self._review_config(approval_id)
-        snapshot = await self.review_graph.aget_state(config)
+        snapshot = await self._finish_cut_short(config)
         if not snapshot.next:  # already decided: report, change nothing
             row = self.crm.reviews(status=None, approval_id=approval_id)[0]
             if row["status"] == "expired":
@@ -294,6 +307,17 @@ class ConversationService:
             outcome={"review": outcome.model_dump()},
         )
 
+    async def _finish_cut_short(self, config: dict[str, Any]) -> Any:
+        """The review thread's state, after finishing a run a crash cut short (see
+        `cut_short`): a decision recorded just before the kill is then carried through."""
+        snapshot = await self.review_graph.aget_state(config)
+        if cut_short(snapshot):
+            await self.review_graph.ainvoke(
+                None, config, context=self._review_deps(), durability=DURABILITY
+            )
+            snapshot = await self.review_graph.aget_state(config)
+        return snapshot
+
     async def recover(self) -> int:
         """Finish review threads a crash interrupted (a decision applied but not yet told, an
         expiry not yet reported) and open threads for requests that never got one."""
@@ -301,6 +325,9 @@ class ConversationService:
         for row in self.crm.reviews(status=None):
             config = self._review_config(row["id"])
             snapshot = await self.review_graph.aget_state(config)
+            if cut_short(snapshot):
+                snapshot = await self._finish_cut_short(config)
+                finished += 1
             if not snapshot.values:
                 if row["status"] == "pending":
                     await self._open_review(row["id"])
@@ -350,18 +377,11 @@ class ConversationService:
 
     async def _tell_requester(self, thread_id: str, message: str, approval_id: str) -> None:
         """Add a review outcome to the requester's conversation — once, however many tellers
-        (replicas, re-runs after a crash) get here at the same moment (tools/notices.py)."""
-        ledger = self._notices()
-        claim = await asyncio.to_thread(ledger.claim, approval_id, thread_id, message)
-        waited = 0.0
-        while claim == "busy":  # a live teller holds it; a dead one's lease runs out
-            await asyncio.sleep(NOTICE_POLL_SECONDS)
-            waited += NOTICE_POLL_SECONDS
-            if waited > 2 * ledger.lease.total_seconds():
-                raise RuntimeError(f"the notice of {approval_id} stayed claimed; not told")
-            claim = await asyncio.to_thread(ledger.claim, approval_id, thread_id, message)
-        if claim == "told":
-            return
+        (replicas, re-runs after a crash) get here at the same moment (tools/claims.py)."""
+        claims = self._claims()
+        key = notice_key(approval_id, thread_id, message)
+        if not await claims.acquire("notice", key):
+            return  # told by another teller
         history = await self.history(thread_id)
         if not any(m.get("content") == message for m in history):
             config = {"configurable": {"thread_id": thread_id}}
@@ -378,20 +398,33 @@ class ConversationService:
                 message=message,
             )
         # else: a teller that died after writing it; the conversation holds it already
-        await asyncio.to_thread(ledger.mark_told, approval_id, thread_id, message)
+        await asyncio.to_thread(claims.done, "notice", key)
         for listener in self._requester_told:
             await listener(thread_id, message)
         for told in self._outcome_told:
             await told(thread_id, message, approval_id)
 
-    def _notices(self) -> NoticeLedger:
-        if self._notice_ledger is None:
-            self._notice_ledger = NoticeLedger(self.crm.db, owner=process_owner())
-        return self._notice_ledger
+    def _claims(self) -> ClaimLedger:
+        if self._claim_ledger is None:
+            self._claim_ledger = ClaimLedger(self.crm.db)
+        return self._claim_ledger
 
     async def history(self, thread_id: str) -> list[dict[str, str]]:
         snapshot = await self.graph.aget_state({"configurable": {"thread_id": thread_id}})
         return list((snapshot.values or {}).get("history") or [])
+
+
+def cut_short(snapshot: Any) -> bool:
+    """A run killed after its step's tasks saved their writes but before the step's checkpoint:
+    the state shows those writes and no next node, as if the run had ended. It has not; running
+    on from the checkpoint (input None) applies the saved writes and goes on, re-running none of
+    the finished tasks."""
+    return not snapshot.next and bool(snapshot.tasks)
+
+
+def notice_key(approval_id: str, thread_id: str, message: str) -> str:
+    """The claim of telling `message` about a request to a conversation (tools/claims.py)."""
+    return f"{approval_id}|{thread_id}|{digest(message)}"
 
 
 # The graph's state is typed; a turn's result crosses into the channels as plain JSON data.

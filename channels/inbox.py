@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import socket
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
@@ -34,10 +33,10 @@ from sqlalchemy import CursorResult, and_, delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 
-from agents.conversation import ConversationService, TurnResult
+from agents.conversation import ConversationService, TurnResult, cut_short
+from tools.claims import holder_is_dead, process_owner, register_owner
 from tools.db import Database
 from tools.models import ChannelEvent
-from tools.notices import process_owner
 
 __all__ = ["GroupCommit", "Inbox", "InboxEvent", "InboxWorker", "run_turn", "worker_id"]
 
@@ -47,34 +46,8 @@ QUEUED, DONE, FAILED = "queued", "done", "failed"
 
 
 def worker_id() -> str:
-    """This process, as it appears in `leased_by`: host:pid:instance."""
+    """This process, as it appears in `leased_by`: host:pid:instance (tools/claims.py)."""
     return process_owner()
-
-
-# The inboxes of this process: their leases are never "abandoned" (several replicas may share
-# one process in tests, one pid in containers that restart as pid 1).
-_LIVE_OWNERS: set[str] = set()
-
-
-def _abandoned(owner: str | None) -> bool:
-    """Whether a lease holder is a dead process of this host (an earlier life of this server,
-    killed or crashed): its host is ours and its pid is gone, or is ours but the instance is
-    not one of this process's inboxes."""
-    parts = (owner or "").rsplit(":", 2)
-    if len(parts) != 3 or parts[0] != socket.gethostname()[:30] or not parts[1].isdigit():
-        return False
-    if owner in _LIVE_OWNERS:
-        return False
-    pid = int(parts[1])
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False  # alive, another user's
-    return False
 
 
 class InboxEvent(BaseModel):
@@ -107,7 +80,7 @@ class Inbox:
         self.keep = timedelta(seconds=keep_seconds)
         self.clock = clock
         self._postgres = db.engine.dialect.name == "postgresql"
-        _LIVE_OWNERS.add(self.owner)
+        register_owner(self.owner)
 
     def put(self, event_id: str, conversation: str, payload: dict[str, Any]) -> bool:
         """Store a new event (True); False when the event id was stored before."""
@@ -236,7 +209,7 @@ class Inbox:
         released = 0
         with self.db.session() as session:
             for event_id, owner in list(session.execute(held).all()):
-                if not _abandoned(owner):
+                if not holder_is_dead(owner):
                     continue
                 result = session.execute(
                     update(ChannelEvent)
@@ -459,7 +432,8 @@ async def run_turn(
       - finds it moved and the graph mid-way: resumes from the last checkpoint (steps that
         finished are not run again; the one that was running re-runs, and its writes carry
         idempotency keys, so nothing is written twice);
-      - finds it moved and the graph finished: answers with the turn's reply, running nothing.
+      - finds it moved and the graph finished: answers with the turn's reply, running nothing
+        (but opening the review threads of its pending requests, if the crash came first).
     """
     config = {"configurable": {"thread_id": thread_id}}
     before = await convo.graph.aget_state(config)
@@ -469,17 +443,22 @@ async def run_turn(
         and stored.stage == "turn"
         and await _started_since(convo, config, stored.checkpoint or "")
     ):
-        if before.next:
+        if before.next or cut_short(before):
             log.info("Resuming the interrupted turn of %s in %s", stored.event_id, thread_id)
             resumed = await convo.resume(thread_id)
             if resumed is not None:
                 return resumed
             before = await convo.graph.aget_state(config)
         log.info("The turn of %s had finished; answering it", stored.event_id)
+        finished = before.values.get("outcome") if before.values else None
+        outcome = finished.model_dump(mode="json") if finished is not None else {}
+        for pending in outcome.get("pending", []):
+            # the crash may have come before the turn opened its review threads
+            await convo.open_review(pending["approval_id"])
         return TurnResult(
             thread_id=thread_id,
             reply=str((before.values or {}).get("reply") or ""),
-            outcome=dict((before.values or {}).get("outcome") or {}),
+            outcome=outcome,
         )
     if stored is not None and inbox is not None:
         await asyncio.to_thread(inbox.note, stored.event_id, stage="turn", checkpoint=mark)

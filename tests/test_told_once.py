@@ -12,13 +12,14 @@ import pytest
 from langgraph.checkpoint.memory import InMemorySaver
 from sqlalchemy.orm import Session
 
-from agents.conversation import ConversationService
+from agents.conversation import ConversationService, notice_key
+from tools.claims import ClaimLedger
 from tools.models import Approval
-from tools.notices import NoticeLedger
 from tools.service import CRMService, Proposal
 
 THREAD = "slack:T1:C1:100.000"
 MESSAGE = "Your request was approved: 25% discount on Acme."
+KEY = notice_key("apr-1", THREAD, MESSAGE)
 
 
 class SlowToLook(ConversationService):
@@ -54,18 +55,18 @@ async def test_two_concurrent_tellers_tell_the_outcome_once(crm: CRMService) -> 
 
 async def test_a_teller_that_died_holding_the_claim_is_taken_over(crm: CRMService) -> None:
     [convo] = replicas(crm, 1)
-    convo._notice_ledger = NoticeLedger(crm.db, owner="this", lease_seconds=0.3)
-    dead = NoticeLedger(crm.db, owner="dead", lease_seconds=0.3)
-    assert dead.claim("apr-1", THREAD, MESSAGE) == "won"  # ...and the process was killed
+    convo._claim_ledger = ClaimLedger(crm.db, owner="this", lease_seconds=0.3)
+    dead = ClaimLedger(crm.db, owner="elsewhere:1:dead", lease_seconds=0.3)
+    assert dead.claim("notice", KEY) == "won"  # ...and the process was killed
     await convo._tell_requester(THREAD, MESSAGE, "apr-1")  # waits for the lease, then tells
     assert await count(convo) == 1
-    assert dead.claim("apr-1", THREAD, MESSAGE) == "told"
+    assert dead.claim("notice", KEY) == "done"
 
 
 async def test_a_teller_that_died_after_writing_is_not_repeated(crm: CRMService) -> None:
     [convo] = replicas(crm, 1)
-    dead = NoticeLedger(crm.db, owner="dead", lease_seconds=0.1)
-    assert dead.claim("apr-1", THREAD, MESSAGE) == "won"
+    dead = ClaimLedger(crm.db, owner="elsewhere:1:dead", lease_seconds=0.1)
+    assert dead.claim("notice", KEY) == "won"
     await convo.graph.aupdate_state(  # it wrote the notice, then was killed before marking it
         {"configurable": {"thread_id": THREAD}},
         {"history": [{"role": "assistant", "content": MESSAGE}]},

@@ -398,19 +398,17 @@ class ChannelEvent(Base):
     done_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
-class RequesterNotice(Base):
-    """A review outcome told to the requester's conversation. The row is claimed (a lease)
-    before the conversation is written and marked told after, so concurrent tellers — two
-    replicas finishing the same review thread — tell it once, and a teller that died holding
-    the claim is taken over when its lease runs out (tools/notices.py)."""
+class Claim(Base):
+    """A step that must happen once across processes (tools/claims.py): claimed with a lease
+    before it is done, marked done after — opening a review thread ("review-open", approval
+    id), telling an outcome to a conversation ("notice", approval|thread|message digest)."""
 
-    __tablename__ = "requester_notices"
-    approval_id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    thread_id: Mapped[str] = mapped_column(String(200), primary_key=True)
-    message_key: Mapped[str] = mapped_column(String(64), primary_key=True)  # sha256 of the text
+    __tablename__ = "claims"
+    scope: Mapped[str] = mapped_column(String(32), primary_key=True)
+    key: Mapped[str] = mapped_column(String(400), primary_key=True)
     claimed_by: Mapped[str] = mapped_column(String(64))
     claimed_until: Mapped[datetime] = mapped_column(UTCDateTime())
-    told_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    done_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class TeamsReference(Base):
