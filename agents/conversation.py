@@ -230,9 +230,11 @@ class ConversationService:
         if snapshot.values and not cut_short(snapshot):
             return
         claims = self._claims()
-        if not await claims.acquire("review-open", approval_id):
-            return  # opened by another process
+        won = await claims.acquire("review-open", approval_id)
         snapshot = await self.review_graph.aget_state(config)
+        if not won and snapshot.values and not cut_short(snapshot):
+            return  # opened by another process
+        # (opened once before, yet no thread: its checkpoints were lost — open it again)
         if snapshot.next or cut_short(snapshot):
             # An opener killed after its input was checkpointed: finish that run (a second
             # input on top of it would not start the thread cleanly).
@@ -246,7 +248,8 @@ class ConversationService:
                 context=self._review_deps(),
                 durability=DURABILITY,
             )
-        await asyncio.to_thread(claims.done, "review-open", approval_id)
+        if won:
+            await asyncio.to_thread(claims.done, "review-open", approval_id)
         if self._review_opened:
             rows = self.crm.reviews(status=None, approval_id=approval_id)
             for listener in self._review_opened:
