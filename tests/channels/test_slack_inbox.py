@@ -78,7 +78,7 @@ async def test_what_a_dead_process_acknowledged_is_answered_after_a_restart(
         await slack.channel.convo.send(
             thread_id=done_thread.id, user_id="u-alice", text="Acme deal status again"
         )
-        assert slack.model.remaining == 1
+        # (the worker may already be answering EvDEAD1 with the other scripted step)
         # the live process takes both: the first at once, the second when its lease runs out
         assert slack.channel.inbox_worker is not None
         slack.channel.inbox_worker.wake()
