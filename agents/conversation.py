@@ -19,6 +19,7 @@ from agents.graph import build_graph
 from agents.llm_types import ChatModel
 from agents.review import ReviewDeps, ReviewError, build_review_graph, describe_outcome
 from agents.state import AgentDeps
+from tools.claims import ClaimLedger, digest
 from tools.errors import NotFound
 from tools.service import CRMService, ReviewOutcome
 from tools.tracing import turn_span
@@ -92,6 +93,7 @@ class ConversationService:
         self._review_opened: list[ReviewOpenedListener] = []
         self._requester_told: list[RequesterToldListener] = []
         self._outcome_told: list[OutcomeToldListener] = []
+        self._claim_ledger: ClaimLedger | None = None
 
     def subscribe(
         self,
@@ -188,7 +190,7 @@ class ConversationService:
         Nodes that had not finished run again; their side effects are idempotent."""
         config = {"configurable": {"thread_id": thread_id}}
         snapshot = await self.graph.aget_state(config)
-        if not snapshot.next:
+        if not snapshot.next and not cut_short(snapshot):
             return None
         deps = AgentDeps(
             crm=self.crm,
@@ -221,17 +223,34 @@ class ConversationService:
         await self._open_review(approval_id)
 
     async def _open_review(self, approval_id: str) -> None:
-        """Start the review thread (idempotent: an existing thread is left as it is)."""
+        """Start the review thread (idempotent: an existing thread is left as it is). Opened
+        once across processes: two replicas starting the same thread at once would each run
+        its input, and the second run could overwrite a decision the first had recorded."""
         config = self._review_config(approval_id)
         snapshot = await self.review_graph.aget_state(config)
-        if snapshot.values:
+        if snapshot.values and not cut_short(snapshot):
             return
-        await self.review_graph.ainvoke(
-            {"approval_id": approval_id, "decision": None, "outcome": None, "error": None},
-            config,
-            context=self._review_deps(),
-            durability=DURABILITY,
-        )
+        claims = self._claims()
+        won = await claims.acquire("review-open", approval_id)
+        snapshot = await self.review_graph.aget_state(config)
+        if not won and snapshot.values and not cut_short(snapshot):
+            return  # opened by another process
+        # (opened once before, yet no thread: its checkpoints were lost — open it again)
+        if snapshot.next or cut_short(snapshot):
+            # An opener killed after its input was checkpointed: finish that run (a second
+            # input on top of it would not start the thread cleanly).
+            await self.review_graph.ainvoke(
+                None, config, context=self._review_deps(), durability=DURABILITY
+            )
+        elif not snapshot.values:  # else: an opener that died after opening it
+            await self.review_graph.ainvoke(
+                {"approval_id": approval_id, "decision": None, "outcome": None, "error": None},
+                config,
+                context=self._review_deps(),
+                durability=DURABILITY,
+            )
+        if won:
+            await asyncio.to_thread(claims.done, "review-open", approval_id)
         if self._review_opened:
             rows = self.crm.reviews(status=None, approval_id=approval_id)
             for listener in self._review_opened:
@@ -254,7 +273,7 @@ class ConversationService:
             raise ReviewError(f"There is no review request '{approval_id}'.")
         await self._open_review(approval_id)  # recovers a request whose thread was never opened
         config = self._review_config(approval_id)
-        snapshot = await self.review_graph.aget_state(config)
+        snapshot = await self._finish_cut_short(config)
         if not snapshot.next:  # already decided: report, change nothing
             row = self.crm.reviews(status=None, approval_id=approval_id)[0]
             if row["status"] == "expired":
@@ -292,6 +311,17 @@ class ConversationService:
             outcome={"review": outcome.model_dump()},
         )
 
+    async def _finish_cut_short(self, config: dict[str, Any]) -> Any:
+        """The review thread's state, after finishing a run a crash cut short (see
+        `cut_short`): a decision recorded just before the kill is then carried through."""
+        snapshot = await self.review_graph.aget_state(config)
+        if cut_short(snapshot):
+            await self.review_graph.ainvoke(
+                None, config, context=self._review_deps(), durability=DURABILITY
+            )
+            snapshot = await self.review_graph.aget_state(config)
+        return snapshot
+
     async def recover(self) -> int:
         """Finish review threads a crash interrupted (a decision applied but not yet told, an
         expiry not yet reported) and open threads for requests that never got one."""
@@ -299,6 +329,9 @@ class ConversationService:
         for row in self.crm.reviews(status=None):
             config = self._review_config(row["id"])
             snapshot = await self.review_graph.aget_state(config)
+            if cut_short(snapshot):
+                snapshot = await self._finish_cut_short(config)
+                finished += 1
             if not snapshot.values:
                 if row["status"] == "pending":
                     await self._open_review(row["id"])
@@ -347,30 +380,55 @@ class ConversationService:
         return notices
 
     async def _tell_requester(self, thread_id: str, message: str, approval_id: str) -> None:
-        config = {"configurable": {"thread_id": thread_id}}
+        """Add a review outcome to the requester's conversation — once, however many tellers
+        (replicas, re-runs after a crash) get here at the same moment (tools/claims.py)."""
+        claims = self._claims()
+        key = notice_key(approval_id, thread_id, message)
+        if not await claims.acquire("notice", key):
+            return  # told by another teller
         history = await self.history(thread_id)
-        if any(m.get("content") == message for m in history):
-            return  # told already (a re-run after a crash must not repeat it)
-        await self.graph.aupdate_state(
-            config, {"history": [{"role": "assistant", "content": message}]}, as_node="respond"
-        )
-        # On the record for the decision trail (tools/trail.py): who was told, in which channel.
-        await asyncio.to_thread(
-            record_told,
-            self.crm,
-            approval_id=approval_id,
-            thread_id=thread_id,
-            channel=channel_of(thread_id),
-            message=message,
-        )
+        if not any(m.get("content") == message for m in history):
+            config = {"configurable": {"thread_id": thread_id}}
+            await self.graph.aupdate_state(
+                config, {"history": [{"role": "assistant", "content": message}]}, as_node="respond"
+            )
+            # On the record for the decision trail (tools/trail.py): who was told, where.
+            await asyncio.to_thread(
+                record_told,
+                self.crm,
+                approval_id=approval_id,
+                thread_id=thread_id,
+                channel=channel_of(thread_id),
+                message=message,
+            )
+        # else: a teller that died after writing it; the conversation holds it already
+        await asyncio.to_thread(claims.done, "notice", key)
         for listener in self._requester_told:
             await listener(thread_id, message)
         for told in self._outcome_told:
             await told(thread_id, message, approval_id)
 
+    def _claims(self) -> ClaimLedger:
+        if self._claim_ledger is None:
+            self._claim_ledger = ClaimLedger(self.crm.db)
+        return self._claim_ledger
+
     async def history(self, thread_id: str) -> list[dict[str, str]]:
         snapshot = await self.graph.aget_state({"configurable": {"thread_id": thread_id}})
         return list((snapshot.values or {}).get("history") or [])
+
+
+def cut_short(snapshot: Any) -> bool:
+    """A run killed after its step's tasks saved their writes but before the step's checkpoint:
+    the state shows those writes and no next node, as if the run had ended. It has not; running
+    on from the checkpoint (input None) applies the saved writes and goes on, re-running none of
+    the finished tasks."""
+    return not snapshot.next and bool(snapshot.tasks)
+
+
+def notice_key(approval_id: str, thread_id: str, message: str) -> str:
+    """The claim of telling `message` about a request to a conversation (tools/claims.py)."""
+    return f"{approval_id}|{thread_id}|{digest(message)}"
 
 
 # The graph's state is typed; a turn's result crosses into the channels as plain JSON data.

@@ -23,9 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import socket
-import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
@@ -36,7 +34,8 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import aliased
 
-from agents.conversation import ConversationService, TurnResult
+from agents.conversation import ConversationService, TurnResult, cut_short
+from tools.claims import holder_is_dead, process_owner, register_owner
 from tools.db import Database
 from tools.models import ChannelEvent
 
@@ -48,8 +47,8 @@ QUEUED, DONE, FAILED = "queued", "done", "failed"
 
 
 def worker_id() -> str:
-    """This process, as it appears in `leased_by`."""
-    return f"{socket.gethostname()[:30]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+    """This process, as it appears in `leased_by`: host:pid:instance (tools/claims.py)."""
+    return process_owner()
 
 
 class InboxEvent(BaseModel):
@@ -82,6 +81,7 @@ class Inbox:
         self.keep = timedelta(seconds=keep_seconds)
         self.clock = clock
         self._postgres = db.engine.dialect.name == "postgresql"
+        register_owner(self.owner)
 
     def put(self, event_id: str, conversation: str, payload: dict[str, Any]) -> bool:
         """Store a new event (True); False when the event id was stored before."""
@@ -190,6 +190,40 @@ class Inbox:
             ChannelEvent.leased_by == self.owner,
             ChannelEvent.status == QUEUED,
         )
+
+    def release_abandoned(self) -> int:
+        """On start: end the leases that dead processes of this host still hold (this server
+        before a crash or kill -9), so their interrupted turns resume now rather than when the
+        lease runs out. Leases of other hosts are left to run out: their holders may be alive."""
+        now = self.clock()
+        host = socket.gethostname()[:30]
+        held = select(ChannelEvent.event_id, ChannelEvent.leased_by).where(
+            ChannelEvent.channel == self.channel,
+            ChannelEvent.status == QUEUED,
+            ChannelEvent.leased_until > now,
+            ChannelEvent.leased_by.startswith(f"{host}:", autoescape=True),
+        )
+        released = 0
+        with self.db.session() as session:
+            for event_id, owner in list(session.execute(held).all()):
+                if not holder_is_dead(owner):
+                    continue
+                result = session.execute(
+                    update(ChannelEvent)
+                    .where(
+                        ChannelEvent.channel == self.channel,
+                        ChannelEvent.event_id == event_id,
+                        ChannelEvent.leased_by == owner,
+                        ChannelEvent.status == QUEUED,
+                    )
+                    .values(leased_until=None)
+                )
+                released += int(cast(CursorResult[Any], result).rowcount or 0)
+        if released:
+            log.info(
+                "Resuming %d %s events a dead process of this host held", released, self.channel
+            )
+        return released
 
     def renew(self, event_id: str) -> bool:
         """Extend this worker's lease; False when it lost the event (it must stop)."""
@@ -312,7 +346,12 @@ class InboxWorker:
             self._loop.call_soon_threadsafe(self._wake.set)
 
     async def run(self, stop: asyncio.Event) -> None:
+        """Take events until `stop`; first, the ones a dead process of this host was handling."""
         self._loop = asyncio.get_running_loop()
+        try:
+            await asyncio.to_thread(self.inbox.release_abandoned)
+        except Exception:
+            log.exception("releasing abandoned %s leases failed", self.inbox.channel)
         rounds = 0
         while not stop.is_set():
             self._wake.clear()
@@ -385,28 +424,50 @@ async def run_turn(
     """The turn of a message — exactly once across crashes when the message came from the
     inbox. Before the turn starts, the conversation's checkpoint id is noted on the event; a
     worker taking the event over after a crash then
-      - finds the checkpoint unchanged: the turn never started, so it runs it;
+      - finds no turn input checkpointed since: the turn never started, so it runs it (a review
+        outcome told into the conversation meanwhile moves the checkpoint, but is no turn);
       - finds it moved and the graph mid-way: resumes from the last checkpoint (steps that
         finished are not run again; the one that was running re-runs, and its writes carry
         idempotency keys, so nothing is written twice);
-      - finds it moved and the graph finished: answers with the turn's reply, running nothing.
+      - finds it moved and the graph finished: answers with the turn's reply, running nothing
+        (but opening the review threads of its pending requests, if the crash came first).
     """
     config = {"configurable": {"thread_id": thread_id}}
     before = await convo.graph.aget_state(config)
     mark = str((before.config or {}).get("configurable", {}).get("checkpoint_id") or "")
-    if stored is not None and stored.stage == "turn" and mark != (stored.checkpoint or ""):
-        if before.next:
+    if (
+        stored is not None
+        and stored.stage == "turn"
+        and await _started_since(convo, config, stored.checkpoint or "")
+    ):
+        if before.next or cut_short(before):
             log.info("Resuming the interrupted turn of %s in %s", stored.event_id, thread_id)
             resumed = await convo.resume(thread_id)
             if resumed is not None:
                 return resumed
             before = await convo.graph.aget_state(config)
         log.info("The turn of %s had finished; answering it", stored.event_id)
+        finished = before.values.get("outcome") if before.values else None
+        outcome = finished.model_dump(mode="json") if finished is not None else {}
+        for pending in outcome.get("pending", []):
+            # the crash may have come before the turn opened its review threads
+            await convo.open_review(pending["approval_id"])
         return TurnResult(
             thread_id=thread_id,
             reply=str((before.values or {}).get("reply") or ""),
-            outcome=dict((before.values or {}).get("outcome") or {}),
+            outcome=outcome,
         )
     if stored is not None and inbox is not None:
         await asyncio.to_thread(inbox.note, stored.event_id, stage="turn", checkpoint=mark)
     return await convo.send(thread_id=thread_id, user_id=user_id, text=text, on_event=on_event)
+
+
+async def _started_since(convo: ConversationService, config: dict[str, Any], mark: str) -> bool:
+    """Whether a turn's input was checkpointed after checkpoint `mark` (newest first)."""
+    async for snapshot in convo.graph.aget_state_history(config):
+        checkpoint = str((snapshot.config or {}).get("configurable", {}).get("checkpoint_id"))
+        if checkpoint == mark:
+            return False
+        if (snapshot.metadata or {}).get("source") == "input":
+            return True
+    return False

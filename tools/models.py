@@ -398,6 +398,19 @@ class ChannelEvent(Base):
     done_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
+class Claim(Base):
+    """A step that must happen once across processes (tools/claims.py): claimed with a lease
+    before it is done, marked done after — opening a review thread ("review-open", approval
+    id), telling an outcome to a conversation ("notice", approval|thread|message digest)."""
+
+    __tablename__ = "claims"
+    scope: Mapped[str] = mapped_column(String(32), primary_key=True)
+    key: Mapped[str] = mapped_column(String(400), primary_key=True)
+    claimed_by: Mapped[str] = mapped_column(String(64))
+    claimed_until: Mapped[datetime] = mapped_column(UTCDateTime())
+    done_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
 class TeamsReference(Base):
     """How the Teams bot reaches people again: a Bot Framework conversation reference per CRM
     user (their personal chat), per warroom thread, and per review card sent to a reviewer

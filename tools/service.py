@@ -479,7 +479,15 @@ class CRMService:
                     expires_at=now + ttl,
                 )
                 session.add(existing)
-                session.flush()
+                try:
+                    session.flush()
+                except IntegrityError:
+                    # asked at the same moment by another process (two replicas ingesting
+                    # the same transcript): theirs is the request
+                    session.rollback()
+                    existing = session.get(Approval, approval_id)
+                    if existing is None:
+                        raise
             return _approval_dict(existing)
 
     def review_outcome(self, approval_id: str) -> ReviewOutcome:

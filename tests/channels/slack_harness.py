@@ -9,7 +9,7 @@ import itertools
 import json
 import time
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -24,7 +24,13 @@ from agents.llm_scripted import ScriptedChatModel
 from channels.slack import cards
 from channels.slack.channel import SlackChannel
 from channels.slack.config import SlackConfig
-from channels.slack.server import EVENTS_PATH, build_channel, serving_http, serving_socket_mode
+from channels.slack.server import (
+    EVENTS_PATH,
+    build_channel,
+    conversations_on,
+    serving_http,
+    serving_socket_mode,
+)
 from channels.slack.worker import WorkerLoop
 from tests.channels.slack_fake_api import (
     APP_TOKEN,
@@ -271,9 +277,12 @@ async def slack_stack(
     api_url: str | None = None,
     real_meetings: bool = False,
     database_url: str | None = None,
+    durable_convo: Callable[[CRMService, Any], ConversationService] | None = None,
 ) -> AsyncIterator[SlackStack]:
     """`real_meetings`: the app's default ingestion (channels.meetings) instead of `ingest`.
-    `database_url`: a database shared with other stacks (replicas), seeded by the caller."""
+    `database_url`: a database shared with other stacks (replicas), seeded by the caller.
+    `durable_convo(crm, checkpointer)`: the conversation service on the database's durable
+    checkpointer, opened on the worker loop as in production (instead of `convo_factory`)."""
     await asyncio.to_thread(tmp_path.mkdir, parents=True, exist_ok=True)
     db_url = database_url or f"sqlite:///{tmp_path / 'crm.sqlite3'}"
     db = Database(db_url)
@@ -281,7 +290,15 @@ async def slack_stack(
         load_fixture(db, small_company())
     crm = CRMService(db, policy=Policy.load(DEFAULT_POLICY_PATH), clock=FixedClock.on(TODAY, 12))
     model = ScriptedChatModel(steps or [])
-    convo = convo_factory(crm) if convo_factory else ConversationService(crm=crm, model=model)
+    # as in production: the agents' work on a loop in its own thread, the acks on this one
+    worker = WorkerLoop().start()
+    durable = AsyncExitStack()
+    if durable_convo is not None:
+        convo = await durable.enter_async_context(
+            conversations_on(worker, database_url=db_url, build=lambda s: durable_convo(crm, s))
+        )
+    else:
+        convo = convo_factory(crm) if convo_factory else ConversationService(crm=crm, model=model)
     identity_map = tmp_path / "identities.yaml"
     identity_map.write_text(yaml.safe_dump(IDENTITIES))
     fake = FakeSlackAPI(users if users is not None else [ALICE, MARIA, OMAR, STRANGER])
@@ -298,8 +315,6 @@ async def slack_stack(
     )
     config = SlackConfig.from_settings(settings, socket_mode=socket_mode)
     config = replace(config, progress_interval=0.0)
-    # as in production: the agents' work on a loop in its own thread, the acks on this one
-    worker = WorkerLoop().start()
     ingestion = {} if real_meetings else {"ingest": ingest, "ingest_errors": ingest_errors}
     channel = build_channel(
         app=App(settings), convo=convo, config=config, worker=worker, **ingestion
@@ -313,6 +328,7 @@ async def slack_stack(
                 async with serving_http(channel, host="127.0.0.1", port=0) as base:
                     yield SlackStack(base + EVENTS_PATH, fake, channel, crm, model, session)
     finally:
+        await durable.aclose()
         worker.stop()
         await fake.stop()
         db.dispose()

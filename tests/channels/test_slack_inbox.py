@@ -4,6 +4,8 @@ it finished without posting (answered from the checkpoint, the model not asked a
 
 from __future__ import annotations
 
+import socket
+import subprocess
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -13,6 +15,9 @@ from channels.inbox import Inbox
 from channels.slack.threads import SlackThread
 from tests.channels.slack_fake_api import BOT_USER, TEAM
 from tests.channels.slack_harness import CHANNEL, mention, slack_stack
+from tests.conftest import small_company
+from tools.db import Database
+from tools.fixtures import load_fixture
 from tools.models import ChannelEvent
 
 ACME = [{"agent": "sales", "reply": "Acme expansion closes Dec 31."}]
@@ -120,3 +125,52 @@ async def test_a_message_is_acknowledged_without_bolt_and_the_apps_own_is_not_st
             assert session.get(ChannelEvent, ("slack", "EvOWN1")) is None
         assert slack.fake.posted(CHANNEL, "1000.000").count("Acme expansion closes Dec 31.") == 1
         assert slack.fake.posted(CHANNEL, "1001.000") == []
+
+
+def gone_pid() -> int:
+    probe = subprocess.run(["sh", "-c", "echo $$"], capture_output=True, text=True, check=True)
+    return int(probe.stdout)  # the shell has exited and been waited for
+
+
+async def test_on_start_the_server_resumes_the_turn_its_killed_predecessor_was_running(
+    tmp_path: Path,
+) -> None:
+    """kill -9 of the server mid-turn leaves the event leased for a minute; the restarted
+    server on the same host takes it at once instead of waiting for the lease to run out."""
+    url = f"sqlite:///{tmp_path / 'crm.sqlite3'}"
+    db = Database(url)
+    load_fixture(db, small_company())
+    dead = gone_pid()
+    killed = f"{socket.gethostname()[:30]}:{dead}:0badc0de"
+    elsewhere = f"other-host:{dead}:0badc0de"
+    for event_id, ts, owner in (("EvKILLED", "950.000", killed), ("EvOTHER", "960.000", elsewhere)):
+        thread = SlackThread(TEAM, CHANNEL, thread_ts=ts)
+        with db.session() as session:
+            session.add(
+                ChannelEvent(
+                    channel="slack",
+                    event_id=event_id,
+                    received_at=datetime.now(UTC),
+                    status="queued",
+                    conversation=thread.id,
+                    payload={
+                        "team": TEAM,
+                        "event": mention("Acme deal status", ts=ts),
+                        "bot_user_id": None,
+                    },
+                    attempts=1,
+                    leased_by=owner,
+                    leased_until=datetime.now(UTC) + timedelta(seconds=60),
+                    stage="turn",
+                    checkpoint="",
+                )
+            )
+    db.dispose()
+    async with slack_stack(tmp_path / "app", steps=ACME * 2, database_url=url) as slack:
+        await slack.wait_for(
+            lambda: slack.fake.posted(CHANNEL, "950.000"), what="the resumed turn", within=15
+        )
+        await slack.settle()
+        assert "Acme expansion closes Dec 31." in slack.fake.posted(CHANNEL, "950.000")
+        # another host's lease may belong to a live replica: it is left to run out
+        assert not slack.fake.posted(CHANNEL, "960.000")
