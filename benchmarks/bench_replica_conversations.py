@@ -49,7 +49,13 @@ class MarkerModel:
         return MarkerModel(budget or self.budget.fresh())
 
     async def chat(
-        self, *, agent: str, messages: list[Any], tools: Any = None, tool_choice: Any = None
+        self,
+        *,
+        agent: str,
+        messages: list[Any],
+        tools: Any = None,
+        tool_choice: Any = None,
+        on_text: Any = None,
     ) -> ChatResult:
         last_user = max(i for i, m in enumerate(messages) if m.get("role") == "user")
         marker = MARKER.search(str(messages[last_user].get("content")))

@@ -67,7 +67,13 @@ class EchoModel:
         return EchoModel(budget or self.budget.fresh())
 
     async def chat(
-        self, *, agent: str, messages: list[Message], tools: Any = None, tool_choice: Any = None
+        self,
+        *,
+        agent: str,
+        messages: list[Message],
+        tools: Any = None,
+        tool_choice: Any = None,
+        on_text: Any = None,
     ) -> ChatResult:
         users = [m for m in messages if m.get("role") == "user"]
         found = MARKER.findall(str(users[-1].get("content") if users else ""))
