@@ -8,6 +8,11 @@ review requests, and for each one this channel has not yet delivered it posts th
 reviewers (pending requests) or the outcome to the requester's thread (decided requests whose
 thread belongs to this channel).
 
+Where a channel posted each card is kept too (`PostedCards`), so that once a request is decided
+or expires — by a click in another replica, `warroom review`, the other chat channel or the
+expiry sweep — the relay replaces every card of it with the decided card (who decided, when; no
+buttons), claimed once as a "card-update" delivery.
+
 Each delivery is claimed in `channel_deliveries` before it is sent, so replicas and restarts
 deliver each card and each outcome at most once; in-process listeners claim through the same
 table, so a message the listener sent is not sent again by the relay. The first time a channel
@@ -19,7 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, Literal
 
 from sqlalchemy import func, select
@@ -28,14 +33,16 @@ from sqlalchemy.exc import IntegrityError
 from agents.conversation import ConversationService
 from agents.review import describe_outcome
 from tools.errors import NotFound
-from tools.models import ChannelDelivery
+from tools.models import ChannelCard, ChannelDelivery
 from tools.service import CRMService, ReviewOutcome
 
 log = logging.getLogger(__name__)
 
-Kind = Literal["card", "outcome", "counter"]
+Kind = Literal["card", "outcome", "counter", "card-update"]
 PostCard = Callable[[dict[str, Any]], Awaitable[None]]
 PostOutcome = Callable[[str, str], Awaitable[None]]
+# (the decided request, where its cards are) → each of those cards shows the decided card
+UpdateCards = Callable[[dict[str, Any], list[str]], Awaitable[None]]
 
 
 class DeliveryLedger:
@@ -74,6 +81,42 @@ class DeliveryLedger:
             return not session.scalar(stmt)
 
 
+class PostedCards:
+    """Where one channel posted the cards of each request, in the CRM database: a location is
+    the channel's own address of a message (Slack: "<channel id> <ts>")."""
+
+    def __init__(self, crm: CRMService, channel: str) -> None:
+        self.crm = crm
+        self.channel = channel
+
+    def remember(self, approval_id: str, location: str) -> None:
+        try:
+            with self.crm.db.session() as session:
+                session.add(
+                    ChannelCard(
+                        channel=self.channel,
+                        approval_id=approval_id,
+                        location=location,
+                        posted_at=self.crm.clock.now(),
+                    )
+                )
+        except IntegrityError:
+            pass  # remembered already
+
+    def locations(self, approval_id: str) -> set[str]:
+        stmt = select(ChannelCard.location).where(
+            ChannelCard.channel == self.channel, ChannelCard.approval_id == approval_id
+        )
+        with self.crm.db.read_session() as session:
+            return set(session.scalars(stmt))
+
+    def approvals(self) -> set[str]:
+        """The requests this channel posted cards of."""
+        stmt = select(ChannelCard.approval_id).where(ChannelCard.channel == self.channel).distinct()
+        with self.crm.db.read_session() as session:
+            return set(session.scalars(stmt))
+
+
 class ReviewRelay:
     """Delivers cards and outcomes of review requests to one channel (see the module doc)."""
 
@@ -85,14 +128,19 @@ class ReviewRelay:
         thread_prefix: str,
         post_card: PostCard,
         post_outcome: PostOutcome,
+        update_cards: UpdateCards | None = None,
         interval_seconds: float = 5.0,
     ) -> None:
+        """`update_cards`: how the channel shows the decided card in place of the cards it
+        posted (locations it handed to `card_posted`); None leaves posted cards as they are."""
         self.convo = convo
         self.crm = convo.crm
         self.ledger = DeliveryLedger(convo.crm, channel)
+        self.cards = PostedCards(convo.crm, channel)
         self.thread_prefix = thread_prefix
         self._post_card = post_card
         self._post_outcome = post_outcome
+        self._update_cards = update_cards
         self.interval_seconds = interval_seconds
         self._baselined = False
 
@@ -105,12 +153,32 @@ class ReviewRelay:
         if thread_id.startswith(self.thread_prefix) and self.ledger.claim(approval_id, "outcome"):
             await self._post_outcome(thread_id, message)
 
+    async def card_posted(self, approval_id: str, location: str) -> None:
+        """The channel posted a card of the request there (to be replaced once decided)."""
+        await asyncio.to_thread(self.cards.remember, approval_id, location)
+
+    async def refresh_cards(self, row: dict[str, Any], *, clicked: Iterable[str] = ()) -> int:
+        """Show the decided card in place of every card of the decided request `row`, once
+        across processes (claimed as "card-update"); returns how many cards were updated.
+        `clicked`: cards the caller knows of (the one a reviewer just clicked), updated even
+        when the others were updated before — unless they were among them."""
+        if self._update_cards is None:
+            return 0
+        known = await asyncio.to_thread(self.cards.locations, row["id"])
+        if await asyncio.to_thread(self.ledger.claim, row["id"], "card-update"):
+            targets = known | set(clicked)
+        else:
+            targets = set(clicked) - known
+        if targets:
+            await self._deliver(row["id"], self._update_cards, row, sorted(targets))
+        return len(targets)
+
     def attach(self) -> None:
         """Subscribe the listeners to the conversation service."""
         self.convo.subscribe(review_opened=self.review_opened, outcome_told=self.outcome_told)
 
     async def poll_once(self) -> dict[str, int]:
-        """Deliver what is due; returns how many cards and outcomes were sent."""
+        """Deliver what is due; returns how many cards, outcomes and card updates were sent."""
         reviews = await asyncio.to_thread(self.crm.reviews, status=None)
         if not self._baselined:
             self._baselined = True
@@ -120,19 +188,25 @@ class ReviewRelay:
                         await asyncio.to_thread(self.ledger.claim, row["id"], "outcome")
         cards_done = await asyncio.to_thread(self.ledger.delivered, "card")
         outcomes_done = await asyncio.to_thread(self.ledger.delivered, "outcome")
-        sent = {"cards": 0, "outcomes": 0}
+        to_update: set[str] = set()
+        if self._update_cards is not None:
+            to_update = await asyncio.to_thread(self.cards.approvals)
+            to_update -= await asyncio.to_thread(self.ledger.delivered, "card-update")
+        sent = {"cards": 0, "outcomes": 0, "card_updates": 0}
         for row in reviews:
             if row["status"] == "pending":
                 if row["id"] not in cards_done and self.ledger.claim(row["id"], "card"):
-                    await self._deliver(self._post_card, row)
+                    await self._deliver(row["id"], self._post_card, row)
                     sent["cards"] += 1
                 continue
+            if row["id"] in to_update:
+                sent["card_updates"] += await self.refresh_cards(row)
             thread_id = row.get("thread_id") or ""
             if not thread_id.startswith(self.thread_prefix) or row["id"] in outcomes_done:
                 continue
             if self.ledger.claim(row["id"], "outcome"):
                 message = await self._outcome_message(row)
-                await self._deliver(self._post_outcome, thread_id, message)
+                await self._deliver(row["id"], self._post_outcome, thread_id, message)
                 sent["outcomes"] += 1
         return sent
 
@@ -148,13 +222,15 @@ class ReviewRelay:
             except TimeoutError:
                 pass
 
-    async def _deliver(self, post: Callable[..., Awaitable[None]], *args: Any) -> None:
+    async def _deliver(
+        self, approval_id: str, post: Callable[..., Awaitable[None]], *args: Any
+    ) -> None:
         try:
             await post(*args)
         except Exception:
             # Claimed but not delivered: logged with the request id so an operator can resend
             # (at most once is the promise; a duplicate approval card would be worse).
-            log.exception("delivery of review %s failed", args[0] if args else "?")
+            log.exception("delivery of review %s failed", approval_id)
 
     async def _outcome_message(self, row: dict[str, Any]) -> str:
         """The sentence the review thread told the requester, or the same sentence rebuilt."""

@@ -371,8 +371,21 @@ class ChannelDelivery(Base):
     __tablename__ = "channel_deliveries"
     channel: Mapped[str] = mapped_column(String(16), primary_key=True)
     approval_id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    kind: Mapped[str] = mapped_column(String(16), primary_key=True)  # card | outcome
+    # card | outcome | card-update (its cards replaced by the decided card) | counter
+    kind: Mapped[str] = mapped_column(String(16), primary_key=True)
     delivered_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class ChannelCard(Base):
+    """Where a chat channel posted a review card (Slack: "<channel id> <message ts>"), so that
+    whichever process delivers the request's outcome can replace every card of it with the
+    decided one (channels/relay.py)."""
+
+    __tablename__ = "channel_cards"
+    channel: Mapped[str] = mapped_column(String(16), primary_key=True)
+    approval_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    location: Mapped[str] = mapped_column(String(400), primary_key=True)
+    posted_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
 class ChannelEvent(Base):

@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import logging
-from collections import OrderedDict
 from collections.abc import Coroutine, Mapping
 from typing import Any
 
@@ -53,7 +52,6 @@ from tools.visibility import Audience, review_for
 log = logging.getLogger(__name__)
 
 COMMAND = "/warroom"
-_REMEMBERED_CARDS = 5_000
 
 
 class SlackChannel:
@@ -104,16 +102,17 @@ class SlackChannel:
         self._jobs: set[asyncio.Task[None] | concurrent.futures.Future[None]] = set()
         self._locks = KeyedLocks()
         self._turn_slots = asyncio.Semaphore(config.max_concurrent_turns)
-        self._cards: OrderedDict[str, set[tuple[str, str]]] = OrderedDict()
         self._register()
         # Cards and outcomes of this process at once, and of other processes (the CLI, the
         # Teams bot, other replicas) by polling: each delivered at most once (channels.relay).
+        # So are the decided cards that replace a request's cards, wherever it was decided.
         self.relay = ReviewRelay(
             convo,
             channel="slack",
             thread_prefix=f"{THREAD_PREFIX}:",
             post_card=self.post_review_card,
             post_outcome=self.tell_requester,
+            update_cards=self.show_decided_card,
         )
         self.relay.attach()
 
@@ -518,13 +517,7 @@ class SlackChannel:
             posted = await self.client.chat_postMessage(
                 channel=channel, text=card["text"], blocks=card["blocks"]
             )
-            self._remember_card(row["id"], channel, posted["ts"])
-
-    def _remember_card(self, approval_id: str, channel: str, ts: str) -> None:
-        self._cards.setdefault(approval_id, set()).add((channel, ts))
-        self._cards.move_to_end(approval_id)
-        while len(self._cards) > _REMEMBERED_CARDS:
-            self._cards.popitem(last=False)
+            await self.relay.card_posted(row["id"], _location(channel, posted["ts"]))
 
     async def tell_requester(self, thread_id: str, message: str) -> None:
         """ConversationService listener: a decision or expiry, told in the requester's thread."""
@@ -551,11 +544,17 @@ class SlackChannel:
         return rows[0] if rows else None
 
     async def _refresh_cards(self, row: dict[str, Any], clicked: tuple[str, str]) -> None:
-        """Every card of a decided request shows who decided and when; no buttons remain."""
+        """Every card of a decided request shows who decided and when; no buttons remain. The
+        clicked card at once; the others unless some process replaced them already."""
+        await self.relay.refresh_cards(row, clicked=[_location(*clicked)])
+
+    async def show_decided_card(self, row: dict[str, Any], locations: list[str]) -> None:
+        """Relay callback: the decided card in place of the cards at `locations`."""
         who = [row.get("decided_by") or "", row["requested_by"]]
         shown = review_for(Audience(()), row)  # cards may sit in a shared channel
         card = cards.decided_card(shown, await asyncio.to_thread(self._names, who))
-        for channel, ts in self._cards.get(row["id"], set()) | {clicked}:
+        for location in locations:
+            channel, _, ts = location.partition(" ")
             try:
                 await self.client.chat_update(
                     channel=channel, ts=ts, text=card["text"], blocks=card["blocks"]
@@ -719,3 +718,8 @@ class SlackChannel:
             ),
             "edit",
         )
+
+
+def _location(channel: str, ts: str) -> str:
+    """Where a card is, as the relay keeps it (channels.relay.PostedCards)."""
+    return f"{channel} {ts}"

@@ -64,8 +64,8 @@ async def test_a_request_raised_elsewhere_gets_its_card_once(crm: CRMService) ->
     convo, approval_id = await ask(crm, "cli-alice-1")  # raised in a terminal chat
     channel = Channel()
     relay = relay_for(twin(convo), channel)
-    assert await relay.poll_once() == {"cards": 1, "outcomes": 0}
-    assert await relay.poll_once() == {"cards": 0, "outcomes": 0}
+    assert await relay.poll_once() == {"cards": 1, "outcomes": 0, "card_updates": 0}
+    assert await relay.poll_once() == {"cards": 0, "outcomes": 0, "card_updates": 0}
     assert channel.cards == [approval_id]
 
 
@@ -76,11 +76,11 @@ async def test_a_decision_taken_elsewhere_reaches_the_requesters_thread(crm: CRM
     await relay.poll_once()  # card
     # decided from `warroom review` (another process): the channel's listeners never hear it
     await convo.decide(approval_id=approval_id, reviewer_id="u-maria", decision="approve")
-    assert await relay.poll_once() == {"cards": 0, "outcomes": 1}
+    assert await relay.poll_once() == {"cards": 0, "outcomes": 1, "card_updates": 0}
     [(thread_id, message)] = channel.outcomes
     assert thread_id == "slack:T1:C1:1700000000.000100"
     assert "approved" in message and "25% discount" in message
-    assert await relay.poll_once() == {"cards": 0, "outcomes": 0}
+    assert await relay.poll_once() == {"cards": 0, "outcomes": 0, "card_updates": 0}
 
 
 async def test_listeners_and_relay_share_one_ledger(crm: CRMService) -> None:
@@ -94,7 +94,7 @@ async def test_listeners_and_relay_share_one_ledger(crm: CRMService) -> None:
         approval_id=approval_id, reviewer_id="u-maria", decision="reject", comment="too deep"
     )
     assert [t for t, _ in here.outcomes] == ["slack:T1:C1:2"]  # told live, in-process
-    assert await replica.poll_once() == {"cards": 0, "outcomes": 0}  # not again
+    assert await replica.poll_once() == {"cards": 0, "outcomes": 0, "card_updates": 0}  # not again
     assert elsewhere.cards == [approval_id] and here.cards == []
 
 
@@ -112,7 +112,7 @@ async def test_a_new_channel_does_not_replay_old_outcomes(crm: CRMService) -> No
     await convo.decide(approval_id=approval_id, reviewer_id="u-maria", decision="approve")
     channel = Channel()
     relay = relay_for(twin(convo), channel)
-    assert await relay.poll_once() == {"cards": 0, "outcomes": 0}
+    assert await relay.poll_once() == {"cards": 0, "outcomes": 0, "card_updates": 0}
     assert channel.outcomes == [] and channel.cards == []
 
 
