@@ -150,6 +150,7 @@ def _specialist(name: SpecialistName):  # type: ignore[no-untyped-def]
             turn=_turn(state),
             max_steps=deps.max_steps,
             account_known=bool(account_id),
+            linked_account=account_id,
         )
         context = _context_for(state, deps)
         if account_id:

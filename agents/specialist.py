@@ -99,6 +99,9 @@ class SpecialistRun:
 
     # Whether the router linked the request to an account (then search_accounts is not shown).
     account_known: bool = False
+    # The account the router linked the request to, if any: an account id the model invents
+    # (seen nowhere in the conversation) is taken to mean this one.
+    linked_account: str | None = None
     # Writes sent back for a past date or an id of the wrong kind, per tool (once, then refused).
     _refused_writes: dict[str, int] = field(default_factory=dict, init=False, repr=False)
 
@@ -175,7 +178,9 @@ class SpecialistRun:
             messages.append(result.assistant_message())
             for call in result.tool_calls:
                 arguments = _without_invented_filters(
-                    call.name, _without_empty(call.arguments), messages
+                    call.name,
+                    _ids_cleaned(_without_empty(call.arguments), messages, self.linked_account),
+                    messages,
                 )
                 self._provenance.add_model_call(call.name, arguments)
                 output = await self._run_tool(call.name, arguments, seen_writes, proposals)
@@ -467,6 +472,37 @@ def _without_invented_filters(
         return arguments
     seen = "\n".join(str(m.get("content") or "") for m in messages).lower()
     return {k: v for k, v in arguments.items() if k not in candidates or str(v).lower() in seen}
+
+
+_ID_FIRST = re.compile(r"^[`'\"]?((?:acc|opp|con|tkt|prj)-[\w.-]*\w)[`'\"]?(?:[\s,;:(]|$)")
+
+
+def _id_of(value: Any) -> Any:
+    """An id argument as the model sometimes writes it — copied with the record's name after
+    it ("con-raj Raj Mehta") or quoted — reduced to the id; anything else unchanged."""
+    if isinstance(value, str) and (found := _ID_FIRST.match(value.strip())):
+        return found.group(1)
+    return value
+
+
+def _ids_cleaned(
+    arguments: dict[str, Any], messages: list[Message], linked_account: str | None
+) -> dict[str, Any]:
+    """Id arguments reduced to the id (`_id_of`); an `account_id` found nowhere in the
+    conversation ("acc-12345") while the request is linked to an account means that account."""
+    cleaned: dict[str, Any] = {}
+    for key, value in arguments.items():
+        if key.endswith("_id"):
+            value = _id_of(value)
+        elif key.endswith("_ids") and isinstance(value, list):
+            value = [_id_of(item) for item in value]
+        cleaned[key] = value
+    account = cleaned.get("account_id")
+    if linked_account and isinstance(account, str) and account != linked_account:
+        seen = "\n".join(str(m.get("content") or "") for m in messages).lower()
+        if account.lower() not in seen:
+            cleaned["account_id"] = linked_account
+    return cleaned
 
 
 def _without_empty(arguments: dict[str, Any]) -> dict[str, Any]:
