@@ -40,7 +40,9 @@ def test_openai_api_key_alone_sends_nothing_anywhere(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, connections: list[Any]
 ) -> None:
     monkeypatch.setenv("OPENAI_API_KEY", "sk-exported-for-another-project")
-    monkeypatch.setattr("agents.local_model_server.check_local_runtime", lambda: None)
+    monkeypatch.setattr(
+        "agents.local_model_server.pick_runtime", lambda requested=None: "llama-server"
+    )
     settings = Settings(model_cache_dir=tmp_path)
     assert not settings.uses_external_llm() and not settings.masks_pii()
     # The embedded model is chosen (here not fetched, so building stops with that sentence)…

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from typer.testing import CliRunner
 
@@ -50,13 +52,17 @@ def test_openai_key_alone_keeps_the_embedded_model(tmp_path, monkeypatch):
     """An exported OPENAI_API_KEY is not an opt-in: the embedded model is still the one chosen
     (here it is not fetched, so building stops there, before any request)."""
     monkeypatch.setenv("OPENAI_API_KEY", "sk-env")
-    monkeypatch.setattr("agents.local_model_server.check_local_runtime", lambda: None)
+    monkeypatch.setattr(
+        "agents.local_model_server.pick_runtime", lambda requested=None: "llama-server"
+    )
     with pytest.raises(LocalModelNotFetched):
         build_chat_model(Settings(llm_model="gpt-4o-mini", model_cache_dir=tmp_path))
 
 
 def test_without_endpoint_the_local_model_must_be_fetched(tmp_path, monkeypatch):
-    monkeypatch.setattr("agents.local_model_server.check_local_runtime", lambda: None)
+    monkeypatch.setattr(
+        "agents.local_model_server.pick_runtime", lambda requested=None: "llama-server"
+    )
     with pytest.raises(LocalModelNotFetched) as caught:
         build_chat_model(Settings(model_cache_dir=tmp_path))
     assert str(tmp_path) in caught.value.user_message
@@ -73,7 +79,12 @@ async def test_local_model_announced_once_on_stderr(tmp_path, monkeypatch, capsy
     own = tmp_path / "own.gguf"
     own.write_bytes(b"GGUF")
     started: list[LocalModelServer] = []
-    monkeypatch.setattr("agents.local_model_server.check_local_runtime", lambda: None)
+    monkeypatch.setattr(
+        "agents.local_model_server.pick_runtime", lambda requested=None: "llama-server"
+    )
+    monkeypatch.setattr(
+        "agents.local_model_server.llama_server_binary", lambda: Path("/opt/llama-server")
+    )
     monkeypatch.setattr(LocalModelServer, "start", lambda self: started.append(self) or self)
     monkeypatch.setattr(LocalModelServer, "stop", lambda self, grace=10.0: None)
     monkeypatch.setattr(llm, "_announced_local", False)
@@ -84,7 +95,7 @@ async def test_local_model_announced_once_on_stderr(tmp_path, monkeypatch, capsy
     assert first.model_for("sales") == "local"  # one local model serves every role
     assert first.owned_server is started[0]
     command = started[0].command()
-    assert "--interrupt_requests" in command or "--jinja" in command
+    assert command[0] == "/opt/llama-server" and "--jinja" in command
     for model in (first, second):
         await model.aclose()
 
