@@ -278,9 +278,15 @@ class SpecialistRun:
         live draft. Words are shown only while every figure in them is grounded in this
         call's data or the user's words; at the first that is not, the draft stops (the
         checked reply replaces it), so an invented figure is never on screen."""
-        said = [str(m.get("content") or "") for m in messages if m.get("role") == "user"]
-        data = [str(m.get("content") or "") for m in messages if m.get("role") != "user"]
-        grounding = Grounding.of(data, said=said, today=self.crm.clock.today())
+        grounded: list[Grounding] = []  # built at the first words: most calls end in tool calls
+
+        def grounding() -> Grounding:
+            if not grounded:
+                said = [str(m.get("content") or "") for m in messages if m.get("role") == "user"]
+                data = [str(m.get("content") or "") for m in messages if m.get("role") != "user"]
+                grounded.append(Grounding.of(data, said=said, today=self.crm.clock.today()))
+            return grounded[0]
+
         draft: list[str] = []
         shown = [0]  # characters of the draft already emitted; -1 once held back
 
@@ -301,7 +307,7 @@ class SpecialistRun:
             # Only the newly completed words are checked (with a little of what came before,
             # for a figure written with a space in it): the check stays linear in the reply.
             start = complete.rfind(" ", 0, max(0, shown[0] - 24)) + 1  # at a word's start
-            if ungrounded_figures(complete[start:], grounding):
+            if ungrounded_figures(complete[start:], grounding()):
                 shown[0] = -1
                 return
             emit({"type": "reply_delta", "agent": self.name, "text": complete[shown[0] :]})

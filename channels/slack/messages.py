@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 # How a reviewer's edited arguments are refused is the same in every channel.
+from channels.core import progress
 from channels.core.messages import (  # noqa: F401  (re-exported)
     ARGUMENTS_EMPTY,
     ARGUMENTS_NOT_JSON,
     ARGUMENTS_NOT_OBJECT,
 )
 
-WORKING = "Working on it…"
+WORKING = progress.WORKING  # one status headline for every channel
 HELP = (
     "Ask me about accounts, deals, tickets and projects, e.g. `/warroom what's open with Acme?`. "
     "`/warroom pending` lists the review requests waiting for you. Mention me in a channel or "

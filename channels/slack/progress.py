@@ -3,18 +3,10 @@ chat.postMessage and edited with chat.update (see `channels.core.progress`)."""
 
 from __future__ import annotations
 
-import logging
-
-from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from channels.core import progress
-from channels.slack import messages
 from channels.slack.text import describe_event
-
-log = logging.getLogger(__name__)
-
-DRAFT_CHARS = progress.DRAFT_CHARS
 
 
 class StatusMessage(progress.StatusMessage):
@@ -38,15 +30,6 @@ class StatusMessage(progress.StatusMessage):
             return str(response["ts"])
 
         async def edit(ts: str, text: str) -> None:
-            try:
-                await client.chat_update(channel=channel, ts=ts, text=text)
-            except SlackApiError as exc:
-                log.warning(
-                    "chat.update of the status message failed: %s", exc.response.get("error")
-                )
-                raise
+            await client.chat_update(channel=channel, ts=ts, text=text)
 
         super().__init__(post, edit, describe_event, interval=interval, heartbeat=heartbeat)
-
-    async def start(self, headline: str = messages.WORKING) -> None:
-        await super().start(headline)
