@@ -119,6 +119,9 @@ class Settings(Protocol):
 _announced_local = False
 # The embedded model's longest chat answer, in tokens (a few paragraphs, or several calls).
 LOCAL_MAX_ANSWER_TOKENS = 700
+# Its longest schema answer: a meeting window's items, changes and summary fit well within it;
+# without a bound a 1.5B model was seen writing one answer for many minutes.
+LOCAL_MAX_STRUCTURED_TOKENS = 1200
 
 
 def uses_external_endpoint(settings: Settings) -> bool:
@@ -172,6 +175,7 @@ def _build_unmasked(settings: Settings) -> OpenAIChatModel:
         # sampling (llama-server's default temperature is 0.8), and runs repeat.
         temperature=0.0,
         max_answer_tokens=LOCAL_MAX_ANSWER_TOKENS,
+        max_structured_tokens=LOCAL_MAX_STRUCTURED_TOKENS,
         timeout=settings.llm_timeout_seconds,
         retry=retry,
         budget=budget,

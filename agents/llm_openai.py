@@ -74,6 +74,7 @@ class OpenAIChatModel:
         dialect: Dialect = OPENAI,
         temperature: float | None = None,
         max_answer_tokens: int | None = None,
+        max_structured_tokens: int | None = None,
         http_client: httpx2.AsyncClient | None = None,
         owned_server: _Closeable | None = None,
     ) -> None:
@@ -87,6 +88,8 @@ class OpenAIChatModel:
         # A bound on each chat answer's length: a small model can otherwise write until the
         # context is full (blank lines after a fenced call were seen running to thousands).
         self.max_answer_tokens = max_answer_tokens
+        # The same for schema answers (meeting notes' per-window extraction is the longest).
+        self.max_structured_tokens = max_structured_tokens
         self.owned_server = owned_server
         self._client = AsyncOpenAI(
             base_url=base_url,
@@ -192,7 +195,13 @@ class OpenAIChatModel:
         def params() -> dict[str, Any]:
             style = self.dialect.response_format
             format_ = response_format_for(schema, strict=self.strict_schemas, style=style)
-            return {"messages": self.dialect.adapt_messages(messages), "response_format": format_}
+            params: dict[str, Any] = {
+                "messages": self.dialect.adapt_messages(messages),
+                "response_format": format_,
+            }
+            if self.max_structured_tokens is not None:
+                params["max_tokens"] = self.max_structured_tokens
+            return params
 
         try:
             return await self._complete(agent, params())

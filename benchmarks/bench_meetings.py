@@ -137,7 +137,7 @@ def score_one(result: dict[str, Any], gold: dict[str, Any], scores: dict[str, Sc
         )
     got_people = {a["name"]: a["user_id"] or a["contact_id"] for a in result["attendees"]}
     got_people = {k: v for k, v in got_people.items() if v}
-    want_people = gold["attendees"]
+    want_people = {n: i for n, i in gold["attendees"].items() if i}
     tp = sum(1 for n, i in got_people.items() if want_people.get(n) == i)
     scores["attendees"].add(tp, len(got_people) - tp, len(want_people) - tp)
     matched = []
@@ -191,7 +191,7 @@ def fresh_crm(workdir: Path) -> CRMService:
 
 
 def acting_user(gold: dict[str, Any]) -> str:
-    users = [i for i in gold["attendees"].values() if i.startswith("u-") and i != "u-maria"]
+    users = [i for i in gold["attendees"].values() if i and i.startswith("u-") and i != "u-maria"]
     return users[0] if users else "u-admin"
 
 
@@ -216,8 +216,10 @@ async def run(
         )
     }
     evidence_total = evidence_verbatim = proposed = dropped = 0
+    summary_kept = summary_dropped = summary_lines_ok = 0
     found_by = {"quote": 0, "line": 0}
     seconds = minutes = 0.0
+    real_seconds = real_minutes = 0.0  # transcripts whose own timestamps span ≥ 30 minutes
     per_file = []
     with tempfile.TemporaryDirectory() as tmp:
         crm = fresh_crm(Path(tmp))
@@ -252,6 +254,10 @@ async def run(
                     took = time.perf_counter() - started
                     seconds += took
                     minutes += gold["minutes"]
+                    spoken = parse_transcript(data, gold["file"]).duration_minutes or 0
+                    if spoken >= 30:
+                        real_seconds += took
+                        real_minutes += spoken
                     d = result.to_dict()
                     score_one(d, gold, scores)
                     text = normalise(
@@ -262,6 +268,12 @@ async def run(
                     evidence_verbatim += sum(normalise(k["evidence"]) in text for k in kept)
                     for way, n in d["ingestion"].get("evidence_from", {}).items():
                         found_by[way] += n
+                    support = d["ingestion"].get("summary_support", [])
+                    summary_kept += len(support)
+                    summary_lines_ok += sum(1 for s in support if s["lines"])
+                    summary_dropped += sum(
+                        1 for x in d["ingestion"]["dropped_items"] if "summary" in x["reason"]
+                    )
                     lost = d["ingestion"]["dropped"]
                     gone = sum(
                         1 for x in d["ingestion"]["dropped_items"] if "evidence" in x["reason"]
@@ -273,6 +285,8 @@ async def run(
                             "file": gold["file"],
                             "seconds": round(took, 2),
                             "minutes": gold["minutes"],
+                            "spoken_minutes": spoken,
+                            "found_by": d["ingestion"].get("found_by"),
                             "dropped": lost,
                             "action_items": len(d["action_items"]),
                             "changes": len(d["proposed_changes"]),
@@ -306,11 +320,22 @@ async def run(
         "evidence_verbatim_share": round(evidence_verbatim / evidence_total, 3)
         if evidence_total
         else None,
+        # Summary sentences shown (each with the transcript lines it rests on) and dropped.
+        "summary_sentences": {
+            "kept": summary_kept,
+            "kept_with_cited_lines": summary_lines_ok,
+            "dropped_unsupported": summary_dropped,
+        },
         "model_quotes_kept_share": round((proposed - dropped) / proposed, 3) if proposed else None,
         # Of the kept items' evidence: the model's quote as it stood, or the line it cited.
         "evidence_found_by": found_by,
         "seconds": round(seconds, 2),
         "seconds_per_transcript_minute": round(seconds / minutes, 3) if minutes else None,
+        # Over the real-length transcripts only (timestamps spanning ≥ 30 minutes).
+        "real_length_minutes": round(real_minutes, 1),
+        "real_length_seconds_per_minute": round(real_seconds / real_minutes, 3)
+        if real_minutes
+        else None,
         "transcripts_per_second": round(n / seconds, 2) if seconds else None,
         "per_file": per_file,
     }
@@ -330,8 +355,17 @@ def main() -> None:
         help="chunks: the whole transcript, the model quoting; lines: rule-picked lines in "
         "windows, the model citing line numbers.",
     )
+    parser.add_argument(
+        "--gold",
+        action="append",
+        help="Label files of evals/meetings to read (default: gold.yaml and gold_natural.yaml).",
+    )
     args = parser.parse_args()
-    entries = yaml.safe_load((SET / "gold.yaml").read_text(encoding="utf-8"))
+    entries = [
+        entry
+        for name in args.gold or ("gold.yaml", "gold_natural.yaml")
+        for entry in yaml.safe_load((SET / name).read_text(encoding="utf-8"))
+    ]
     if args.files:
         wanted = set(args.files.split(","))
         entries = [e for e in entries if e["file"] in wanted]

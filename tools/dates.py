@@ -40,6 +40,22 @@ _MONTHS = {
 _MONTHS["sept"] = 9
 _ZH_DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6,
               "七": 7, "八": 8, "九": 9}  # fmt: skip
+# Days of the month said as ordinal words ("January fifteenth", "the twenty-first of May").
+_ORDINALS = {
+    word: n
+    for n, word in enumerate(
+        "first second third fourth fifth sixth seventh eighth ninth tenth eleventh twelfth "
+        "thirteenth fourteenth fifteenth sixteenth seventeenth eighteenth nineteenth "
+        "twentieth".split(),
+        start=1,
+    )
+}
+_ORDINALS.update(
+    {f"{tens}{sep}{word}": base + n for tens, base in (("twenty", 20), ("thirty", 30))
+     for sep in ("-", " ") for word, n in list(_ORDINALS.items())[:9]}
+)  # fmt: skip
+_ORDINALS["thirtieth"] = 30
+_ORDINAL_WORDS = "(?:" + "|".join(sorted(map(re.escape, _ORDINALS), key=len, reverse=True)) + ")"
 _EN_NUMBERS = {"a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6,
                "seven": 7, "eight": 8, "nine": 9, "ten": 10, "couple of": 2, "few": 3}  # fmt: skip
 
@@ -158,7 +174,8 @@ _EN_RULES: list[tuple[re.Pattern[str], str]] = [
         re.compile(
             r"\b(?:(january|february|march|april|may|june|july|august|september|october|"
             r"november|december|jan|feb|mar|apr|jun|jul|aug|sep|sept|oct|nov|dec)\.?\s+"
-            r"(\d{1,2})(?:st|nd|rd|th)?|(\d{1,2})(?:st|nd|rd|th)?\s+(?:of\s+)?(january|"
+            r"(?:the\s+)?(\d{1,2}(?!\d)|" + _ORDINAL_WORDS + r")(?:st|nd|rd|th)?\b|"
+            r"(\d{1,2}|" + _ORDINAL_WORDS + r")(?:st|nd|rd|th)?\s+(?:of\s+)?(january|"
             r"february|march|april|may|june|july|august|september|october|november|december|"
             r"jan|feb|mar|apr|jun|jul|aug|sep|sept|oct|nov|dec)\b)"
         ),
@@ -309,8 +326,8 @@ def _apply(kind: str, m: re.Match[str], meeting: date) -> date | None:  # noqa: 
         return _weekday_in(meeting, _WEEKDAYS[g[0]], "bare")
     if kind == "month_day":
         month_name = g[0] or g[3]
-        day_of_month = g[1] or g[2]
-        return _absolute(meeting, _MONTHS[month_name], int(day_of_month))
+        said = g[1] or g[2]
+        return _absolute(meeting, _MONTHS[month_name], _ORDINALS.get(said) or int(said))
     if kind == "next_week":
         return _monday(meeting) + timedelta(days=11)
     if kind == "next_month":

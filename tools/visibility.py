@@ -219,7 +219,10 @@ def mask_arguments(
 # ---------------------------------------------------------------- derived text
 
 _TAG = re.compile(r"⟦(?P<name>[a-z_]+)\|(?P<value>[^⟦⟧]*)⟧")
-_CURRENCY = r"(?:USD|EUR|GBP|CHF|JPY|CNY|RMB|AUD|CAD|SEK|NOK|DKK|INR|SGD|HKD|US\$|\$|€|£|¥)"
+_CURRENCY = (
+    r"(?:USD|EUR|GBP|CHF|JPY|CNY|RMB|AUD|CAD|SEK|NOK|DKK|INR|SGD|HKD|US\$|\$|€|£|¥|"
+    r"dollars?|euros?|pounds?|bucks|yuan|美元|元|人民币)"
+)
 _NUMBER = r"\d[\d,.' ]*\d(?:\s?(?:k|K|m|M|mn|bn|million|thousand|万|千))?|\d(?:\s?(?:k|K|m|M))?"
 _MONEY = re.compile(
     rf"(?<![\w⟦]){_CURRENCY}\s?(?:{_NUMBER})(?!\w)|(?<![\w.])(?:{_NUMBER})\s?{_CURRENCY}(?![\w])"

@@ -21,7 +21,13 @@ from channels.meetings.grounding import Grounder, Span, normalise, split_sentenc
 from channels.meetings.matching import Directory, Match
 from channels.meetings.propose import GroundedChange
 from channels.meetings.result import MeetingResult
-from channels.meetings.values import amounts_in, parse_amount, parse_probability, parse_stage
+from channels.meetings.values import (
+    amounts_in,
+    parse_amount,
+    parse_probability,
+    parse_stage,
+    stages_in,
+)
 
 __all__ = ["ground", "supported_summary"]
 
@@ -195,7 +201,7 @@ def _stated_in(field: str, value: Any, line: str, day: date) -> bool:
     if field in ("amount", "probability"):
         return Decimal(value) in amounts_in(line)
     if field == "stage":
-        return parse_stage(line) == value
+        return value in stages_in(line)
     if field == "close_date":
         return resolve_due_date(line, day) == value
     return True

@@ -17,6 +17,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from agents.llm_errors import GarbageOutput
 from agents.llm_types import ChatModel, Message
 from channels.meetings.extract import (
     AGENT,
@@ -164,15 +165,27 @@ async def extract_lines(
     context: str,
     max_tokens: int = WINDOW_TOKENS,
     on_chunk: Callable[[int, int], None] | None = None,
+    on_problem: Callable[[str], None] | None = None,
 ) -> tuple[ExtractionOut, int]:
     """Ask the model window by window over the candidate lines; returns the merged extraction
-    and the number of windows (none when no line matched a rule)."""
+    and the number of windows (none when no line matched a rule). A window whose answer is
+    not the schema even after the repair turn is passed over and told to `on_problem` (what
+    the other windows and the cue rules found still stands)."""
     picked = candidate_lines(segments)
     parts = windows(segments, picked, max_tokens)
     answers = []
     for number, shown in enumerate(parts, start=1):
         messages = render_window(segments, shown, context)
-        answer = await model.structured(agent=AGENT, messages=messages, schema=LinesOut)
+        try:
+            answer = await model.structured(agent=AGENT, messages=messages, schema=LinesOut)
+        except GarbageOutput as exc:
+            if on_problem is None:
+                raise
+            on_problem(
+                f"The model's reading of lines {shown[0] + 1}–{shown[-1] + 1} could not be "
+                f"used ({exc.user_message}); the rules' findings there still stand."
+            )
+            answer = LinesOut()
         answers.append(to_extraction(answer, segments, shown))
         if on_chunk is not None:
             on_chunk(number, len(parts))

@@ -34,6 +34,8 @@ def empty_ingestion(*, dry_run: bool) -> dict[str, Any]:
         "dropped_items": [],
         # How grounded evidence was found: the model's quote as it stands, or the line it cited.
         "evidence_from": {"quote": 0, "line": 0},
+        # What the cue rules found and what of the model's was kept (channels/meetings/cues.py).
+        "found_by": {},
         # Each kept summary sentence with the transcript lines (1-based) it rests on.
         "summary_support": [],
         "activity": None,

@@ -25,6 +25,7 @@ from sqlalchemy.exc import IntegrityError
 
 from agents.llm_errors import LLMError
 from agents.llm_types import ChatModel
+from channels.meetings.cues import combine, read_cues
 from channels.meetings.errors import IngestError, messages
 from channels.meetings.extract import ExtractionOut, extract
 from channels.meetings.files import TRANSCRIPT_SUFFIXES, list_transcripts, read_limited
@@ -242,6 +243,14 @@ class MeetingService:
         extraction = await self._extract(
             transcript, match, directory, day, filename, result, on_chunk
         )
+        if self.model is not None:
+            extraction, result.ingestion["found_by"] = combine(
+                extraction,
+                read_cues(transcript.segments, day),
+                grounder,
+                day,
+                lambda what, why: _dropped(result, what, why),
+            )
         changes = ground(extraction, grounder, match, directory, day, result)
         if match.account_id is None:
             result.ingestion["status"] = "not_applied"
@@ -316,6 +325,7 @@ class MeetingService:
                     transcript.segments,
                     context=_context(transcript, match, directory, day, deal=False),
                     on_chunk=on_chunk,
+                    on_problem=result.ingestion["problems"].append,
                 )
             else:
                 extraction, chunks = await extract(
@@ -423,6 +433,11 @@ class MeetingService:
 
 
 # ---------------------------------------------------------------- helpers
+
+
+def _dropped(result: MeetingResult, what: str, why: str) -> None:
+    result.ingestion["dropped"]["ungrounded"] += 1
+    result.ingestion["dropped_items"].append({"item": what[:200], "reason": why})
 
 
 def _context(

@@ -9,9 +9,11 @@ from decimal import Decimal, InvalidOperation
 
 __all__ = [
     "amounts_in",
+    "en_numbers",
     "parse_amount",
     "parse_probability",
     "parse_stage",
+    "stages_in",
     "zh_numeral",
 ]
 
@@ -94,7 +96,78 @@ def parse_amount(text: str) -> Decimal | None:
         value_int = zh_numeral(zh.group(0))
         if value_int:
             return Decimal(value_int).quantize(Decimal("0.01"))
+    said = en_numbers(text)
+    if said and said[0][2] > 0:
+        return said[0][2].quantize(Decimal("0.01"))
     return None
+
+
+_EN_SMALL = {
+    word: n
+    for n, word in enumerate(
+        "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
+        "fifteen sixteen seventeen eighteen nineteen".split()
+    )
+}
+_EN_TENS = {
+    word: 10 * n
+    for n, word in enumerate("twenty thirty forty fifty sixty seventy eighty ninety".split(), 2)
+}
+_EN_SCALES = {"thousand": 1000, "million": 1_000_000, "billion": 1_000_000_000}
+_EN_WORD = re.compile(r"[a-z]+", re.IGNORECASE)
+
+
+def en_numbers(text: str) -> list[tuple[int, int, Decimal]]:
+    """Numbers said in English words, as (start, end, value): 'a hundred and seventy-one
+    thousand' → 171000, 'twenty-seven thousand' → 27000, 'one point two million' → 1200000.
+    'a'/'an' counts only before hundred/thousand/million, 'and' only inside a number."""
+    words = [(m.start(), m.end(), m.group(0).lower()) for m in _EN_WORD.finditer(text)]
+    found: list[tuple[int, int, Decimal]] = []
+    i = 0
+    while i < len(words):
+        start = i
+        total, current, fraction, digits = Decimal(0), Decimal(0), "", False
+        seen_number = after_point = False
+        j = i
+        while j < len(words):
+            word = words[j][2]
+            gap = text[words[j - 1][1] : words[j][0]] if j > i else ""
+            if j > i and gap.strip(" -") != "":
+                break  # a comma or a dash between words ends the number
+            nxt = words[j + 1][2] if j + 1 < len(words) else ""
+            if after_point and word in _EN_SMALL and _EN_SMALL[word] < 10:
+                fraction += str(_EN_SMALL[word])
+            elif word in ("a", "an") and not seen_number and nxt in ("hundred", *_EN_SCALES):
+                current = Decimal(1)
+            elif word in _EN_SMALL:
+                current += _EN_SMALL[word]
+            elif word in _EN_TENS:
+                # "eleven forty" is 1,140 (a price said the short way), "twenty" after
+                # nothing is 20.
+                small = 0 < current < 100 and words[j - 1][2] in _EN_SMALL and j > i
+                current = current * 100 + _EN_TENS[word] if small else current + _EN_TENS[word]
+            elif word == "hundred" and (seen_number or current):
+                current = (current or Decimal(1)) * 100
+            elif word in _EN_SCALES and (seen_number or current):
+                value = current + (Decimal("0." + fraction) if fraction else Decimal(0))
+                total += (value or 1) * _EN_SCALES[word]
+                current, fraction, after_point = Decimal(0), "", False
+            elif word == "and" and seen_number and nxt in (*_EN_SMALL, *_EN_TENS):
+                pass
+            elif word == "point" and seen_number and nxt in _EN_SMALL:
+                after_point = True
+            else:
+                break
+            seen_number = seen_number or word not in ("a", "an", "and")
+            digits = True
+            j += 1
+        if digits and seen_number:
+            value = total + current + (Decimal("0." + fraction) if fraction else Decimal(0))
+            found.append((words[start][0], words[j - 1][1], value))
+            i = j
+        else:
+            i += 1
+    return found
 
 
 _STAGES = {
@@ -131,6 +204,17 @@ _STAGES = {
 }
 
 
+def stages_in(text: str) -> set[str]:
+    """Every stage a text names ('move this into negotiation, past the proposal stage' →
+    {negotiation, proposal})."""
+    key = " ".join(text.lower().replace("-", " ").split())
+    return {
+        stage
+        for word, stage in _STAGES.items()
+        if re.search(rf"(?<![a-z]){re.escape(word)}(?![a-z])", key)
+    }
+
+
 def parse_stage(text: str) -> str | None:
     key = " ".join(text.strip().lower().replace("-", " ").split())
     if key in _STAGES:
@@ -148,6 +232,7 @@ def amounts_in(text: str) -> set[Decimal]:
     """Every amount a text names ('200 seats at $1,200' → {200, 1200}; '三百万' → {3000000})."""
     found = {parse_amount(text[m.start() :]) for m in _NUMBER_START.finditer(text)}
     found |= {parse_amount(m.group(0)) for m in _ZH_NUMBER.finditer(text)}
+    found |= {value.quantize(Decimal("0.01")) for _, _, value in en_numbers(text)}
     return {amount for amount in found if amount is not None}
 
 

@@ -3,6 +3,7 @@ numbers, evidence taken from the cited line in code (verbatim by construction)."
 
 from __future__ import annotations
 
+from agents.llm import ScriptedChatModel
 from channels.meetings import MeetingService
 from channels.meetings.lines import candidate_lines, windows
 from channels.meetings.parsers import Segment, parse_transcript
@@ -65,17 +66,41 @@ async def test_cited_lines_become_verbatim_evidence(meeting_crm: CRMService) -> 
     service = MeetingService(crm=meeting_crm, model=scripted(answer), strategy="lines")
     result = await service.ingest_bytes(filename="a.vtt", data=data, actor_id="u-alice",
                                         dry_run=True)  # fmt: skip
-    [item] = result.action_items
-    assert item["evidence"] in lines[4] and lines[4].startswith(item["evidence"])
+    # Line 4 cited by the model (and promised, by the cue rules); Raj's line 6 by the rules.
+    item, raj = result.action_items
+    assert item["evidence"] in lines[4] and item["text"] == "Send the revised quote for 200 seats"
     assert (item["owner_id"], item["due_date"]) == ("u-alice", "2026-11-27")
+    assert raj["evidence"] in lines[6] and raj["owner_name"] == "Raj Mehta"
     assert result.competitors == ["Umbrella Analytics"]
     dropped = {d["item"]: d["reason"] for d in result.ingestion["dropped_items"]}
-    # "before the end of the year" resolved in code: the deal already closes on 2026-12-31.
-    assert dropped["close_date → 2026-12-31"] == "already the value"
-    assert dropped["amount → 240000"] == "the evidence line does not state this value"
-    assert result.proposed_changes == []
+    # Line 5 signs only "if the quote works"; line 2 says seats, line 7 says the amount.
+    assert dropped["close_date → before the end of the year"] == (
+        "line 5 does not state the close_date"
+    )
+    assert dropped["amount"] == "the amount said on line 7 is taken instead"
+    [amount] = result.proposed_changes
+    assert amount["args"] == {"opportunity_id": "opp-acme-1", "amount": 240000}
+    assert amount["evidence"] in lines[7]
     assert result.summary_text == "Jane now wants 200 seats instead of 100."
     assert result.ingestion["chunks"] == 1
     # The deal's CRM figures are not in what the model was shown.
     asked = service.model.requests[0]["messages"][1]["content"]  # type: ignore[union-attr]
     assert "Open deal" not in asked and "[4] Alice Wong: " in asked
+
+
+async def test_a_window_the_model_garbles_is_passed_over_not_fatal(
+    meeting_crm: CRMService,
+) -> None:
+    """The model answers the window with something that is not the schema; the ingestion
+    goes on, says so, and what the cue rules read still stands."""
+    data = (FIXTURES / "acme-2026-11-20.vtt").read_bytes()
+    garbage = {"action_items": "send the quote", "changes": 7}
+    model = ScriptedChatModel([{"agent": "meetings", "output": garbage}])
+    service = MeetingService(crm=meeting_crm, model=model, strategy="lines")
+    result = await service.ingest_bytes(filename="a.vtt", data=data, actor_id="u-alice",
+                                        dry_run=True)  # fmt: skip
+    [problem] = result.ingestion["problems"]
+    assert problem.startswith("The model's reading of lines 1–7 could not be used")
+    assert "rules' findings there still stand" in problem
+    assert [i["owner_name"] for i in result.action_items] == ["Alice Wong", "Raj Mehta"]
+    assert [c["args"].get("amount") for c in result.proposed_changes] == [240000]

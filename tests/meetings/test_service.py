@@ -58,7 +58,8 @@ async def test_acme_transcript_end_to_end(make_service, meeting_crm, acme_vtt) -
     amount = changes["amount"]
     assert amount["args"] == {"opportunity_id": "opp-acme-1", "amount": 240000}
     assert (amount["risk"], amount["status"]) == ("high", "pending_approval")
-    assert amount["evidence"] == "we're now looking at 200 seats instead of 100"
+    # The model quoted the seats; the amount is taken where the meeting says it (cue rules).
+    assert amount["evidence"] == "At 1,200 per seat that takes the deal to 240,000 dollars"
     assert amount["reviewer_ids"] == ["u-maria"]
     assert (changes["next_step"]["risk"], changes["next_step"]["status"]) == ("low", "committed")
     assert d["ingestion"]["dropped"]["ungrounded"] >= 3  # item, stage change, Globex
@@ -185,8 +186,10 @@ async def test_chinese_transcript(make_service, meeting_crm) -> None:
     assert d["competitors"] == ["东方云"]
     by_field = {next(k for k in c["args"] if k != "opportunity_id"): c
                 for c in d["proposed_changes"]}  # fmt: skip
-    assert by_field["amount"]["status"] == "pending_approval"
-    assert by_field["amount"]["reviewer_ids"] == ["u-li"]
+    # 3,024,000 is the model's arithmetic: no line says an amount, so none is proposed.
+    assert "amount" not in by_field
+    reasons = {x["item"]: x["reason"] for x in d["ingestion"]["dropped_items"]}
+    assert reasons["amount"] == "line 2 does not state the amount"
     assert by_field["close_date"]["args"]["close_date"] == "2026-11-30"  # resolved in code
     assert by_field["close_date"]["status"] == "committed"
 
@@ -254,7 +257,7 @@ async def test_long_transcripts_are_chunked_and_merged(make_service, acme_vtt) -
             }
         ],
     )
-    svc = make_service(part1, part2, chunk_tokens=70)
+    svc = make_service(part1, part2, chunk_tokens=80)
     result = await svc.ingest_bytes(filename="a.vtt", data=acme_vtt, actor_id="u-alice",
                                     dry_run=True)  # fmt: skip
     assert result.ingestion["chunks"] == 2
@@ -350,22 +353,25 @@ async def test_paraphrased_quotes_are_grounded_by_their_cited_lines(
                                     dry_run=True)  # fmt: skip
     d = result.to_dict()
     line_4 = "Understood. I'll send the revised quote for 200 seats by next Friday."
-    [item] = d["action_items"]
-    assert (item["evidence"], item["owner_id"], item["due_date"]) == (
-        line_4, "u-alice", "2026-11-27")  # fmt: skip
-    [step] = d["proposed_changes"]
-    assert step["args"]["next_step"] == "Send the revised quote for 200 seats"
-    assert step["evidence"] == line_4
-    assert d["ingestion"]["evidence_from"] == {"quote": 0, "line": 3}
+    # The cue rules found Alice's promise on line 4 (the model's wording and due words are
+    # kept, the evidence is the promise's own sentence) and Raj's on line 6.
+    alice, raj = d["action_items"]
+    assert alice["text"] == "Send revised quote"
+    assert alice["evidence"] in line_4 and alice["evidence"].startswith("I'll send the revised")
+    assert (alice["owner_id"], alice["due_date"]) == ("u-alice", "2026-11-27")
+    assert (raj["owner_name"], raj["due_date"]) == ("Raj Mehta", "2026-12-04")
+    changes = {next(k for k in c["args"] if k != "opportunity_id"): c
+               for c in d["proposed_changes"]}  # fmt: skip
+    assert changes["next_step"]["args"]["next_step"] == "Send the revised quote for 200 seats"
+    assert changes["next_step"]["evidence"] == line_4  # the cited line: a paraphrased quote
+    assert changes["amount"]["args"]["amount"] == 240000  # said on line 7, found by the rules
     reasons = {x["item"]: x["reason"] for x in d["ingestion"]["dropped_items"]}
-    # 240000 is not said on line 2 (the seats are); 300 contradicts the line's 200.
-    assert reasons["amount → 240000"] == "the evidence line does not state this value"
-    assert reasons["amount → 300 seats"] == "no verbatim evidence"
-    # Line 2 (found although line 4 was cited) names no stage.
-    assert reasons["stage → negotiation"] == "the evidence line does not state this value"
-    # The date comes from the evidence line's words ("before the end of the year"), resolved
-    # in code, not from the model's "next Friday": the deal already closes then.
-    assert reasons["close_date → 2026-12-31"] == "already the value"
+    # The model's amounts (240000 on line 2, which says seats; 300 seats) give way to the
+    # amount the meeting states.
+    assert reasons["amount"] == "the amount said on line 7 is taken instead"
+    # Line 2 (found although line 4 was cited) names no stage; line 5 signs only "if".
+    assert reasons["stage → negotiation"] == "line 2 does not state the stage"
+    assert reasons["close_date → next Friday"] == "line 5 does not state the close_date"
     assert reasons["next_step → none"] == "'none' is not a next_step"
 
 
