@@ -363,6 +363,19 @@ class MeetingIngestion(Base):
     ingested_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
+class MeetingWindow(Base):
+    """The model's answer for one window of a transcript being ingested, kept until the
+    ingestion is done, so that an interrupted ingestion of a long meeting resumes where it
+    stopped instead of asking the model again (channels/meetings/resume.py). `key` is a hash
+    of the model and the exact request, so a changed prompt or model is asked anew."""
+
+    __tablename__ = "meeting_windows"
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    answer: Mapped[dict[str, Any]] = mapped_column(JSON)
+    saved_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+
+
 class ChannelDelivery(Base):
     """What a chat channel has delivered about a review request (its card to the reviewers,
     its outcome to the requester's thread). A row is claimed before the message goes out, so

@@ -309,7 +309,16 @@ def _content(text: str) -> set[str]:
         chars = "".join(_CJK.findall(text))
         return {chars[i : i + 2] for i in range(len(chars) - 1)}
     words = re.findall(r"[a-z0-9]+", text.lower())
-    return {w.rstrip("s") for w in words if w not in _FILLER_WORDS and len(w) > 1}
+    return {_stem(w) for w in words if w not in _FILLER_WORDS and len(w) > 1}
+
+
+def _stem(word: str) -> str:
+    """'updated', 'updates', 'update' → 'updat'; 'sending', 'send' → 'send'."""
+    for suffix in ("ing", "ed", "es", "s"):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            word = word[: -len(suffix)]
+            break
+    return word[:-1] if word.endswith("e") and len(word) > 3 else word
 
 
 def _alike(a: str, b: str) -> bool:
@@ -334,14 +343,15 @@ def _without_repeats(items: list[ItemOut], segments: Sequence[Segment]) -> list[
     return kept
 
 
-def _promises(text: str, first_names: dict[str, str]) -> list[ItemOut]:
+def _promises(text: str, first_names: dict[str, str], *, any_verb: bool = False) -> list[ItemOut]:
     """The first promise of a line (one line, one item: a second one in the same breath is
-    usually the same work said again, or its detail)."""
+    usually the same work said again, or its detail). `any_verb`: a promise of any verb but
+    those of talk and thought counts (to corroborate the model's reading)."""
     if _RECAP.search(text):
         return []
     for sentence in _sentences(text):
         if _CJK.search(sentence):
-            zh = _zh_promises(sentence)
+            zh = _zh_promises(sentence, any_verb=any_verb)
             if zh:
                 zh[0].evidence = sentence
                 return zh[:1]
@@ -359,14 +369,16 @@ def _promises(text: str, first_names: dict[str, str]) -> list[ItemOut]:
         verb = match.group("verb").lower()
         has_date = bool(_EN_DATE_WORDS.search(sentence))
         offer = re.search(r"\bcan\b", match.group(0), re.IGNORECASE) is not None
-        if verb in _EN_NOT_WORK or not ((verb in _EN_WORK and not offer) or has_date):
+        if verb in _EN_NOT_WORK:
+            continue
+        if not (any_verb or (verb in _EN_WORK and not offer) or has_date):
             continue
         what = sentence[match.start("verb") :]
         return [ItemOut(text=_imperative(what), owner=owner, due="", evidence=sentence)]
     return []
 
 
-def _zh_promises(sentence: str) -> list[ItemOut]:
+def _zh_promises(sentence: str, *, any_verb: bool = False) -> list[ItemOut]:
     found: list[ItemOut] = []
     if _ZH_CONDITION.search(sentence):
         return found
@@ -375,13 +387,18 @@ def _zh_promises(sentence: str) -> list[ItemOut]:
         if head is None:
             continue
         rest = clause[head.end() :]
-        if _ZH_NOT.search(clause) or not _ZH_WORK.search(rest):
+        if _ZH_NOT.search(clause) or not (any_verb or _ZH_WORK.search(rest)):
             continue
-        if not (_ZH_PROMISE.search(rest) or _ZH_DATE_WORDS.search(rest)):
+        dated = _ZH_DATE_WORDS.search(rest) is not None
+        # "我们会…" is as often how things work as a promise: the plural promises with a date.
+        if not (dated or (_ZH_PROMISE.search(rest) and not head.group(0).startswith("我们"))):
             continue
-        what = re.sub(r"^(?:这边|来|会|就|再|先|今天|负责)+", "", rest).strip()
-        found.append(ItemOut(text=what[:200] or clause, owner="I", due="", evidence=""))
+        what = _ZH_LEAD.sub("", clause).strip()
+        found.append(ItemOut(text=what[:120] or clause, owner="I", due="", evidence=""))
     return found
+
+
+_ZH_LEAD = re.compile(r"^(?:(?:好的?|那|嗯+|对|行|可以|没问题|OK|ok|然后|这样)[，,、\s]*)+")
 
 
 def _request(text: str) -> str | None:
@@ -431,10 +448,22 @@ def _due_nearby(segments: Sequence[Segment], index: int, day: date) -> str:
     return ""
 
 
+_EN_CLAUSE_BREAK = re.compile(
+    r",\s+(?:and|so|but|because|which|then)\b|\s[—–]\s|;\s|,\s+(?:um|uh)\b"
+)
+
+
 def _imperative(words: str) -> str:
-    words = _EN_FILLER.sub("", words.strip()).strip(" ,.;—–-")
-    words = re.sub(r"\s+", " ", words)
-    return (words[:1].upper() + words[1:])[:200] if words else ""
+    """The work as a short imperative: from the verb to the end of its clause, fillers out,
+    at most about a dozen words."""
+    words = _EN_FILLER.sub("", words.strip())
+    cut = _EN_CLAUSE_BREAK.search(words)
+    if cut is not None and len(words[: cut.start()].split()) >= 3:
+        words = words[: cut.start()]
+    words = re.sub(r"\s+", " ", words).strip(" ,.;—–-")
+    if len(words.split()) > 14:
+        words = " ".join(words.split()[:14]) + " …"
+    return words[:1].upper() + words[1:] if words else ""
 
 
 # ---------------------------------------------------------------- changes
@@ -578,18 +607,18 @@ def corroborated_change(field: str, line_text: str, day: date) -> bool:
     return field == "next_step" and corroborated_item(line_text)
 
 
-_LOOSE_PROMISE = re.compile(
-    r"\b(?:i|we)(?:['’]ll|\s+will|\s+can|\s+shall|['’]m going to|['’]re going to|\s+need to|"
-    r"\s+have to)\s|\blet['’]?s\b|\b(?:can|could|would|will) you\b|\bplease\b|"
-    r"\b[A-Z][a-z]+ (?:will|is going to)\s|"
-    r"我.{0,12}(?:会|来|负责|把|去|安排)|你们?.{0,6}(?:负责|帮|把)|请|麻烦|由.{1,6}负责",
-    re.IGNORECASE,
-)
-
-
 def corroborated_item(line_text: str) -> bool:
-    """An action item the model proposes stands only on a line that promises or asks."""
-    return bool(_LOOSE_PROMISE.search(line_text))
+    """An action item the model proposes stands only on a line that promises (with any verb
+    but those of talk and thought, outside hedges and recaps) or asks for work."""
+    return bool(_promises(line_text, {}, any_verb=True) or _request(line_text))
+
+
+def _short(text: str) -> bool:
+    """The model's wording of an item is taken when it reads like one: short, no speaker."""
+    text = text.strip()
+    if not text or ":" in text or "：" in text:
+        return False
+    return len(text) <= 30 if _CJK.search(text) else len(text.split()) <= 12
 
 
 def combine(
@@ -624,11 +653,15 @@ def combine(
             # The same promise: the rule's line and owner, the model's wording and its
             # words for when (the ground step keeps them only if the transcript says them).
             same = next(i for i in items if i.line == line)
-            same.text = item.text.strip() or same.text
+            if _short(item.text):
+                same.text = item.text.strip()
             same.due = item.due.strip() or same.due
             quoted = grounder.find(item.evidence)
             if quoted is not None and quoted.segment_index + 1 == line:
                 same.evidence = quoted.text  # the model's exact quote: the tighter span
+            continue
+        if any(abs(r.line - line) <= 3 and _alike(r.text, item.text) for r in rules.action_items):
+            drop(item.text, f"the same as the promise read on a line near {line}")
             continue
         if not corroborated_item(grounder.segments[line - 1].text):
             counts["model_uncorroborated"] += 1

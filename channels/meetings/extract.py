@@ -17,6 +17,7 @@ from agents.llm_budget import estimate_tokens
 from agents.llm_types import ChatModel, Message
 from channels.meetings.grounding import normalise
 from channels.meetings.parsers import Segment
+from channels.meetings.resume import WindowMemo, ask
 from prompts import render_prompt
 
 __all__ = [
@@ -131,9 +132,11 @@ async def extract(
     context: str,
     max_tokens: int,
     on_chunk: Callable[[int, int], None] | None = None,
+    memo: WindowMemo | None = None,
 ) -> tuple[ExtractionOut, int]:
     """Ask the model chunk by chunk and merge; returns the merged answer and the chunk count.
-    `on_chunk(done, total)` is told after each chunk."""
+    `on_chunk(done, total)` is told after each chunk; `memo` keeps each chunk's answer (an
+    interrupted ingestion resumes)."""
     chunks = chunk_segments(segments, max_tokens)
     answers = []
     first_line = 1
@@ -141,7 +144,9 @@ async def extract(
         messages = render_chunk(
             chunk, context=context, part=number, parts=len(chunks), first_line=first_line
         )
-        answers.append(await model.structured(agent=AGENT, messages=messages, schema=ExtractionOut))
+        answers.append(
+            await ask(model, agent=AGENT, messages=messages, schema=ExtractionOut, memo=memo)
+        )
         first_line += len(chunk)
         if on_chunk is not None:
             on_chunk(number, len(chunks))

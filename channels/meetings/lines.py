@@ -2,7 +2,14 @@
 hold a commitment or a deal fact, the model sees them numbered in overlapping windows and cites
 line numbers; code takes the evidence from the cited line, so it is verbatim by construction.
 
-    candidate_lines → windows (overlap) → model per window (LinesOut) → ExtractionOut
+    candidate_lines (focus first, within MODEL_TOKENS) → windows (overlap)
+        → model per window (LinesOut) → ExtractionOut
+
+What the model is shown is bounded, whatever the meeting's length: the lines the cue rules
+read a promise or a deal change from (`focus`, channels/meetings/cues.py) come first, then the
+lines naming a decision, a risk or a competitor, then any other cue — until MODEL_TOKENS. On 2
+cores prompt reading costs about 14 ms a token, so this bound is what keeps a long meeting's
+extraction within seconds per transcript minute.
 
 The answer is handed to the ground step like any other extraction: owners are resolved against
 the attendees and due dates against the meeting date there, and a change's cited line must
@@ -29,6 +36,7 @@ from channels.meetings.extract import (
     segment_tokens,
 )
 from channels.meetings.parsers import Segment
+from channels.meetings.resume import WindowMemo, ask
 from prompts import render_prompt
 
 __all__ = ["LinesOut", "candidate_lines", "extract_lines", "windows"]
@@ -50,8 +58,17 @@ _CUES = re.compile(
     r"延期|推迟|取消",
     re.IGNORECASE,
 )
-WINDOW_TOKENS = 900
+# The moments a summary is made of: decisions, risks, competitors, agreements.
+_KEY = re.compile(
+    r"\b(?:decid\w*|agree\w*|concern\w*|worried|risk\w*|blocker\w*|competitor\w*|"
+    r"alternative\w*|cheaper|delay\w*|postpone\w*|cancel\w*|approv\w*|next steps?)\b|"
+    r"决定|同意|确定|担心|顾虑|风险|竞品|对手|便宜|延期|推迟|取消|审批|下一步",
+    re.IGNORECASE,
+)
+WINDOW_TOKENS = 1400
+MODEL_TOKENS = 1400  # transcript tokens shown to the model per meeting
 OVERLAP_LINES = 2
+MAX_ITEMS = 6  # action items per window
 CONTEXT_LINES = 1  # lines shown around a candidate so the model sees who "it" is
 LineField = Literal[
     "amount", "close_date", "stage", "next_step", "probability", "competitor", "risk"
@@ -73,22 +90,36 @@ class LineChange(BaseModel):
 
 class LineSentence(BaseModel):
     text: str
-    lines: list[int] = []
+    lines: list[int] = Field(default=[], max_length=3)
 
 
+# The list bounds are part of the schema (maxItems, which OpenAI's strict mode and llama.cpp's
+# grammars both take), so a small model's answer stays short: one window's answer once ran
+# past 1,200 tokens and was cut off mid-JSON.
 class LinesOut(BaseModel):
-    action_items: list[LineItem] = []
-    changes: list[LineChange] = []
-    summary: list[LineSentence] = []
+    action_items: list[LineItem] = Field(default=[], max_length=MAX_ITEMS)
+    changes: list[LineChange] = Field(default=[], max_length=4)
+    summary: list[LineSentence] = Field(default=[], max_length=3)
 
 
-def candidate_lines(segments: Sequence[Segment]) -> list[int]:
-    """0-based indexes of the lines a rule says may matter, with CONTEXT_LINES around each."""
-    hits = [i for i, s in enumerate(segments) if _CUES.search(s.text)]
+def candidate_lines(
+    segments: Sequence[Segment], focus: Sequence[int] = (), budget: int = MODEL_TOKENS
+) -> list[int]:
+    """0-based indexes of the lines to show the model, with CONTEXT_LINES around each: the
+    `focus` lines (0-based) first, then lines of decisions, risks and competitors, then any
+    other cue line, while the lines' tokens stay within `budget`."""
+    key = [i for i, s in enumerate(segments) if _KEY.search(s.text)]
+    other = [i for i, s in enumerate(segments) if _CUES.search(s.text)]
     shown: set[int] = set()
-    for index in hits:
+    size = 0
+    for index in [*focus, *key, *other]:
         low, high = max(0, index - CONTEXT_LINES), min(len(segments), index + CONTEXT_LINES + 1)
-        shown.update(range(low, high))
+        new = [i for i in range(low, high) if i not in shown]
+        cost = sum(segment_tokens(segments[i]) for i in new)
+        if size + cost > budget:
+            continue
+        shown.update(new)
+        size += cost
     return sorted(shown)
 
 
@@ -166,18 +197,20 @@ async def extract_lines(
     max_tokens: int = WINDOW_TOKENS,
     on_chunk: Callable[[int, int], None] | None = None,
     on_problem: Callable[[str], None] | None = None,
+    memo: WindowMemo | None = None,
+    focus: Sequence[int] = (),
 ) -> tuple[ExtractionOut, int]:
     """Ask the model window by window over the candidate lines; returns the merged extraction
     and the number of windows (none when no line matched a rule). A window whose answer is
     not the schema even after the repair turn is passed over and told to `on_problem` (what
     the other windows and the cue rules found still stands)."""
-    picked = candidate_lines(segments)
+    picked = candidate_lines(segments, focus)
     parts = windows(segments, picked, max_tokens)
     answers = []
     for number, shown in enumerate(parts, start=1):
         messages = render_window(segments, shown, context)
         try:
-            answer = await model.structured(agent=AGENT, messages=messages, schema=LinesOut)
+            answer = await ask(model, agent=AGENT, messages=messages, schema=LinesOut, memo=memo)
         except GarbageOutput as exc:
             if on_problem is None:
                 raise

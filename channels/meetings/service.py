@@ -25,7 +25,7 @@ from sqlalchemy.exc import IntegrityError
 
 from agents.llm_errors import LLMError
 from agents.llm_types import ChatModel
-from channels.meetings.cues import combine, read_cues
+from channels.meetings.cues import RuleFindings, combine, read_cues
 from channels.meetings.errors import IngestError, messages
 from channels.meetings.extract import ExtractionOut, extract
 from channels.meetings.files import TRANSCRIPT_SUFFIXES, list_transcripts, read_limited
@@ -40,6 +40,7 @@ from channels.meetings.propose import (
     ReviewOpener,
 )
 from channels.meetings.result import IngestBatch, IngestFailure, MeetingResult, empty_ingestion
+from channels.meetings.resume import WindowMemo
 from channels.meetings.visibility import Visibility
 from tools.context import Actor
 from tools.errors import NotFound
@@ -240,16 +241,15 @@ class MeetingService:
         result.attendees = [seen.attendee(a.to_dict()) for a in match.attendees]
         result.ingestion["ambiguities"] = [seen.redact(text) for text in match.ambiguities]
         grounder = Grounder(transcript.segments)
+        memo = WindowMemo(self.crm.db, sha256=sha, model_id=_model_id(self.model),
+                          clock=self.crm.clock)  # fmt: skip
+        rules = read_cues(transcript.segments, day)
         extraction = await self._extract(
-            transcript, match, directory, day, filename, result, on_chunk
+            transcript, match, directory, day, filename, result, on_chunk, memo, rules
         )
         if self.model is not None:
             extraction, result.ingestion["found_by"] = combine(
-                extraction,
-                read_cues(transcript.segments, day),
-                grounder,
-                day,
-                lambda what, why: _dropped(result, what, why),
+                extraction, rules, grounder, day, lambda what, why: _dropped(result, what, why)
             )
         changes = ground(extraction, grounder, match, directory, day, result)
         if match.account_id is None:
@@ -270,7 +270,9 @@ class MeetingService:
             result.ingestion["status"] = "not_applied"
             return result
         await self._remember(result, match, actor, sha, filename)
-        return await asyncio.to_thread(self._store_receipt, result, actor, sha, filename)
+        receipt = await asyncio.to_thread(self._store_receipt, result, actor, sha, filename)
+        await memo.forget()  # done: the receipt answers from now on
+        return receipt
 
     # ------------------------------------------------------------ steps
 
@@ -310,6 +312,8 @@ class MeetingService:
         filename: str,
         result: MeetingResult,
         on_chunk: Callable[[int, int], None] | None = None,
+        memo: WindowMemo | None = None,
+        rules: RuleFindings | None = None,
     ) -> ExtractionOut:
         if self.model is None:
             result.ingestion["notes"].append(
@@ -326,6 +330,14 @@ class MeetingService:
                     context=_context(transcript, match, directory, day, deal=False),
                     on_chunk=on_chunk,
                     on_problem=result.ingestion["problems"].append,
+                    memo=memo,
+                    # What the rules read comes first in what the model is shown.
+                    focus=sorted(
+                        {i.line - 1 for i in rules.action_items}
+                        | {c.line - 1 for c in rules.changes}
+                    )
+                    if rules is not None
+                    else (),
                 )
             else:
                 extraction, chunks = await extract(
@@ -334,6 +346,7 @@ class MeetingService:
                     context=_context(transcript, match, directory, day),
                     max_tokens=self.chunk_tokens,
                     on_chunk=on_chunk,
+                    memo=memo,
                 )
         except LLMError as exc:
             raise IngestError(
@@ -343,6 +356,11 @@ class MeetingService:
                 status=502,
             ) from exc
         result.ingestion["chunks"] = chunks
+        if memo is not None and memo.resumed:
+            result.ingestion["notes"].append(
+                f"Resumed: {memo.resumed} of {chunks} parts had been read by the model before "
+                "an interruption and were not read again."
+            )
         return extraction
 
     async def _remember(
@@ -433,6 +451,12 @@ class MeetingService:
 
 
 # ---------------------------------------------------------------- helpers
+
+
+def _model_id(model: ChatModel | None) -> str:
+    """Who answered, for the resume key: a kept answer of another model is not reused."""
+    name = getattr(model, "default_model", None)
+    return f"{type(model).__name__}:{name}" if name else type(model).__name__
 
 
 def _dropped(result: MeetingResult, what: str, why: str) -> None:

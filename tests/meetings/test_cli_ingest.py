@@ -13,9 +13,12 @@ import pytest
 from typer.testing import CliRunner
 
 from channels.meetings import MeetingService
+from channels.meetings.extract import chunk_segments
+from channels.meetings.parsers import parse_transcript
 from channels.meetings.result import IngestFailure, MeetingResult
 from tools.db import Database
 from tools.fixtures import load_fixture
+from tools.models import MeetingIngestion, MeetingWindow
 from tools.service import CRMService
 from warroom.cli import app
 
@@ -211,3 +214,39 @@ async def test_progress_is_told_per_file_and_per_chunk(
     chunks = [e for e in events if e[0] == "chunk"]
     assert chunks[0][2] >= 2 and chunks[-1] == ("chunk", 1, 1)
     assert events[-1] == ("done", "ingested (dry run, nothing written)")
+
+
+def test_an_interrupted_long_meeting_resumes_where_it_stopped(
+    cli_crm: Database, tmp_path: Path
+) -> None:
+    """The model stops answering half-way (here: the script runs out, as a crash or a
+    Ctrl-C would): the file is refused with the reason. Run again, only the parts not yet
+    read are asked for; once ingested, nothing is kept for it."""
+    talk = "".join(
+        f"Alice Wong: For Acme Corp I will send the rollout checklist part {n} by Friday.\n"
+        for n in range(200)
+    )
+    path = tmp_path / "acme-long.txt"
+    path.write_text(talk, encoding="utf-8")
+    segments = parse_transcript(path.read_bytes(), path.name).segments
+    parts = len(chunk_segments(segments, 1500))  # the service's chunk size
+    assert parts >= 3
+    first, second = tmp_path / "first.json", tmp_path / "second.json"
+    first.write_text(json.dumps([extraction()]))
+    second.write_text(json.dumps([extraction()] * (parts - 1)))
+    args = [str(path), "--as", "u-alice", "--strategy", "chunks"]
+    stopped = _ingest(*args, "--script", str(first))
+    assert stopped.exit_code == 1, stopped.output
+    assert "the language model could not read the transcript" in stopped.output
+    with cli_crm.read_session() as session:
+        assert session.query(MeetingWindow).count() == 1  # the part that was read
+    resumed = _ingest(*args, "--script", str(second))  # one answer fewer than parts
+    assert resumed.exit_code == 0, resumed.output
+    assert f"{path}: ingested" in resumed.output
+    with cli_crm.read_session() as session:
+        assert session.query(MeetingWindow).count() == 0  # done: the receipt answers now
+        [receipt] = session.query(MeetingIngestion).all()
+        notes = receipt.result["ingestion"]["notes"]
+    assert f"Resumed: 1 of {parts} parts had been read by the model before an interruption" in (
+        " ".join(notes)
+    )
