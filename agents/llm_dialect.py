@@ -35,6 +35,9 @@ class Dialect:
     # Small models behind llama-server sometimes write a tool call as a JSON answer (fenced,
     # bare, or with the chat template's own brace shape) instead of in <tool_call> tags.
     tool_calls_in_text: bool = False
+    # Length bounds in a schema (maxLength, maxItems) are turned into the server's grammar
+    # by llama.cpp; hosted APIs' strict modes reject or ignore them, so they are left out.
+    schema_length_bounds: bool = False
 
     def adapt_messages(self, messages: list[Message]) -> list[Message]:
         if not (self.tool_results_as_user or self.content_required):
@@ -68,7 +71,7 @@ class Dialect:
 
 OPENAI = Dialect("openai")
 # llama.cpp's llama-server with --jinja speaks OpenAI's format, tool results included.
-LLAMA_SERVER = Dialect("llama-server", tool_calls_in_text=True)
+LLAMA_SERVER = Dialect("llama-server", tool_calls_in_text=True, schema_length_bounds=True)
 LLAMA_CPP_PYTHON = Dialect(
     "llama-cpp-python",
     response_format="json_object",
@@ -77,4 +80,5 @@ LLAMA_CPP_PYTHON = Dialect(
     supports_required_tool_choice=False,
     reask_empty_reply_without_tools=True,
     streams_tool_calls=False,
+    schema_length_bounds=True,
 )

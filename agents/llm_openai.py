@@ -194,7 +194,12 @@ class OpenAIChatModel:
     ) -> ChatCompletion:
         def params() -> dict[str, Any]:
             style = self.dialect.response_format
-            format_ = response_format_for(schema, strict=self.strict_schemas, style=style)
+            format_ = response_format_for(
+                schema,
+                strict=self.strict_schemas,
+                style=style,
+                length_bounds=self.dialect.schema_length_bounds,
+            )
             params: dict[str, Any] = {
                 "messages": self.dialect.adapt_messages(messages),
                 "response_format": format_,

@@ -41,16 +41,36 @@ def schema_for(schema: type[BaseModel], *, strict: bool) -> dict[str, Any]:
     return schema.model_json_schema()
 
 
+_LENGTH_BOUNDS = frozenset({"maxLength", "minLength", "maxItems", "minItems"})
+
+
+def _without_length_bounds(node: Any) -> Any:
+    if isinstance(node, dict):
+        return {k: _without_length_bounds(v) for k, v in node.items() if k not in _LENGTH_BOUNDS}
+    if isinstance(node, list):
+        return [_without_length_bounds(v) for v in node]
+    return node
+
+
 def response_format_for(
-    schema: type[BaseModel], *, strict: bool, style: ResponseFormatStyle = "json_schema"
+    schema: type[BaseModel],
+    *,
+    strict: bool,
+    style: ResponseFormatStyle = "json_schema",
+    length_bounds: bool = False,
 ) -> dict[str, Any]:
     """The `response_format` constraining the answer to `schema`.
 
     "json_schema" is OpenAI's form (also vLLM, Ollama, llama.cpp's own server);
     "json_object" with a `schema` key is the dialect of llama-cpp-python's server, which
-    rejects the former but turns the latter into a grammar.
+    rejects the former but turns the latter into a grammar. Length bounds of the schema
+    (a schema's `json_schema_extra`, e.g. {"maxLength": 60}) are kept only with
+    `length_bounds` — for servers that make a grammar of them; they are a bound on what the
+    model writes, never a check of what it wrote.
     """
     body = schema_for(schema, strict=strict)
+    if not length_bounds:
+        body = _without_length_bounds(body)
     if style == "json_object":
         return {"type": "json_object", "schema": body}
     return {

@@ -23,6 +23,7 @@ from collections.abc import Callable, Sequence
 from typing import Literal
 
 from pydantic import BaseModel, Field
+from pydantic.json_schema import JsonDict
 
 from agents.llm_errors import GarbageOutput
 from agents.llm_types import ChatModel, Message
@@ -75,31 +76,42 @@ LineField = Literal[
 ]
 
 
+def _at_most(n: int, what: str = "maxLength") -> JsonDict:
+    """A bound for the schema the model writes to (a grammar on llama.cpp), not a check."""
+    return {what: n}
+
+
 class LineItem(BaseModel):
     line: int = Field(description="The [number] of the line.")
-    text: str = Field(description="What is to be done, a short imperative sentence.")
-    owner: str = Field(default="", description="The name as said, or 'I' for the speaker.")
-    due: str = Field(default="", description="The words that say when, or ''.")
+    text: str = Field(description="What is to be done, in a few words.",
+                      json_schema_extra=_at_most(60))  # fmt: skip
+    owner: str = Field(default="", description="The name as said, or 'I' for the speaker.",
+                       json_schema_extra=_at_most(30))  # fmt: skip
+    due: str = Field(default="", description="The words that say when, or ''.",
+                     json_schema_extra=_at_most(30))  # fmt: skip
 
 
 class LineChange(BaseModel):
     line: int
     field: LineField
-    value: str = Field(description="The words of the line that state it.")
+    value: str = Field(description="The words of the line that state it.",
+                       json_schema_extra=_at_most(60))  # fmt: skip
 
 
 class LineSentence(BaseModel):
-    text: str
-    lines: list[int] = Field(default=[], max_length=3)
+    text: str = Field(json_schema_extra=_at_most(160))
+    lines: list[int] = Field(default=[], json_schema_extra=_at_most(3, "maxItems"))
 
 
-# The list bounds are part of the schema (maxItems, which OpenAI's strict mode and llama.cpp's
-# grammars both take), so a small model's answer stays short: one window's answer once ran
-# past 1,200 tokens and was cut off mid-JSON.
+# The bounds keep a small model's answer short where the server makes a grammar of them
+# (llama.cpp): one window's answer once ran past 1,200 tokens and was cut off mid-JSON, and
+# the model copies whole lines as an item's "text" when it may.
 class LinesOut(BaseModel):
-    action_items: list[LineItem] = Field(default=[], max_length=MAX_ITEMS)
-    changes: list[LineChange] = Field(default=[], max_length=4)
-    summary: list[LineSentence] = Field(default=[], max_length=3)
+    action_items: list[LineItem] = Field(
+        default=[], json_schema_extra=_at_most(MAX_ITEMS, "maxItems")
+    )
+    changes: list[LineChange] = Field(default=[], json_schema_extra=_at_most(4, "maxItems"))
+    summary: list[LineSentence] = Field(default=[], json_schema_extra=_at_most(3, "maxItems"))
 
 
 def candidate_lines(

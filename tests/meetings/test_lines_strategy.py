@@ -3,9 +3,12 @@ numbers, evidence taken from the cited line in code (verbatim by construction)."
 
 from __future__ import annotations
 
+import json
+
 from agents.llm import ScriptedChatModel
+from agents.llm_structured import response_format_for
 from channels.meetings import MeetingService
-from channels.meetings.lines import candidate_lines, windows
+from channels.meetings.lines import LinesOut, candidate_lines, windows
 from channels.meetings.parsers import Segment, parse_transcript
 from tools.service import CRMService
 
@@ -104,3 +107,17 @@ async def test_a_window_the_model_garbles_is_passed_over_not_fatal(
     assert "rules' findings there still stand" in problem
     assert [i["owner_name"] for i in result.action_items] == ["Alice Wong", "Raj Mehta"]
     assert [c["args"].get("amount") for c in result.proposed_changes] == [240000]
+
+
+def test_length_bounds_reach_llama_cpp_grammars_only() -> None:
+    """maxLength / maxItems keep the small model's answer short where llama.cpp makes a
+    grammar of them; a hosted API's strict mode is sent the schema without them, and an
+    answer past them is still read (they bound the writing, they do not check it)."""
+    bounded = json.dumps(response_format_for(LinesOut, strict=True, length_bounds=True))
+    assert '"maxLength": 60' in bounded and '"maxItems": 6' in bounded
+    plain = json.dumps(response_format_for(LinesOut, strict=True))
+    assert "maxLength" not in plain and "maxItems" not in plain
+    long = LinesOut.model_validate(
+        {"action_items": [{"line": 1, "text": "x" * 500}] * 9, "changes": [], "summary": []}
+    )
+    assert len(long.action_items) == 9
