@@ -121,10 +121,11 @@ def ingest_command(
         typer.Option(
             "--strategy",
             envvar="WARROOM_INGEST_STRATEGY",
-            help="How the model reads: chunks (the whole transcript, quoting evidence) or lines "
-            "(rule-picked lines in windows, citing line numbers; for small models).",
+            help="How the model reads: chunks (the whole transcript, quoting evidence), lines "
+            "(rule-picked lines in windows, citing line numbers; for small models) or auto "
+            "(lines for the embedded model, chunks for any other).",
         ),
-    ] = "chunks",
+    ] = "auto",
     watch: Annotated[
         Path | None, typer.Option("--watch", help="Watch this folder; ingest files as they land.")
     ] = None,
@@ -152,8 +153,8 @@ def ingest_command(
         raise _fail("Give a PATH to ingest, or --watch DIR (not both).")
     if watch is not None and not watch.is_dir():
         raise _fail(f"{watch}: there is no such folder to watch.")
-    if strategy not in ("chunks", "lines"):
-        raise _fail(f"--strategy is chunks or lines, not '{strategy}'.")
+    if strategy not in ("auto", "chunks", "lines"):
+        raise _fail(f"--strategy is auto, chunks or lines, not '{strategy}'.")
     if path is not None:
         _check_path(path)
     application = _app(entry="ingest")
@@ -313,7 +314,7 @@ async def _ingest(
         service = MeetingService(
             crm=crm, model=model, convo=convo, max_bytes=settings.ingest_max_bytes,
             memory=account_memory, review_ttl_hours=settings.review_ttl_hours,
-            day_first=day_first, strategy="lines" if strategy == "lines" else "chunks",
+            day_first=day_first, strategy=strategy,  # type: ignore[arg-type]
         )  # fmt: skip
         batch = IngestBatch()
         if watch is not None:

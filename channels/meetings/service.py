@@ -53,7 +53,9 @@ __all__ = ["IngestProgress", "MeetingService", "TRANSCRIPT_SUFFIXES", "read_limi
 _FILENAME_DATE = re.compile(r"(20\d{2})[-_.]?(\d{2})[-_.]?(\d{2})")
 
 
-ExtractStrategy = Literal["chunks", "lines"]
+ExtractStrategy = Literal["auto", "chunks", "lines"]
+# Servers of the embedded small model: it reads rule-picked lines (the "lines" strategy).
+_SMALL_MODEL_DIALECTS = frozenset({"llama-server", "llama-cpp-python"})
 
 
 class IngestProgress(Protocol):
@@ -98,7 +100,7 @@ class MeetingService:
         review_ttl_hours: float = 72.0,
         default_task_days: int = 7,
         day_first: bool = True,
-        strategy: ExtractStrategy = "chunks",
+        strategy: ExtractStrategy = "auto",
     ) -> None:
         self.crm = crm
         self.model = model
@@ -110,8 +112,15 @@ class MeetingService:
         self.default_task_days = default_task_days
         self.day_first = day_first  # how "03/04/2026" in a transcript's header is read
         # chunks: the whole transcript, chunk by chunk, the model quoting its evidence;
-        # lines: rule-picked candidate lines in windows, the model citing line numbers.
+        # lines: rule-picked candidate lines in windows, the model citing line numbers;
+        # auto: lines for the embedded small model, chunks for any other.
         self.strategy = strategy
+
+    def strategy_for(self, model: ChatModel) -> Literal["chunks", "lines"]:
+        if self.strategy != "auto":
+            return self.strategy
+        dialect = getattr(getattr(model, "dialect", None), "name", "")
+        return "lines" if dialect in _SMALL_MODEL_DIALECTS else "chunks"
 
     # ------------------------------------------------------------ entry points
 
@@ -322,7 +331,7 @@ class MeetingService:
             )
             return ExtractionOut()
         try:
-            if self.strategy == "lines":
+            if self.strategy_for(self.model) == "lines":
                 # No deal figures in the context: what the CRM says is not what was said.
                 extraction, chunks = await extract_lines(
                     self.model.for_turn(),

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import tracemalloc
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -25,6 +26,7 @@ from warroom.cli import app
 from .conftest import FIXTURES, extraction, meeting_company, scripted
 
 runner = CliRunner()
+SET = Path(__file__).resolve().parents[2] / "evals" / "meetings"
 ACME_NOTE = "Alice Wong: Quick sync with Acme Corp about the rollout.\n"
 
 
@@ -250,3 +252,28 @@ def test_an_interrupted_long_meeting_resumes_where_it_stopped(
     assert f"Resumed: 1 of {parts} parts had been read by the model before an interruption" in (
         " ".join(notes)
     )
+
+
+def test_a_long_meeting_is_read_in_bounded_memory_and_prompt(
+    cli_crm: Database, tmp_path: Path
+) -> None:
+    """Twelve hours of talk (the labelled 90-minute meeting eight times over, ~1 MB): the
+    model is asked at most twice (the script has two answers; a third call would fail the
+    file) and the ingestion's peak Python memory stays a small multiple of the file."""
+    meeting = SET / "transcripts" / "huaxing-review-90min-2026-11-20.json"
+    long = json.loads(meeting.read_text(encoding="utf-8"))
+    long["segments"] = long["segments"] * 8
+    path = tmp_path / "huaxing-12h-2026-11-20.json"
+    path.write_text(json.dumps(long, ensure_ascii=False), encoding="utf-8")
+    script = tmp_path / "script.json"
+    script.write_text(json.dumps([{"action_items": [], "changes": [], "summary": []}] * 2))
+    tracemalloc.start()
+    try:
+        result = _ingest(str(path), "--as", "u-chen", "--strategy", "lines", "--dry-run",
+                         "--script", str(script))  # fmt: skip
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert result.exit_code == 0, result.output
+    assert f"{path}: ingested (dry run" in result.output
+    assert peak < 80 * 2**20, f"peak {peak / 2**20:.0f} MiB for {path.stat().st_size} bytes"

@@ -121,3 +121,19 @@ def test_length_bounds_reach_llama_cpp_grammars_only() -> None:
         {"action_items": [{"line": 1, "text": "x" * 500}] * 9, "changes": [], "summary": []}
     )
     assert len(long.action_items) == 9
+
+
+def test_auto_reads_lines_with_the_embedded_model_and_chunks_with_others(
+    meeting_crm: CRMService,
+) -> None:
+    from agents.llm import LLAMA_SERVER, OPENAI, OpenAIChatModel
+
+    service = MeetingService(crm=meeting_crm)
+    local = OpenAIChatModel(base_url="http://127.0.0.1:9/v1", api_key="k", model="local",
+                            dialect=LLAMA_SERVER)  # fmt: skip
+    hosted = OpenAIChatModel(base_url="http://127.0.0.1:9/v1", api_key="k", model="gpt",
+                             dialect=OPENAI)  # fmt: skip
+    assert service.strategy_for(local) == "lines"
+    assert service.strategy_for(hosted) == "chunks"
+    assert service.strategy_for(scripted()) == "chunks"
+    assert MeetingService(crm=meeting_crm, strategy="chunks").strategy_for(local) == "chunks"

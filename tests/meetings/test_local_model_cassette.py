@@ -1,6 +1,6 @@
 """Meeting extraction by the embedded local model, recorded once and replayed offline.
 
-Re-record (needs the fetched model and llama-cpp-python; minutes on 2 cores; never together
+Re-record (needs the fetched model and a llama.cpp runtime; minutes on 2 cores; never together
 with another local-model job):
     flock /tmp/warroom-local-llm.lock .venv/bin/python -m pytest \
         tests/meetings/test_local_model_cassette.py --record-mode=rewrite
@@ -77,25 +77,26 @@ def assert_grounded(result: Any, data: bytes, name: str) -> None:
 @pytest.mark.vcr
 async def test_local_model_reads_the_acme_call(meeting_crm: CRMService, local_model) -> None:
     data = (FIXTURES / "acme-2026-11-20.vtt").read_bytes()
-    svc = MeetingService(crm=meeting_crm, model=local_model)
+    svc = MeetingService(crm=meeting_crm, model=local_model, strategy="chunks")
     result = await svc.ingest_bytes(filename="acme-2026-11-20.vtt", data=data, actor_id="u-alice")
     assert (result.account_id, result.opportunity_id) == ("acc-acme", "opp-acme-1")
     assert result.ingestion["activity"]["status"] == "committed"
     assert result.summary_text  # the model wrote something
     assert_grounded(result, data, "acme-2026-11-20.vtt")
-    # As recorded, the 1.5B model reworded Alice's promise ("I will send…" for "I'll send…")
-    # and cited line 4: the line itself is the evidence, the date resolved in code.
-    [item] = result.action_items
-    assert item["evidence"] == (
-        "Understood. I'll send the revised quote for 200 seats by next Friday."
-    )
-    assert (item["owner_id"], item["due_date"]) == ("u-alice", "2026-11-27")
-    assert result.ingestion["evidence_from"] == {"quote": 1, "line": 1}  # item; amount change
-    # Its amount change (HTML-escaped quote, found) named the deal's current amount: dropped as
-    # unchanged, nothing applied.
-    assert result.ingestion["dropped"]["unchanged"] >= 1
-    assert not any(c["status"] == "committed" for c in result.proposed_changes
-                   if "amount" in c["args"])  # fmt: skip
+    # As recorded (re-recorded with the cue rules): the model quoted Alice's promise as it
+    # stands; the rules read Raj's too, and the amount where line 7 states it (the model's own
+    # amount, stage, close date, next step and probability were set aside: their lines do not
+    # state them). The summary sentence about a close "by December 31" — the CRM's date, not
+    # the meeting's — was dropped as unsupported.
+    alice, raj = result.action_items
+    assert alice["evidence"] == "I'll send the revised quote for 200 seats by next Friday"
+    assert (alice["owner_id"], alice["due_date"]) == ("u-alice", "2026-11-27")
+    assert (raj["owner_name"], raj["due_date"]) == ("Raj Mehta", "2026-12-04")
+    [amount] = result.proposed_changes
+    assert amount["args"]["amount"] == 240000 and amount["status"] == "pending_approval"
+    assert result.ingestion["found_by"]["rule_items"] == 2
+    assert result.ingestion["found_by"]["model_uncorroborated"] == 4
+    assert "December 31" not in result.summary_text
     for item in result.action_items:  # dates are either unsaid or resolved in code
         assert item["due_date"] is None or item["due_date"] >= "2026-11-20"
 
@@ -103,7 +104,7 @@ async def test_local_model_reads_the_acme_call(meeting_crm: CRMService, local_mo
 @pytest.mark.vcr
 async def test_local_model_reads_the_chinese_call(meeting_crm: CRMService, local_model) -> None:
     data = (FIXTURES / "huaxing-zh.json").read_bytes()
-    svc = MeetingService(crm=meeting_crm, model=local_model)
+    svc = MeetingService(crm=meeting_crm, model=local_model, strategy="chunks")
     result = await svc.ingest_bytes(filename="huaxing-zh.json", data=data, actor_id="u-chen")
     assert (result.account_id, result.opportunity_id) == ("acc-huaxing", "opp-huaxing-1")
     assert result.ingestion["activity"]["status"] == "committed"
