@@ -207,7 +207,11 @@ class SpecialistRun:
                     }
                 )
                 messages.append(
-                    {"role": "tool", "tool_call_id": call.id, "content": as_data(call.name, output)}
+                    {
+                        "role": "tool",
+                        "tool_call_id": call.id,
+                        "content": _shown_once(call.name, output, context),
+                    }
                 )
                 self._provenance.add_data(call.name, output)
         return AgentReport(
@@ -410,6 +414,18 @@ class SpecialistRun:
 ID_KINDS = {"acc": "account", "opp": "opportunity", "con": "contact", "tkt": "ticket",
             "prj": "project"}  # fmt: skip
 _PREFIX_OF = {kind: prefix for prefix, kind in ID_KINDS.items()}
+
+
+def _shown_once(tool: str, output: dict[str, Any], context: str) -> str:
+    """The tool's output for the model — or, when it is a record already opened for this
+    request and shown with it (agents/prefetch.py), a pointer to that: the model re-reading a
+    record it was given costs a full second reading of it on 2 cores."""
+    body = {k: v for k, v in output.items() if k != "ok"}
+    if output.get("ok", True) and body:
+        shown = f'<data source="{tool}">{json.dumps(body, ensure_ascii=False, default=str)}</data>'
+        if shown in context:
+            return f'<data source="{tool}">(the same record as shown above with the request)</data>'
+    return as_data(tool, output)
 
 
 def _a(noun: str) -> str:

@@ -138,6 +138,27 @@ async def test_reads_run_and_results_reach_the_model_as_data(crm: CRMService) ->
     assert "tkt-helix-1" in tool_message["content"]
 
 
+async def test_a_record_opened_with_the_request_is_not_sent_twice(crm: CRMService) -> None:
+    """The request names tkt-helix-1, so it is opened and shown with the request; the small
+    model reads it again anyway: the tool result points at what was shown instead of
+    repeating it (on 2 cores a second reading of a long ticket costs seconds)."""
+    model = ScriptedChatModel(
+        [
+            {"agent": "service", "tool_calls": [call("get_ticket", ticket_id="tkt-helix-1")]},
+            {"agent": "service", "reply": "The dashboards must load for the clinical users."},
+        ]
+    )
+    convo = ConversationService(crm=crm, model=model)
+    await convo.send(thread_id="t-rec", user_id="u-sam", text="What's the latest on tkt-helix-1?")
+    shown = model.requests[0]["messages"][-1]["content"]
+    assert '<data source="get_ticket">' in shown  # opened with the request
+    tool_message = model.requests[1]["messages"][-1]
+    assert tool_message["role"] == "tool"
+    assert tool_message["content"] == (
+        '<data source="get_ticket">(the same record as shown above with the request)</data>'
+    )
+
+
 async def test_refused_write_is_reported_and_not_queued(crm: CRMService) -> None:
     convo = service(
         crm,
