@@ -150,6 +150,8 @@ class OpenAIChatModel:
             if call.type == "function"
         ]
         text = choice_.message.content
+        if text and choice_.finish_reason == "length":
+            text = without_repeats(text)  # a loop run to the bound: each sentence once
         if tools and not calls and self.dialect.tool_calls_in_text:
             names = {tool["function"]["name"] for tool in tools if "function" in tool}
             written = tool_calls_in_text(text, names)
@@ -261,10 +263,11 @@ class OpenAIChatModel:
         stream = await self._client.chat.completions.create(
             model=model, stream=True, stream_options={"include_usage": True}, **params
         )
-        calling = False
+        calling = looping = False
         # Where tool calls may come as text, the first words are held until they cannot be
         # the start of one.
         held: list[str] | None = [] if self.dialect.tool_calls_in_text else None
+        written: list[str] = []
         async with stream:
             async for chunk in stream:
                 state.handle_chunk(chunk)
@@ -274,6 +277,10 @@ class OpenAIChatModel:
                         on_text("")  # words before a tool call are not the answer
                     if not choice.delta.content or calling:
                         continue
+                    written.append(choice.delta.content)
+                    if _SENTENCE_END.search(choice.delta.content) and looped("".join(written)):
+                        looping = True  # greedy decoding in a loop: stop reading it
+                        break
                     if held is None:
                         on_text(choice.delta.content)
                         continue
@@ -283,7 +290,25 @@ class OpenAIChatModel:
                         continue  # perhaps a call written as text: the whole result decides
                     on_text("".join(held))
                     held = None
-        return state.get_final_completion()
+                if looping:
+                    break
+        if looping:
+            # The same sentence again and again (seen with greedy decoding on a small model):
+            # the answer is its sentences once each; the draft shown starts over with it.
+            snapshot = state.current_completion_snapshot.model_dump(exclude_none=True)
+            text = without_repeats("".join(written))
+            snapshot["choices"][0]["message"]["content"] = text
+            snapshot["choices"][0]["finish_reason"] = "length"
+            on_text("")
+            on_text(text)
+            return ChatCompletion.model_validate(snapshot)
+        try:
+            return state.get_final_completion()
+        except openai.LengthFinishReasonError:
+            # The answer ran to its length bound: what was written is a (cut) answer, like
+            # the unstreamed call returns it, not a failed request.
+            snapshot = state.current_completion_snapshot.model_dump(exclude_none=True)
+            return ChatCompletion.model_validate(snapshot)
 
     def _translate(self, exc: BaseException, agent: str, model: str, attempts: int) -> LLMError:
         url = self.base_url
@@ -347,3 +372,40 @@ def _error_detail(exc: openai.APIStatusError) -> str:
 
 def _code_of(exc: openai.APIStatusError) -> str | None:
     return getattr(exc, "code", None)
+
+
+_SENTENCE_END = re.compile(r"[.!?。！？]")
+_SENTENCE = re.compile(r"[^.!?。！？]+[.!?。！？]*")
+
+
+def _sentences_of(text: str) -> list[str]:
+    return [m.group(0) for m in _SENTENCE.finditer(text) if m.group(0).strip()]
+
+
+def _key(sentence: str) -> str:
+    return " ".join(sentence.lower().split()).strip(" .!?。！？;；,，")
+
+
+def looped(text: str) -> bool:
+    """Whether the text's last whole sentence (of some length) was already said twice."""
+    whole = _sentences_of(text)
+    if whole and not _SENTENCE_END.search(whole[-1][-1:]):
+        whole = whole[:-1]  # the last one is still being written
+    if len(whole) < 3:
+        return False
+    last = _key(whole[-1])
+    return len(last) >= 12 and sum(1 for s in whole[:-1] if _key(s) == last) >= 2
+
+
+def without_repeats(text: str) -> str:
+    """The text with each sentence once (the first time it was said, also when it was the end
+    of a longer sentence then)."""
+    seen: set[str] = set()
+    kept = []
+    for sentence in _sentences_of(text):
+        key = _key(sentence)
+        if key and (key in seen or (len(key) >= 12 and any(k.endswith(key) for k in seen))):
+            continue
+        seen.add(key)
+        kept.append(sentence)
+    return "".join(kept).strip()

@@ -79,6 +79,53 @@ async def test_words_stream_and_the_result_is_whole(fake_endpoint: FakeEndpoint)
     await model.aclose()
 
 
+async def test_an_answer_cut_at_its_length_bound_is_an_answer(fake_endpoint: FakeEndpoint) -> None:
+    """The SDK's stream helper raises when the answer stopped at max_tokens; the words written
+    are returned as the (cut) answer, as an unstreamed call returns them — not an error."""
+    fake_endpoint.queue.append(
+        lambda request: sse(
+            [
+                chunk({"role": "assistant", "content": ""}),
+                chunk({"content": "The ticket is "}),
+                chunk({"content": "about"}),
+                chunk({}, "length"),
+                usage_chunk(900, 700, 0),
+            ]
+        )  # fmt: skip
+    )
+    model = fake_endpoint.model()
+    seen: list[str] = []
+    result = await model.chat(agent="service", messages=ASK, on_text=seen.append)
+    assert result.text == "The ticket is about"
+    assert result.finish_reason == "length"
+    assert "".join(seen) == "The ticket is about"
+    await model.aclose()
+
+
+async def test_a_looping_answer_is_cut_at_its_first_repeat(fake_endpoint: FakeEndpoint) -> None:
+    """Greedy decoding on a small model can say one sentence over and over until the length
+    bound (48 s of it was seen): the third time a sentence comes, reading stops and the
+    answer is its sentences once each; the draft starts over with that answer."""
+    loop = " The daily report double counts transfers; the board pack is due this week."
+    fake_endpoint.queue.append(
+        lambda request: sse(
+            [
+                chunk({"role": "assistant", "content": ""}),
+                chunk({"content": "The report shows wrong totals."}),
+            ]
+            + [chunk({"content": loop}) for _ in range(6)]
+            + [chunk({"content": " NEVER READ."}), chunk({}, "length")]
+        )  # fmt: skip
+    )
+    model = fake_endpoint.model()
+    seen: list[str] = []
+    result = await model.chat(agent="service", messages=ASK, on_text=seen.append)
+    assert result.text == "The report shows wrong totals." + loop
+    assert "NEVER READ" not in "".join(seen)
+    assert seen[-2:] == ["", result.text]
+    await model.aclose()
+
+
 async def test_a_call_that_turns_to_tools_starts_the_words_over(
     fake_endpoint: FakeEndpoint,
 ) -> None:
