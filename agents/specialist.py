@@ -663,7 +663,9 @@ def _summary(tool: str, output: dict[str, Any]) -> str:
             or "no deals"
         )
     if "score" in output:
-        return f"health {output['score']}/100 ({output['status']}): {', '.join(output['factors'])}"
+        # No "/100": a figure that is not in the data would fail the reply's figure check.
+        factors = ", ".join(output["factors"])
+        return f"health score {output['score']} ({output['status']}): {factors}"
     if "id" in output:
         return _describe(output)
     return "ok"
