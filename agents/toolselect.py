@@ -20,9 +20,12 @@ WRITE_INTENT = re.compile(
     r"\b(open (an? |the )?(new )?(tickets?|cases?|incidents?|projects?)|new (tickets?|cases?|"
     r"deals?|opportunit\w*|projects?)|log|record|note|add|create|file|update|change|set|move|push|pull|close|mark|"
     r"win|won|lose|lost|apply|give|offer|discount|send|e-?mail|write|draft|remind|schedule|"
-    r"reschedule|book|assign|escalate|resolve|grant|credit|refund|cancel|kick ?off|start)\b|"
+    r"reschedule|book|assign|escalate|resolve|grant|credit|refund|cancel|kick ?off|start|"
+    r"open (?:a|an|the|new)|lower|raise|increase|reduce|cut|drop|bring|forward|triage|"
+    r"make|handle|take care|act on|do what|follow[- ]?ups?|go through|concession|goodwill)\b|"
     r"记录|记下|新建|创建|添加|更新|修改|改成|改为|调整|推迟|提前|关闭|结束|赢单|丢单|申请|给予|打折|"
-    r"发送|发邮件|提醒|安排|预约|分配|升级|解决|补偿|赔偿|退款|取消|启动",
+    r"发送|发邮件|提醒|安排|预约|分配|升级|解决|补偿|赔偿|退款|取消|启动|打.{0,6}折|发.{0,6}邮件|"
+    r"处理|跟进|做什么|降低|提高|减少|增加",
     re.IGNORECASE,
 )
 
@@ -33,20 +36,24 @@ WRITE_TOOLS: dict[str, re.Pattern[str]] = {
         re.IGNORECASE,
     ),
     "create_task": re.compile(
-        r"\b(tasks?|to-?dos?|follow[- ]?ups?|remind\w*|action items?)\b|任务|待办|跟进|提醒",
+        r"\b(tasks?|to-?dos?|follow[- ]?ups?|remind\w*|action items?)\b|任务|待办|跟进|提醒|"
+        r"(?:前|之前|以前)(?:发|给|准备|提交)",
         re.IGNORECASE,
     ),
     "update_opportunity": re.compile(
         r"\b(update|change|set|move|push|pull|close[ds]?|closing|mark|won|win|lost|lose|stage|"
-        r"amount|seats?|next step|competitor|probability|deals?|opportunit\w*|opp-\w+)\b|"
-        r"更新|修改|阶段|金额|席位|关闭|赢单|丢单|商机",
+        r"amount|seats?|next step|competitor|probability|deals?|opportunit\w*|opp-\w+|lower|"
+        r"raise|increase|reduce|cut|drop)\b|"
+        r"更新|修改|阶段|金额|席位|关闭|赢单|丢单|商机|降低|提高|减少|增加",
         re.IGNORECASE,
     ),
     "create_opportunity": re.compile(
         r"\b(new (deal|opportunity)|create (a |an )?(deal|opportunity))\b|新建商机|创建商机|新商机",
         re.IGNORECASE,
     ),
-    "apply_discount": re.compile(r"\b(discount\w*|\d+ ?% off)\b|折扣|打折|优惠", re.IGNORECASE),
+    "apply_discount": re.compile(
+        r"\b(discount\w*|\d+ ?% off|concession|goodwill)\b|折扣|打.{0,6}折|优惠", re.IGNORECASE
+    ),
     "send_email": re.compile(r"\b(e-?mails?|send|mail|write to)\b|邮件|发送", re.IGNORECASE),
     "create_ticket": re.compile(
         r"\b(open|create|file|raise|new|log|report)\b.{0,30}\b(tickets?|issues?|cases?|"
@@ -66,7 +73,8 @@ WRITE_TOOLS: dict[str, re.Pattern[str]] = {
         re.IGNORECASE,
     ),
     "schedule_go_live": re.compile(
-        r"\b(go[- ]?live|launch|schedule|reschedule|move|push|pull|date)\b|上线|排期|推迟|提前",
+        r"\b(go[- ]?live|launch|schedule|reschedule|move|push|pull|date|forward|earlier|later)\b|"
+        r"上线|排期|推迟|提前",
         re.IGNORECASE,
     ),
 }
@@ -96,6 +104,15 @@ READ_TOOLS: dict[str, re.Pattern[str]] = {
 }
 
 
+# "Handle it", "do what it needs", "处理一下": a change is asked for without saying which, so
+# every write of the agent is shown (the gate and permissions still judge what is proposed).
+VAGUE_WRITE = re.compile(
+    r"\b(handle|take care|act on|do what|whatever|follow[- ]?ups?|go through|set up what|"
+    r"do for|should (?:i|we) do)\b|处理|跟进|做什么",
+    re.IGNORECASE,
+)
+
+
 def wants_write(request: str) -> bool:
     return WRITE_INTENT.search(request) is not None
 
@@ -122,7 +139,9 @@ def select_tools(
         and not (t == "search_accounts" and account_known)
     ]
     shown_writes: list[str] = []
-    if wants_write(request):
+    if VAGUE_WRITE.search(request):
+        shown_writes = writes
+    elif wants_write(request):
         shown_writes = [t for t in writes if t in WRITE_TOOLS and WRITE_TOOLS[t].search(request)]
         if not shown_writes:
             shown_writes = writes

@@ -58,6 +58,37 @@ def test_writes_shown_are_the_ones_the_words_ask_for() -> None:
     assert "schedule_go_live" in shown("delivery", "把Helix的上线日期推迟到一月")
 
 
+@pytest.mark.parametrize(
+    ("agent", "text", "tool"),
+    [
+        # Requests the first word lists missed (seen in the whole-suite run with the local
+        # model: the write the user asked for was not among the tools shown).
+        ("sales", "Lower the Acme deal amount to 90000", "update_opportunity"),
+        ("sales", "Acme is dropping seats, lower the deal amount to 79000.", "update_opportunity"),
+        ("sales", "ask for a 10% goodwill concession for Acme", "apply_discount"),
+        ("delivery", "Bring the Initech go-live forward to Jan 4.", "schedule_go_live"),
+        ("service", "Open a P3 ticket for Acme about the CSV export", "create_ticket"),
+        ("sales", "给华星科技的商机 opp-huaxing-1 打20%的折扣，客户签三年。", "apply_discount"),
+        ("sales", "给 opp-huaxing-1 打八折。", "apply_discount"),
+        ("sales", "给华星科技的陈静发一封邮件，确认周四的会议。", "send_email"),
+        ("sales", "记录一下和陈静的电话：她们想要300个席位，下周五前发报价。", "create_task"),
+    ],
+)
+def test_the_write_asked_for_is_shown(agent: str, text: str, tool: str) -> None:
+    assert tool in shown(agent, text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["Look at ticket tkt-acme-9 and handle it.", "Check ticket tkt-acme-5 and do what it needs.",
+     "看一下工单 tkt-hx-1 并处理。", "Take care of whatever Acme is asking us for."],
+)  # fmt: skip
+def test_a_change_asked_for_without_saying_which_shows_every_write(text: str) -> None:
+    for agent in ("sales", "service"):
+        writes = {t for t in TOOLSETS[agent] if REGISTRY[t].kind == "write"}  # type: ignore[index]
+        assert writes <= set(shown(agent, text)), (agent, text)
+
+
 def test_a_write_verb_without_a_known_tool_shows_all_writes() -> None:
     writes = {t for t in shown("sales", "Please add that for Acme") if REGISTRY[t].kind == "write"}
     assert writes == {t for t in TOOLSETS["sales"] if REGISTRY[t].kind == "write"}
