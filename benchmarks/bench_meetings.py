@@ -36,7 +36,7 @@ from agents.llm import ScriptedChatModel
 from channels.meetings import MeetingService
 from channels.meetings.grounding import normalise
 from channels.meetings.lines import candidate_lines
-from channels.meetings.parsers import parse_transcript
+from channels.meetings.parsers import Transcript, parse_transcript
 from tools.context import FixedClock
 from tools.db import Database
 from tools.policy import Policy
@@ -191,10 +191,10 @@ def fresh_crm(workdir: Path) -> CRMService:
     )
 
 
-def _words(data: bytes, name: str) -> float:
+def _words(transcript: Transcript) -> float:
     """Words said (a Chinese word ≈ 1.6 characters): a real-length meeting has the words of
     its minutes, not just timestamps spread over them."""
-    text = " ".join(s.text for s in parse_transcript(data, name).segments)
+    text = " ".join(s.text for s in transcript.segments)
     cjk = sum(1 for ch in text if "\u3400" <= ch <= "\u9fff")
     return len(re.findall(r"[A-Za-z0-9]+", text)) + cjk / 1.6
 
@@ -237,13 +237,14 @@ async def run(
                 for gold in entries:
                     path = SET / "transcripts" / gold["file"]
                     data = path.read_bytes()
+                    transcript = parse_transcript(data, gold["file"])
                     if llm == "scripted":
                         answer = (
                             gold_lines(gold, data) if strategy == "lines" else gold_extraction(gold)
                         )
                         windows = 1
                         if strategy == "lines":  # the same answer for every window
-                            picked = candidate_lines(parse_transcript(data, gold["file"]).segments)
+                            picked = candidate_lines(transcript.segments)
                             windows = max(1, len(picked))
                         the_model: Any = ScriptedChatModel(
                             [{"agent": "meetings", "output": answer}] * windows
@@ -263,15 +264,13 @@ async def run(
                     took = time.perf_counter() - started
                     seconds += took
                     minutes += gold["minutes"]
-                    spoken = parse_transcript(data, gold["file"]).duration_minutes or 0
-                    if spoken >= 30 and _words(data, gold["file"]) >= 60 * spoken:
+                    spoken = transcript.duration_minutes or 0
+                    if spoken >= 30 and _words(transcript) >= 60 * spoken:
                         real_seconds += took
                         real_minutes += spoken
                     d = result.to_dict()
                     score_one(d, gold, scores)
-                    text = normalise(
-                        " ".join(s.text for s in parse_transcript(data, path.name).segments)
-                    )
+                    text = normalise(" ".join(s.text for s in transcript.segments))
                     kept = d["action_items"] + d["proposed_changes"]
                     evidence_total += len(kept)
                     evidence_verbatim += sum(normalise(k["evidence"]) in text for k in kept)

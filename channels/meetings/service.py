@@ -252,11 +252,12 @@ class MeetingService:
         grounder = Grounder(transcript.segments)
         memo = WindowMemo(self.crm.db, sha256=sha, model_id=_model_id(self.model),
                           clock=self.crm.clock)  # fmt: skip
-        rules = read_cues(transcript.segments, day)
+        # The cue rules read alongside a model (without one, nothing is extracted).
+        rules = read_cues(transcript.segments, day) if self.model is not None else None
         extraction = await self._extract(
             transcript, match, directory, day, filename, result, on_chunk, memo, rules
         )
-        if self.model is not None:
+        if rules is not None:
             extraction, result.ingestion["found_by"] = combine(
                 extraction, rules, grounder, day, lambda what, why: _dropped(result, what, why)
             )
