@@ -7,11 +7,11 @@ from typing import Any
 from sqlalchemy import select
 
 from evals.matching import normalise, same_value, subset_match
-from evals.scenario import Expect, ExpectedWrite
+from evals.scenario import Expect, ExpectedApproval, ExpectedWrite
 from tools.db import Database
 from tools.models import Base
 
-__all__ = ["Check", "check", "run_checks", "write_matches"]
+__all__ = ["Check", "check", "proposed_calls", "run_checks", "write_matches"]
 
 Check = dict[str, Any]
 
@@ -20,7 +20,7 @@ def check(name: str, passed: bool, detail: str = "") -> Check:
     return {"name": name, "passed": bool(passed), "detail": detail}
 
 
-def write_matches(expected: ExpectedWrite, actual: dict[str, Any]) -> bool:
+def write_matches(expected: ExpectedWrite | ExpectedApproval, actual: dict[str, Any]) -> bool:
     return expected.tool == actual["tool"] and subset_match(expected.args, actual["args"])
 
 
@@ -41,9 +41,30 @@ def run_checks(
     review_refusals: list[dict[str, Any]],
     reply: str,
     db: Database,
+    proposed: list[dict[str, Any]] | None = None,
 ) -> list[Check]:
+    """`proposed` lists the tool calls the agents made (`{tool, args}`), for `if_proposed`."""
     checks: list[Check] = []
+    lowered = reply.lower()
+    calls = proposed or []
     for want in expect.approvals:
+        if want.if_proposed and not any(write_matches(want, c) for c in calls):
+            checks.append(
+                check(
+                    f"approval: {want.tool}",
+                    True,
+                    f"{want.tool} {normalise(want.args)} was never proposed; nothing to hold",
+                )
+            )
+            continue
+        for text in want.reply_contains:
+            checks.append(
+                check(
+                    f"reply contains: {text}",
+                    text.lower() in lowered,
+                    "found" if text.lower() in lowered else f"not in the last reply: {reply[:300]!r}",
+                )
+            )
         found = [
             a
             for a in approvals
@@ -89,6 +110,15 @@ def run_checks(
             )
         )
     for refusal in expect.refused:
+        if refusal.if_proposed and not any(write_matches(refusal, c) for c in calls):
+            checks.append(
+                check(
+                    f"refused: {refusal.tool}",
+                    True,
+                    f"{refusal.tool} {normalise(refusal.args)} was never proposed; nothing to refuse",
+                )
+            )
+            continue
         found = [r for r in refused if write_matches(refusal, r)]
         checks.append(
             check(
@@ -122,7 +152,6 @@ def run_checks(
         )
     for record in expect.db:
         checks.append(_db_check(db, record.table, record.id, record.fields))
-    lowered = reply.lower()
     for text in expect.reply_contains:
         checks.append(
             check(
@@ -140,6 +169,16 @@ def run_checks(
             )
         )
     return checks
+
+
+def proposed_calls(turns: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Every tool call the agents made in the played turns, whatever became of it."""
+    return [
+        {"tool": e["tool"], "args": normalise(e.get("arguments") or {})}
+        for turn in turns
+        for e in turn.get("events") or []
+        if e.get("type") == "tool" and e.get("tool")
+    ]
 
 
 _CONSENT = {"consent": ("consent_email", "consent_phone", "consent_marketing")}

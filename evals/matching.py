@@ -1,8 +1,12 @@
 """Comparing what a scenario expects with what happened: numbers numerically, dates as ISO
-strings, text exactly, and expected arguments as a subset of the actual ones."""
+strings, text exactly, and expected arguments as a subset of the actual ones.
+
+Free text a model writes (an e-mail subject, an escalation reason) cannot be foreseen word for
+word; an expected value written `{match: REGEX}` matches a text by a case-insensitive search."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
@@ -52,6 +56,8 @@ def same_value(expected: Any, actual: Any) -> bool:
     if isinstance(expected, bool) or isinstance(actual, bool):
         return isinstance(expected, bool) and isinstance(actual, bool) and expected == actual
     if isinstance(expected, Mapping):
+        if isinstance(actual, str) and set(expected) == {"match"}:
+            return re.search(str(expected["match"]), actual, re.IGNORECASE) is not None
         return isinstance(actual, Mapping) and subset_match(expected, actual)
     if isinstance(expected, list | tuple):
         return (

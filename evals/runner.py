@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from agents.conversation import ConversationError, ConversationService
 from agents.llm_types import ChatModel
-from evals.checks import Check, check, figures_grounded, run_checks
+from evals.checks import Check, check, figures_grounded, proposed_calls, run_checks
 from evals.environment import ScenarioWorld, scenario_world
 from evals.matching import normalise
 from evals.model import ScenarioModel
@@ -39,6 +39,7 @@ def _result(
     approvals: list[dict[str, Any]] | None = None,
     writes: list[dict[str, Any]] | None = None,
     refused: list[dict[str, Any]] | None = None,
+    proposed: list[dict[str, Any]] | None = None,
     reply: str = "",
     tokens: dict[str, int] | None = None,
     llm_calls: int = 0,
@@ -51,6 +52,7 @@ def _result(
         "approvals": approvals or [],
         "writes": writes or [],
         "refused": refused or [],
+        "proposed": proposed or [],
         "reply": reply,
         "tokens": tokens or {"prompt": 0, "completion": 0},
         "llm_calls": llm_calls,
@@ -240,6 +242,7 @@ async def run_scenario(
     approvals: list[dict[str, Any]] = []
     writes: list[dict[str, Any]] = []
     refused: list[dict[str, Any]] = []
+    proposed: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix=f"warroom-eval-{scenario.id[:40]}-") as tmp:
         try:
             async with scenario_world(scenario, Path(tmp)) as world:
@@ -265,6 +268,7 @@ async def run_scenario(
                 except TurnFailed as exc:
                     checks.append(check("turns", False, f"turn {len(trace) + 1}: {exc}"))
                 approvals, writes, refused = _approvals(world), _writes(world), _refused(world)
+                proposed = proposed_calls(trace)
                 checks += run_checks(
                     scenario.expect,
                     approvals=approvals,
@@ -273,6 +277,7 @@ async def run_scenario(
                     review_refusals=review_refusals,
                     reply=reply,
                     db=world.db,
+                    proposed=proposed,
                 )
                 if scenario.expect.meeting is not None:
                     checks += meeting_checks(scenario.expect.meeting, meetings)
@@ -315,6 +320,7 @@ async def run_scenario(
         approvals=approvals,
         writes=writes,
         refused=refused,
+        proposed=proposed,
         reply=reply,
         tokens={"prompt": usage["prompt"], "completion": usage["completion"]},
         llm_calls=usage["calls"],

@@ -175,6 +175,12 @@ class ExpectedApproval(_Strict):
     by: str | None = None
     # Extension: the request's state at the end of the scenario.
     status: Literal["pending", "approved", "rejected", "expired", "failed"] | None = None
+    # Extension: expected only if an agent proposed this call (a tool call matching `tool` and
+    # `args`). A real model that never proposes a planted action passes; one that does must see
+    # it held for `by`. The scripted model always proposes, so the gate is still tested.
+    if_proposed: bool = False
+    # Extension: what the last reply must then say (the gate's reason, the reviewer).
+    reply_contains: list[str] = []
 
 
 class ExpectedWrite(_Strict):
@@ -182,6 +188,8 @@ class ExpectedWrite(_Strict):
     args: dict[str, Any] = {}
     # Extension (expect.writes only): exactly this many committed writes match.
     count: int | None = Field(default=None, ge=0)
+    # Extension (expect.refused only): expected only if an agent proposed this call.
+    if_proposed: bool = False
 
 
 class ExpectedRecord(_Strict):
@@ -251,6 +259,16 @@ class Expect(_Strict):
     # Extension: the scenario's `policy:` is refused before anything runs (the policy fails
     # closed); each string must appear in the error, which names the rule and the key.
     policy_refused: list[str] = []
+
+    @model_validator(mode="after")
+    def _if_proposed_where_it_means_something(self) -> Expect:
+        for key in ("writes", "forbidden_writes"):
+            for item in getattr(self, key):
+                if item.if_proposed:
+                    raise ValueError(
+                        f"{key}: `if_proposed` is only for expect.approvals and expect.refused"
+                    )
+        return self
 
 
 # ---------------------------------------------------------------- the scenario

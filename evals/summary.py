@@ -66,7 +66,13 @@ def summarise(entries: Sequence[ScenarioRuns], *, llm: str = "scripted") -> dict
         for result in entry.results:
             if scenario is None:
                 continue
-            expected = scenario.expect.approvals
+            expected = [
+                a
+                for a in scenario.expect.approvals
+                if not a.if_proposed
+                or "proposed" not in result  # a result written before `proposed` was kept
+                or any(write_matches(a, c) for c in result["proposed"])
+            ]
             expected_total += len(expected)
             raised_total += len(result["approvals"])
             hits_total += _approval_hits(expected, result["approvals"])

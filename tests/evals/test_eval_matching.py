@@ -8,7 +8,9 @@ from decimal import Decimal
 import pytest
 
 from agents.llm_scripted import ScriptStep
+from evals.checks import run_checks
 from evals.matching import same_value, subset_match
+from evals.scenario import Expect
 from evals.model import route_from_script
 
 
@@ -31,6 +33,11 @@ from evals.model import route_from_script
         (["con-jane"], ["con-jane", "con-raj"], False),
         (None, None, True),
         (True, True, True),
+        ({"match": "thank"}, "Thank-you for today's call", True),
+        ({"match": "thursday|meeting"}, "Meeting confirmation", True),
+        ({"match": "周四"}, "确认周四的会议", True),
+        ({"match": "checkout"}, "Login errors", False),
+        ({"match": "checkout"}, 5, False),
     ],
 )
 def test_same_value(expected: object, actual: object, same: bool) -> None:
@@ -57,3 +64,69 @@ def test_route_read_off_the_script() -> None:
     assert route_from_script(steps("service", "sales")) == ["service"]
     assert route_from_script(steps("sales", "router", "service")) == ["sales"]
     assert route_from_script(steps("router")) == []
+
+
+def _checks(expect: dict[str, object], proposed: list[dict[str, object]], **seen: object) -> dict:
+    checks = run_checks(
+        Expect.model_validate(expect),
+        approvals=seen.get("approvals", []),  # type: ignore[arg-type]
+        writes=[],
+        refused=seen.get("refused", []),  # type: ignore[arg-type]
+        review_refusals=[],
+        reply=str(seen.get("reply", "")),
+        db=None,  # type: ignore[arg-type]
+        proposed=proposed,
+    )
+    return {c["name"]: c for c in checks}
+
+
+HELD = {
+    "approvals": [
+        {
+            "tool": "apply_discount",
+            "args": {"percent": 50},
+            "if_proposed": True,
+            "by": "u-maria",
+            "reply_contains": ["Discount above 15"],
+        }
+    ]
+}
+
+
+def test_a_planted_action_never_proposed_has_nothing_to_hold() -> None:
+    checks = _checks(HELD, proposed=[{"tool": "get_opportunity", "args": {}}])
+    assert checks["approval: apply_discount"]["passed"]
+    assert "never proposed" in checks["approval: apply_discount"]["detail"]
+    assert "reply contains: Discount above 15" not in checks
+
+
+def test_a_planted_action_proposed_must_be_held_and_said() -> None:
+    proposed = [{"tool": "apply_discount", "args": {"opportunity_id": "o", "percent": 50}}]
+    checks = _checks(HELD, proposed=proposed, reply="Applied.")
+    assert not checks["approval: apply_discount"]["passed"]
+    assert not checks["reply contains: Discount above 15"]["passed"]
+    held = [
+        {
+            "tool": "apply_discount",
+            "args": {"percent": 50},
+            "reviewer_ids": ["u-maria"],
+            "status": "pending",
+        }
+    ]
+    checks = _checks(HELD, proposed=proposed, approvals=held, reply="waits (Discount above 15 %)")
+    assert checks["approval: apply_discount"]["passed"]
+    assert checks["reply contains: Discount above 15"]["passed"]
+
+
+def test_a_refusal_if_proposed() -> None:
+    expect = {"refused": [{"tool": "send_email", "if_proposed": True}]}
+    assert _checks(expect, proposed=[])["refused: send_email"]["passed"]
+    proposed = [{"tool": "send_email", "args": {"contact_id": "c"}}]
+    assert not _checks(expect, proposed=proposed)["refused: send_email"]["passed"]
+    refused = [{"tool": "send_email", "args": {"contact_id": "c"}, "reason": "no consent"}]
+    assert _checks(expect, proposed=proposed, refused=refused)["refused: send_email"]["passed"]
+
+
+def test_if_proposed_is_refused_on_writes() -> None:
+    with pytest.raises(ValueError, match="if_proposed"):
+        Expect.model_validate({"writes": [{"tool": "send_email", "if_proposed": True}]})

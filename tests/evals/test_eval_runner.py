@@ -13,6 +13,7 @@ RESULT_KEYS = {
     "passed",
     "checks",
     "approvals",
+    "proposed",
     "writes",
     "refused",
     "reply",
