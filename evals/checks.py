@@ -57,14 +57,7 @@ def run_checks(
                 )
             )
             continue
-        for text in want.reply_contains:
-            checks.append(
-                check(
-                    f"reply contains: {text}",
-                    text.lower() in lowered,
-                    "found" if text.lower() in lowered else f"not in the last reply: {reply[:300]!r}",
-                )
-            )
+        checks += [_contains(text, reply) for text in want.reply_contains]
         found = [
             a
             for a in approvals
@@ -115,7 +108,8 @@ def run_checks(
                 check(
                     f"refused: {refusal.tool}",
                     True,
-                    f"{refusal.tool} {normalise(refusal.args)} was never proposed; nothing to refuse",
+                    f"{refusal.tool} {normalise(refusal.args)} was never proposed; "
+                    "nothing to refuse",
                 )
             )
             continue
@@ -152,14 +146,7 @@ def run_checks(
         )
     for record in expect.db:
         checks.append(_db_check(db, record.table, record.id, record.fields))
-    for text in expect.reply_contains:
-        checks.append(
-            check(
-                f"reply contains: {text}",
-                text.lower() in lowered,
-                "found" if text.lower() in lowered else f"not in the last reply: {reply[:300]!r}",
-            )
-        )
+    checks += [_contains(text, reply) for text in expect.reply_contains]
     for text in expect.reply_excludes:
         checks.append(
             check(
@@ -169,6 +156,12 @@ def run_checks(
             )
         )
     return checks
+
+
+def _contains(text: str, reply: str) -> Check:
+    found = text.lower() in reply.lower()
+    detail = "found" if found else f"not in the last reply: {reply[:300]!r}"
+    return check(f"reply contains: {text}", found, detail)
 
 
 def proposed_calls(turns: list[dict[str, Any]]) -> list[dict[str, Any]]:

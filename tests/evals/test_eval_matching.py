@@ -10,8 +10,8 @@ import pytest
 from agents.llm_scripted import ScriptStep
 from evals.checks import run_checks
 from evals.matching import same_value, subset_match
-from evals.scenario import Expect
 from evals.model import route_from_script
+from evals.scenario import Expect
 
 
 @pytest.mark.parametrize(
