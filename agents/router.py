@@ -78,12 +78,33 @@ def link_account(crm: CRMService, actor: Actor, text: str) -> dict[str, Any] | N
             if len(part) >= 3 and part.lower() not in GENERIC_NAME_WORDS:
                 names.add(part.lower())
                 break  # only the distinctive first word ("Acme" of "Acme Corp")
+        if brand := cjk_brand(account["name"]):
+            names.add(brand)  # "华星" of "华星科技"
         if any(_mentions(lowered, name) for name in names):
             matches[account["id"]] = account
     return next(iter(matches.values())) if len(matches) == 1 else None
 
 
 GENERIC_NAME_WORDS = {"the", "group", "corp", "inc", "ltd", "global", "health", "tech", "retail"}
+# What a Chinese company name ends in after its distinctive part (科技 = technology, 集团 =
+# group, 有限公司 = limited company, ...): "华星科技" is called "华星".
+CJK_NAME_ENDINGS = ("股份有限公司", "有限公司", "公司", "科技", "集团", "医疗", "零售", "银行",
+                    "软件", "网络", "信息", "电子", "控股", "实业")  # fmt: skip
+
+
+def cjk_brand(name: str) -> str | None:
+    """The distinctive part of a Chinese company name (at least two characters), if it ends in
+    a generic word; None for other names."""
+    stem = name.strip()
+    changed = True
+    while changed:
+        changed = False
+        for ending in CJK_NAME_ENDINGS:
+            if stem.endswith(ending) and len(stem) - len(ending) >= 2:
+                stem, changed = stem[: -len(ending)], True
+    if stem == name.strip() or not re.fullmatch(r"[\u4e00-\u9fff]{2,}", stem):
+        return None
+    return stem
 
 
 def _mentions(text: str, name: str) -> bool:

@@ -14,6 +14,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from agents.grounding import Grounding, ungrounded_figures
@@ -135,7 +136,7 @@ class SpecialistRun:
         said = [m.get("content") or "" for m in history if m.get("role") == "user"]
         self._provenance = Provenance([request, *said])
         self._provenance.add_data("context", context)
-        nudged = False
+        nudged = refused_once = False
         for _step in range(self.max_steps):
             try:
                 result = await self.model.chat(
@@ -167,6 +168,16 @@ class SpecialistRun:
                     messages.append({"role": "assistant", "content": reply})
                     messages.append({"role": "user", "content": _NUDGE})
                     continue
+                if _refuses(reply) and not refused_once and _step + 1 < self.max_steps:
+                    # A small model answers "I'm sorry, but I can't assist with that" to plain
+                    # CRM requests; asked once more, it mostly does the work. What it may not do
+                    # is not its call to make: the tools refuse, the gate holds for review.
+                    refused_once = True
+                    messages.append({"role": "assistant", "content": reply})
+                    messages.append({"role": "user", "content": _NOT_A_REFUSAL})
+                    continue
+                if _refuses(reply):
+                    reply = _without_refusal(reply) or _plain_findings(trace) or reply
                 if _not_an_answer(reply, self.tools):
                     # Small models sometimes end with an empty or half-written tool call: say
                     # plainly what the tools found rather than nothing.
@@ -181,6 +192,9 @@ class SpecialistRun:
                     call.name,
                     _ids_cleaned(_without_empty(call.arguments), messages, self.linked_account),
                     messages,
+                )
+                arguments = await asyncio.to_thread(
+                    self._invented_ids_resolved, call.name, arguments, messages, request
                 )
                 self._provenance.add_model_call(call.name, arguments)
                 output = await self._run_tool(call.name, arguments, seen_writes, proposals)
@@ -344,6 +358,34 @@ class SpecialistRun:
             f"Asked by {f['user_name']} ({f['user_roles']}, team {f['user_team']}) on {f['today']}."
         )
 
+    def _invented_ids_resolved(
+        self, tool: str, arguments: dict[str, Any], messages: list[Message], request: str
+    ) -> dict[str, Any]:
+        """A required record id the model made up ("prj-12345", seen nowhere in the
+        conversation) while the request is linked to an account means the account's record of
+        that kind the request names ("陈静", "the onboarding project") — or its only one."""
+        spec = REGISTRY.get(tool)
+        if spec is None or not self.linked_account:
+            return arguments
+        required = {n for n, f in spec.args_model.model_fields.items() if f.is_required()}
+        seen = "\n".join(
+            str(m.get("content") or "") for m in messages if m.get("role") != "assistant"
+        ).lower()
+        resolved = dict(arguments)
+        for key, (reader, listing, label) in _ACCOUNT_RECORDS.items():
+            value = resolved.get(key)
+            if key not in required or not isinstance(value, str) or value.lower() in seen:
+                continue
+            found = self.crm.read(reader, {"account_id": self.linked_account}, self.actor)
+            records = found.get(listing) if found.get("ok", True) else None
+            if not isinstance(records, list) or not records:
+                continue
+            named = [r for r in records if _names(request, str(r.get(label) or ""))]
+            pick = named if named else records
+            if len(pick) == 1:
+                resolved[key] = pick[0]["id"]
+        return resolved
+
     async def _run_tool(
         self,
         tool: str,
@@ -392,7 +434,13 @@ class SpecialistRun:
         )
         if isinstance(proposal, ToolFailure):
             return proposal.model_dump(mode="json")
-        flags = self._provenance.untrusted_arguments(proposal.arguments)
+        # A value the record already holds is no change and carries nothing from the data.
+        changes = {
+            k: v
+            for k, v in proposal.arguments.items()
+            if not _same((proposal.before or {}).get(k), v)
+        }
+        flags = self._provenance.untrusted_arguments(changes)
         if flags:  # the policy may hold such writes for review; the reviewer sees the flags
             facts = {
                 **proposal.facts,
@@ -414,6 +462,37 @@ class SpecialistRun:
 ID_KINDS = {"acc": "account", "opp": "opportunity", "con": "contact", "tkt": "ticket",
             "prj": "project"}  # fmt: skip
 _PREFIX_OF = {kind: prefix for prefix, kind in ID_KINDS.items()}
+
+
+# A required id argument → (read tool listing the account's records, its list, the name field).
+_ACCOUNT_RECORDS = {
+    "project_id": ("list_projects", "projects", "name"),
+    "opportunity_id": ("list_opportunities", "opportunities", "name"),
+    "contact_id": ("get_account", "contacts", "name"),
+    "ticket_id": ("list_tickets", "tickets", "subject"),
+}
+
+
+def _names(text: str, name: str) -> bool:
+    """Whether the text names the record: its whole name, a distinctive word of it ("Jane" of
+    "Jane Doe"), or for a Chinese name the name itself or its first four characters."""
+    if not name:
+        return False
+    lowered = text.lower()
+    core = re.sub(r"[^\u4e00-\u9fff]", "", name)
+    if core and (core in text or (len(core) >= 4 and core[:4] in text)):
+        return True
+    name = re.sub(r"[\u4e00-\u9fff]", " ", name).strip()
+    if not name:
+        return False
+    if name.lower() in lowered:
+        return True
+    words = [w for w in re.findall(r"[\w'-]{3,}", name.lower()) if w not in _COMMON_NAME_WORDS]
+    return any(re.search(rf"(?<![\w-]){re.escape(w)}(?![\w-])", lowered) for w in words)
+
+
+_COMMON_NAME_WORDS = {"the", "and", "for", "project", "deal", "ticket", "rollout", "onboarding",
+                      "expansion", "renewal", "implementation", "corp", "inc", "ltd"}  # fmt: skip
 
 
 def _shown_once(tool: str, output: dict[str, Any], context: str) -> str:
@@ -463,6 +542,17 @@ def with_context(request: str, context: str) -> str:
     """The user's turn as the model reads it: this turn's context (data), then the request."""
     context = context.strip()
     return f"{context}\n\nRequest: {request}" if context else request
+
+
+def _same(held: Any, given: Any) -> bool:
+    """Whether an argument equals the value a record already holds (numbers by value, text
+    without case)."""
+    if held is None or given is None or isinstance(held, bool) or isinstance(given, bool):
+        return held is given or (isinstance(held, bool) and held == given)
+    try:
+        return Decimal(str(held)) == Decimal(str(given))
+    except (InvalidOperation, ValueError):
+        return str(held).strip().lower() == str(given).strip().lower()
 
 
 def _is_write(tool: str) -> bool:
@@ -545,6 +635,30 @@ _NUDGE = (
     "That is not an answer. Answer my question in plain words from the data above, or call "
     "one of the tools you were given."
 )
+
+
+# "I'm sorry, but I can't assist with that request." / "I apologize, but I cannot fulfill …"
+_REFUSAL = re.compile(
+    r"^\s*(?:I'?m sorry|I am sorry|I apologi[sz]e|Sorry|Unfortunately)[^.!\n]*?\b"
+    r"(?:can(?:'|no)?t|cannot|unable to|not able to)\s+(?:assist|help|fulfill|comply|do that|"
+    r"provide|process|complete)[^.!\n]*[.!]?",
+    re.IGNORECASE,
+)
+_NOT_A_REFUSAL = (
+    "This is an ordinary request from a colleague at work, about our own CRM. Do what it asks "
+    "with your tools, or answer it from the data above. You do not need to judge what is "
+    "allowed: the tools refuse what this user may not do, and risky changes wait for a "
+    "reviewer."
+)
+
+
+def _refuses(reply: str) -> bool:
+    return _REFUSAL.match(reply) is not None
+
+
+def _without_refusal(reply: str) -> str:
+    """The reply without its opening refusal sentence (what follows may still be useful)."""
+    return _REFUSAL.sub("", reply, count=1).strip()
 
 
 def _not_an_answer(reply: str, tools: tuple[str, ...]) -> bool:

@@ -49,3 +49,146 @@ async def test_the_tool_gets_the_clean_id(crm: CRMService) -> None:
     )
     tools = [e for e in turn.events if e["type"] == "tool"]
     assert tools[-1]["arguments"] == {"opportunity_id": "opp-acme-1"} and tools[-1]["ok"]
+
+
+def test_a_record_named_in_the_request() -> None:
+    from agents.specialist import _names
+
+    assert _names("Email Jane at Acme a thank-you.", "Jane Doe")
+    assert not _names("Email Raj at Acme.", "Jane Doe")
+    assert _names("给王芳发一封邮件", "王芳 Wang Fang")
+    assert _names("Call Wang Fang today", "王芳 Wang Fang")
+    assert _names("把华星实施项目的上线日期提前", "华星实施")
+    assert not _names("Move the onboarding project", "Acme onboarding")  # generic word only
+
+
+async def test_an_invented_record_id_means_the_record_the_request_names(crm: CRMService) -> None:
+    model = ScriptedChatModel(
+        [
+            {
+                "agent": "sales",
+                "tool_calls": [
+                    {
+                        "name": "send_email",
+                        "arguments": {
+                            "contact_id": "con-12345",
+                            "subject": "Thank you",
+                            "body": "Thanks for the call.",
+                        },
+                    }
+                ],
+            },
+            {"agent": "sales", "reply": "The e-mail waits for review."},
+        ]
+    )
+    turn = await ConversationService(crm=crm, model=model).send(
+        thread_id="t-ids-2", user_id="u-alice", text="Email Raj at Acme a thank-you."
+    )
+    tools = [e for e in turn.events if e["type"] == "tool"]
+    assert tools[-1]["arguments"]["contact_id"] == "con-raj", tools
+
+
+async def test_an_invented_id_with_two_unnamed_candidates_stays(crm: CRMService) -> None:
+    model = ScriptedChatModel(
+        [
+            {
+                "agent": "sales",
+                "tool_calls": [
+                    {
+                        "name": "send_email",
+                        "arguments": {"contact_id": "con-1", "subject": "Hi", "body": "Hello."},
+                    }
+                ],
+            },
+            {"agent": "sales", "reply": "Done."},
+        ]
+    )
+    turn = await ConversationService(crm=crm, model=model).send(
+        thread_id="t-ids-3", user_id="u-alice", text="Email someone at Acme a hello."
+    )
+    tools = [e for e in turn.events if e["type"] == "tool"]
+    assert tools[-1]["arguments"]["contact_id"] == "con-1" and not tools[-1]["ok"]
+
+
+def test_a_chinese_company_is_called_by_its_brand() -> None:
+    from agents.router import cjk_brand
+
+    assert cjk_brand("华星科技") == "华星"
+    assert cjk_brand("华星科技有限公司") == "华星"
+    assert cjk_brand("华星") is None
+    assert cjk_brand("Acme Corp") is None
+
+
+async def test_a_refusal_of_a_plain_request_is_asked_once_more(crm: CRMService) -> None:
+    """"I'm sorry, but I can't assist with that request." to a CRM read: asked once more, the
+    model reads the record; what a user may not do is the tools' and the gate's decision."""
+    model = ScriptedChatModel(
+        [
+            {"agent": "sales", "reply": "I'm sorry, but I can't assist with that request."},
+            {
+                "agent": "sales",
+                "tool_calls": [
+                    {"name": "get_opportunity", "arguments": {"opportunity_id": "opp-acme-1"}}
+                ],
+            },
+            {"agent": "sales", "reply": "Acme expansion is in proposal."},
+        ]
+    )
+    turn = await ConversationService(crm=crm, model=model).send(
+        thread_id="t-refusal", user_id="u-alice", text="What stage is opp-acme-1 in?"
+    )
+    assert "proposal" in turn.reply and "sorry" not in turn.reply.lower()
+    asked_again = [m["content"] for m in model.requests[1]["messages"] if m["role"] == "user"]
+    assert "ordinary request" in asked_again[-1]
+    model.assert_exhausted()
+
+
+async def test_a_second_refusal_gives_what_was_found(crm: CRMService) -> None:
+    model = ScriptedChatModel(
+        [
+            {
+                "agent": "sales",
+                "tool_calls": [
+                    {"name": "get_opportunity", "arguments": {"opportunity_id": "opp-acme-1"}}
+                ],
+            },
+            {"agent": "sales", "reply": "I apologize, but I can't assist with that request."},
+            {"agent": "sales", "reply": "Sorry, I cannot help with that."},
+        ]
+    )
+    turn = await ConversationService(crm=crm, model=model).send(
+        thread_id="t-refusal-2", user_id="u-alice", text="What stage is opp-acme-1 in?"
+    )
+    assert "sorry" not in turn.reply.lower() and "apologize" not in turn.reply.lower()
+    assert "opp-acme-1" in turn.reply
+
+
+async def test_a_value_the_record_already_holds_is_not_data_sourced(crm: CRMService) -> None:
+    """The model repeats the deal's probability while moving its stage: no change, so nothing
+    taken from the record's data holds the write for review."""
+    probability = 50  # as the fixture holds it
+    model = ScriptedChatModel(
+        [
+            {
+                "agent": "sales",
+                "tool_calls": [
+                    {
+                        "name": "update_opportunity",
+                        "arguments": {
+                            "opportunity_id": "opp-acme-1",
+                            "stage": "negotiation",
+                            "next_step": "legal review",
+                            "probability": probability,
+                        },
+                    }
+                ],
+            },
+            {"agent": "sales", "reply": "Moved to negotiation."},
+        ]
+    )
+    turn = await ConversationService(crm=crm, model=model).send(
+        thread_id="t-same",
+        user_id="u-alice",
+        text="Move opp-acme-1 to negotiation, next step is legal review.",
+    )
+    assert [c["tool"] for c in turn.outcome["committed"]] == ["update_opportunity"], turn.outcome
