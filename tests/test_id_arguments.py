@@ -120,8 +120,9 @@ def test_a_chinese_company_is_called_by_its_brand() -> None:
 
 
 async def test_a_refusal_of_a_plain_request_is_asked_once_more(crm: CRMService) -> None:
-    """"I'm sorry, but I can't assist with that request." to a CRM read: asked once more, the
-    model reads the record; what a user may not do is the tools' and the gate's decision."""
+    """A refusal ("I'm sorry, but I can't assist with that request.") of a CRM read: asked
+    once more, the model reads the record; what a user may not do is the tools' and the gate's
+    decision."""
     model = ScriptedChatModel(
         [
             {"agent": "sales", "reply": "I'm sorry, but I can't assist with that request."},
