@@ -12,6 +12,7 @@ thread and turn, commits carry an idempotency key, review requests are keyed by 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any, Literal
 
@@ -23,6 +24,7 @@ from langgraph.types import Command
 from agents.crossteam import prepare_requests
 from agents.llm_errors import LLMError
 from agents.negotiation import DOMAIN_OF_TOOL, Negotiation, negotiate, readable
+from agents.outcome_text import committed_line, labels, language_of, pending_line
 from agents.overview import answer_without_agents
 from agents.prefetch import account_digest, opened_records
 from agents.router import decide_route, strip_slash
@@ -364,6 +366,8 @@ async def execute(state: ConversationState, runtime: Runtime[AgentDeps]) -> dict
                     tool=proposal.tool,
                     message=result.result.get("message", ""),
                     record_id=result.result.get("record_id"),
+                    before=proposal.before,
+                    after=proposal.after,
                 )
             )
         _emit(
@@ -404,24 +408,36 @@ def compose_reply(state: ConversationState, deps: AgentDeps) -> str:
         for step in report.trace:
             if step.kind == "write" and not step.ok:
                 parts.append(f"{prefix}Not done: {step.summary}")
+    language = language_of(state.get("request") or "")
+    said = labels(language)
     if outcome.committed:
+        contacts = _contact_names(deps)
         parts.append(
-            "Done:\n" + "\n".join(f"  ✓ {c.message or c.summary}" for c in outcome.committed)
+            said["done"]
+            + "\n"
+            + "\n".join(committed_line(c, language, contacts) for c in outcome.committed)
         )
     if outcome.pending:
         lines = []
         for p in outcome.pending:
-            who = ", ".join(names.get(r, r) for r in p.reviewer_ids) or p.reviewer_role
-            more = f"; then {', '.join(p.steps[1:])}" if len(p.steps) > 1 else ""
-            lines.append(
-                f"  ⏳ {p.summary} — waits for {who} ({'; '.join(p.reasons)}{more})"
-                f" [{p.approval_id}]"
-            )
-        parts.append("Waiting for approval:\n" + "\n".join(lines))
-    for bucket, label in ((outcome.refused, "Refused"), (outcome.failed, "Not done")):
+            who = ", ".join(names.get(r, r) for r in p.reviewer_ids) or p.reviewer_role or ""
+            lines.append(pending_line(p, who, language))
+        parts.append(said["waiting"] + "\n" + "\n".join(lines))
+    for bucket, label in ((outcome.refused, said["refused"]), (outcome.failed, said["not_done"])):
         for item in bucket:
-            parts.append(f"{label}: {item.message}")
+            parts.append(f"{label} {item.message}")
     return "\n".join(parts).strip() or "I could not work that out; could you rephrase?"
+
+
+def _contact_names(deps: AgentDeps) -> Callable[[list[str]], list[str]]:
+    def names(contact_ids: list[str]) -> list[str]:
+        try:
+            known = deps.crm.contact_names(contact_ids)
+        except Exception:  # noqa: BLE001 - a missing name must not fail the reply
+            known = {}
+        return [known.get(c, c) for c in contact_ids]
+
+    return names
 
 
 def _names(deps: AgentDeps, outcome: TurnOutcome) -> dict[str, str]:

@@ -11,6 +11,7 @@ import asyncio
 import hashlib
 import json
 import re
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -21,7 +22,7 @@ from agents.grounding import Grounding, ungrounded_figures
 from agents.llm_errors import LLMError
 from agents.llm_types import ChatModel, Message, TextSink
 from agents.state import AgentReport, ProposedWrite, SpecialistName, ToolTrace
-from agents.toolselect import select_tools
+from agents.toolselect import asked_writes, select_tools
 from agents.untrusted import Provenance
 from prompts import load_prompt, render_prompt
 from tools.catalogue import REGISTRY
@@ -136,7 +137,7 @@ class SpecialistRun:
         said = [m.get("content") or "" for m in history if m.get("role") == "user"]
         self._provenance = Provenance([request, *said])
         self._provenance.add_data("context", context)
-        nudged = refused_once = False
+        nudged = refused_once = reminded = False
         for _step in range(self.max_steps):
             try:
                 result = await self.model.chat(
@@ -167,6 +168,14 @@ class SpecialistRun:
                     nudged = True
                     messages.append({"role": "assistant", "content": reply})
                     messages.append({"role": "user", "content": _NUDGE})
+                    continue
+                missing = self._left_out(request, trace)
+                if missing and not reminded and _step + 1 < self.max_steps:
+                    # "Log the call and create a task": a small model often proposes the first
+                    # write and stops. Asked once by name, it mostly proposes the rest.
+                    reminded = True
+                    messages.append({"role": "assistant", "content": reply})
+                    messages.append({"role": "user", "content": _still_asked(missing)})
                     continue
                 if _refuses(reply) and not refused_once and _step + 1 < self.max_steps:
                     # A small model answers "I'm sorry, but I can't assist with that" to plain
@@ -357,6 +366,18 @@ class SpecialistRun:
         return (
             f"Asked by {f['user_name']} ({f['user_roles']}, team {f['user_team']}) on {f['today']}."
         )
+
+    def _left_out(self, request: str, trace: list[ToolTrace]) -> dict[str, int]:
+        """Writes the request names outright that this agent may make but has proposed fewer
+        times than asked — once it has proposed some write (a plan under way)."""
+        if not any(step.kind == "write" for step in trace):
+            return {}
+        made = Counter(step.tool for step in trace if step.kind == "write" and step.ok)
+        return {
+            tool: count - made[tool]
+            for tool, count in asked_writes(request).items()
+            if tool in self.tools and made[tool] < count
+        }
 
     def _invented_ids_resolved(
         self, tool: str, arguments: dict[str, Any], messages: list[Message], request: str
@@ -650,6 +671,18 @@ _NOT_A_REFUSAL = (
     "allowed: the tools refuse what this user may not do, and risky changes wait for a "
     "reviewer."
 )
+
+
+def _still_asked(missing: dict[str, int]) -> str:
+    wanted = ", ".join(
+        f"{tool} ({count} more call{'s' if count > 1 else ''})" if count > 1 else tool
+        for tool, count in missing.items()
+    )
+    return (
+        f"The request also asks for {wanted}, which you have not called yet. Call "
+        f"{'them' if len(missing) > 1 or max(missing.values()) > 1 else 'it'} now with the "
+        "details from my request, or say why it cannot be done."
+    )
 
 
 def _refuses(reply: str) -> bool:

@@ -57,6 +57,9 @@ class CommittedWrite(BaseModel):
     tool: str
     message: str = ""
     record_id: str | None = None
+    # The record before and after (as the proposal showed them), for wording the done line.
+    before: dict[str, Any] | None = None
+    after: dict[str, Any] = {}
 
 
 class PendingWrite(BaseModel):

@@ -113,6 +113,52 @@ VAGUE_WRITE = re.compile(
 )
 
 
+# Writes a request names outright, so that one left out of a plan with several actions ("log
+# the call and create a task") can be asked for by name. Narrower than WRITE_TOOLS, which only
+# decides what to show.
+ASKED_WRITES: dict[str, re.Pattern[str]] = {
+    "create_task": re.compile(
+        r"\b(create|add|make|set up|open)\s+(an? |the |\d+ )?(follow[- ]up |new )?(tasks?|to-?dos?|"
+        r"reminders?)\b|(创建|新建|建|加)(\d{1,2}个|一个|个)?(跟进)?任务|(?:前|之前)(?:发|给|准备|提交)",
+        re.IGNORECASE,
+    ),
+    "log_activity": re.compile(
+        r"\blog\s+(an? |the |this )?(call|meeting|visit|demo|note)\b|"
+        r"记录.{0,12}(电话|通话|会议|拜访)",
+        re.IGNORECASE,
+    ),
+    "create_ticket": re.compile(
+        r"\b(open|create|file|raise|log)\s+(an? |the |new )*(p[1-4] )?(tickets?|cases?)\b|"
+        r"(新建|创建|开)(一个|个)?工单",
+        re.IGNORECASE,
+    ),
+    "escalate_ticket": re.compile(r"\bescalate\b|升级到", re.IGNORECASE),
+}
+
+
+_HOW_MANY = re.compile(
+    r"\b(\d{1,2})\s+(?:new |follow[- ]up )*(tasks?|to-?dos?|reminders?|tickets?)\b|"
+    r"(\d{1,2})\s*个(?:跟进)?(任务|工单)",
+    re.IGNORECASE,
+)
+_COUNTED = {"task": "create_task", "todo": "create_task", "to-do": "create_task",
+            "reminder": "create_task", "ticket": "create_ticket", "任务": "create_task",
+            "工单": "create_ticket"}  # fmt: skip
+
+
+def asked_writes(request: str) -> dict[str, int]:
+    """The writes the request names outright (see ASKED_WRITES), each with how many it asks
+    for ("create 10 follow-up tasks": 10; otherwise 1)."""
+    asked = {tool: 1 for tool, words in ASKED_WRITES.items() if words.search(request)}
+    for found in _HOW_MANY.finditer(request):
+        number = found.group(1) or found.group(3)
+        noun = (found.group(2) or found.group(4)).lower().rstrip("s")
+        tool = _COUNTED.get(noun)
+        if tool and tool in asked:
+            asked[tool] = max(asked[tool], int(number))
+    return asked
+
+
 def wants_write(request: str) -> bool:
     return WRITE_INTENT.search(request) is not None
 

@@ -193,3 +193,59 @@ async def test_a_value_the_record_already_holds_is_not_data_sourced(crm: CRMServ
         text="Move opp-acme-1 to negotiation, next step is legal review.",
     )
     assert [c["tool"] for c in turn.outcome["committed"]] == ["update_opportunity"], turn.outcome
+
+
+async def test_a_write_the_request_names_and_the_plan_left_out_is_asked_for(
+    crm: CRMService,
+) -> None:
+    """ "Log the call and create a task": the model logs the call and stops; asked by name, it
+    proposes the task too. Asked once only."""
+    log = {
+        "name": "log_activity",
+        "arguments": {
+            "account_id": "acc-acme",
+            "kind": "call",
+            "subject": "Pricing call",
+            "summary": "Pricing.",
+        },
+    }
+    task = {
+        "name": "create_task",
+        "arguments": {
+            "subject": "Send the quote",
+            "due_date": "2026-11-25",
+            "account_id": "acc-acme",
+        },
+    }
+    model = ScriptedChatModel(
+        [
+            {"agent": "sales", "tool_calls": [log]},
+            {"agent": "sales", "reply": "Logged the call."},
+            {"agent": "sales", "tool_calls": [task]},
+            {"agent": "sales", "reply": "Logged the call and created the task."},
+        ]
+    )
+    turn = await ConversationService(crm=crm, model=model).send(
+        thread_id="t-left-out",
+        user_id="u-alice",
+        text="Log a call with acc-acme about pricing and create a task to send the quote.",
+    )
+    assert sorted(c["tool"] for c in turn.outcome["committed"]) == ["create_task", "log_activity"]
+    reminder = [m["content"] for m in model.requests[2]["messages"] if m["role"] == "user"][-1]
+    assert "create_task" in reminder
+    model.assert_exhausted()
+
+
+def test_writes_a_request_names() -> None:
+    from agents.toolselect import asked_writes
+
+    assert asked_writes("Log a call with Jane and create a task to send the quote.") == {
+        "log_activity": 1,
+        "create_task": 1,
+    }
+    assert asked_writes("记录一下和陈静的电话，下周五前发报价。") == {
+        "log_activity": 1,
+        "create_task": 1,
+    }
+    assert asked_writes("Create 10 follow-up tasks for Acme due Dec 1.") == {"create_task": 10}
+    assert asked_writes("What is open with Acme?") == {}

@@ -35,7 +35,7 @@ from tools.errors import (
     ToolError,
     ToolFailure,
 )
-from tools.models import Approval, AuditEvent, ToolExecution, User
+from tools.models import Approval, AuditEvent, Contact, ToolExecution, User
 from tools.policy import Policy, RuleHit, WriteToClassify
 from tools.registry import REGISTRY, ToolSpec, WritePlan
 from tools.tracing import traced_tool_call
@@ -125,6 +125,13 @@ class CRMService:
             if user is None:
                 raise NotFound("user", user_id)
             return Actor.from_user(user)
+
+    def contact_names(self, contact_ids: list[str]) -> dict[str, str]:
+        """The names of contacts a committed write named, for its done line (the write already
+        passed their visibility); unknown ids are left out."""
+        with self.db.read_session() as session:
+            found = session.scalars(select(Contact).where(Contact.id.in_(contact_ids)))
+            return {c.id: c.name for c in found}
 
     def _context(self, session: Session, actor: Actor, **extra: Any) -> ToolContext:
         return ToolContext(

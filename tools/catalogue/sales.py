@@ -571,7 +571,12 @@ def log_activity(ctx: ToolContext, args: LogActivityArgs) -> WritePlan:
         record_id=activity_id,
         account_id=account.id,
         before=None,
-        after={"kind": args.kind, "subject": args.subject, "summary": args.summary},
+        after={
+            "kind": args.kind,
+            "subject": args.subject,
+            "summary": args.summary,
+            "contact_ids": list(args.contact_ids),
+        },
         apply=apply,
         facts={**_opportunity_facts(account), "kind": args.kind},
         summary=f"log {args.kind} '{args.subject}'",
