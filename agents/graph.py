@@ -12,10 +12,12 @@ thread and turn, commits carry an idempotency key, review requests are keyed by 
 from __future__ import annotations
 
 import asyncio
+import copy
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any, Literal
 
+from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
 from langgraph.config import get_stream_writer
 from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
@@ -41,6 +43,7 @@ from agents.state import (
     SpecialistName,
     TurnOutcome,
     UnappliedWrite,
+    state_types,
 )
 from tools.context import Actor
 from tools.crossteam import is_request
@@ -466,7 +469,24 @@ def build_graph(*, checkpointer: Any = None):  # type: ignore[no-untyped-def]
     graph.add_edge("gate", "execute")
     graph.add_edge("execute", "respond")
     graph.add_edge("respond", END)
-    return graph.compile(checkpointer=checkpointer)
+    return graph.compile(checkpointer=with_state_types(checkpointer))
+
+
+def with_state_types(checkpointer: Any) -> Any:
+    """The checkpointer reading back exactly the conversation state's own types.
+
+    LangGraph's default serializer revives any class a checkpoint names (and warns that a later
+    version will refuse unregistered ones); a thread resumed after a crash must not depend on
+    that. The clone shares the saver's connection and allows the types of `ConversationState`
+    — the acting user, the route, reports, decisions, negotiations, the outcome — and nothing
+    else beyond LangGraph's safe built-ins."""
+    if checkpointer is None or isinstance(checkpointer, bool):
+        return checkpointer
+    if not isinstance(getattr(checkpointer, "serde", None), JsonPlusSerializer):
+        return checkpointer  # a saver with its own (e.g. encrypting) serializer keeps it
+    clone = copy.copy(checkpointer)
+    clone.serde = JsonPlusSerializer(allowed_msgpack_modules=sorted(state_types()))
+    return clone
 
 
 __all__ = ["RouteDecision", "build_graph", "compose_reply"]

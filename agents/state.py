@@ -6,9 +6,11 @@ run is given (CRM service, model, clock) and are never checkpointed.
 
 from __future__ import annotations
 
+import dataclasses
 import operator
+import types
 from dataclasses import dataclass, field
-from typing import Annotated, Any, Literal, TypedDict
+from typing import Annotated, Any, Literal, TypedDict, Union, get_args, get_origin, get_type_hints
 
 from pydantic import BaseModel, Field
 
@@ -122,3 +124,33 @@ class AgentDeps:
     review_ttl_hours: float = 72.0
     negotiation_rounds: int = 2
     events: list[dict[str, Any]] = field(default_factory=list)
+
+
+def state_types() -> set[tuple[str, str]]:
+    """(module, class) of every model `ConversationState` holds, nested ones included: what a
+    checkpoint of a conversation may name and be read back as."""
+    found: set[tuple[str, str]] = set()
+
+    def visit(annotation: Any) -> None:
+        origin = get_origin(annotation)
+        if origin is Annotated:
+            visit(get_args(annotation)[0])
+        elif origin in (list, tuple, set, dict, Union, types.UnionType) or origin is not None:
+            for arg in get_args(annotation):
+                visit(arg)
+        elif isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            key = (annotation.__module__, annotation.__name__)
+            if key not in found:
+                found.add(key)
+                for field_info in annotation.model_fields.values():
+                    visit(field_info.annotation)
+        elif isinstance(annotation, type) and dataclasses.is_dataclass(annotation):
+            key = (annotation.__module__, annotation.__name__)
+            if key not in found:
+                found.add(key)
+                for hint in get_type_hints(annotation).values():
+                    visit(hint)
+
+    for hint in get_type_hints(ConversationState, include_extras=True).values():
+        visit(hint)
+    return found

@@ -313,3 +313,33 @@ async def test_endpoint_down_and_budget_exhausted_keep_the_conversation(crm: CRM
     assert "budget" in turn.reply.lower()
     again = await convo.send(thread_id="t-11", user_id="u-alice", text="Acme deals please")
     assert again.reply  # the next turn gets a fresh budget and the thread goes on
+
+
+def test_a_checkpoint_reads_back_the_state_types_and_nothing_else(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A thread resumed from its checkpoint gets its typed hand-offs back without LangGraph's
+    "unregistered type" warning; a class the state does not hold is not revived."""
+    from langgraph.checkpoint.memory import InMemorySaver
+    from pydantic import BaseModel
+
+    from agents.graph import with_state_types
+    from agents.state import AgentReport, RouteDecision, TurnOutcome
+    from tools.context import Actor
+
+    class Stranger(BaseModel):
+        x: int = 1
+
+    serde = with_state_types(InMemorySaver()).serde
+    kept = [
+        RouteDecision(agents=["sales"], intent="rules"),
+        AgentReport(agent="sales", reply="ok"),
+        TurnOutcome(),
+        Actor(id="u-alice", name="Alice", roles=frozenset({"rep"}), team="west", manager_id=None),
+    ]
+    with caplog.at_level("WARNING"):
+        for value in kept:
+            assert serde.loads_typed(serde.dumps_typed(value)) == value
+        assert not isinstance(serde.loads_typed(serde.dumps_typed(Stranger())), Stranger)
+    assert not [r for r in caplog.records if "unregistered" in r.getMessage()]
+    assert with_state_types(None) is None
