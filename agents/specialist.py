@@ -205,6 +205,7 @@ class SpecialistRun:
                 arguments = await asyncio.to_thread(
                     self._invented_ids_resolved, call.name, arguments, messages, request
                 )
+                arguments = self._me_resolved(call.name, arguments, request)
                 self._provenance.add_model_call(call.name, arguments)
                 output = await self._run_tool(call.name, arguments, seen_writes, proposals)
                 ok = bool(output.get("ok", True))
@@ -379,6 +380,25 @@ class SpecialistRun:
             if tool in self.tools and made[tool] < count
         }
 
+    def _me_resolved(self, tool: str, arguments: dict[str, Any], request: str) -> dict[str, Any]:
+        """The asker where a person's id stands for them: "me", "rep" or "user" written as an
+        owner or assignee; and "assigned to me" said in the request but left out of the call
+        of a tool that assigns."""
+        resolved = dict(arguments)
+        for key in _PERSON_ARGUMENTS:
+            value = resolved.get(key)
+            if isinstance(value, str) and value.strip().lower() in _MEANS_ME:
+                resolved[key] = self.actor.id
+        spec = REGISTRY.get(tool)
+        if (
+            spec is not None
+            and "assignee_id" in spec.args_model.model_fields
+            and "assignee_id" not in resolved
+            and _ASSIGN_TO_ME.search(request)
+        ):
+            resolved["assignee_id"] = self.actor.id
+        return resolved
+
     def _invented_ids_resolved(
         self, tool: str, arguments: dict[str, Any], messages: list[Message], request: str
     ) -> dict[str, Any]:
@@ -484,6 +504,14 @@ ID_KINDS = {"acc": "account", "opp": "opportunity", "con": "contact", "tkt": "ti
             "prj": "project"}  # fmt: skip
 _PREFIX_OF = {kind: prefix for prefix, kind in ID_KINDS.items()}
 
+
+_PERSON_ARGUMENTS = ("owner_id", "assignee_id")
+_MEANS_ME = {"me", "myself", "i", "self", "user", "the user", "current user", "current_user",
+             "rep", "the rep", "u-me", "u-user", "u-self", "我", "我自己"}  # fmt: skip
+_ASSIGN_TO_ME = re.compile(
+    r"\bassign(?:ed)?\s+(?:it\s+|this\s+|them\s+)?to\s+me\b|分配给我|指派给我|交给我",
+    re.IGNORECASE,
+)
 
 # A required id argument → (read tool listing the account's records, its list, the name field).
 _ACCOUNT_RECORDS = {

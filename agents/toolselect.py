@@ -133,6 +133,11 @@ ASKED_WRITES: dict[str, re.Pattern[str]] = {
         re.IGNORECASE,
     ),
     "escalate_ticket": re.compile(r"\bescalate\b|升级到", re.IGNORECASE),
+    # "email Jane", "send Raj …" (a capitalised name follows), "send an e-mail to", "发邮件".
+    "send_email": re.compile(
+        r"\b(?:[Ee]-?mail|[Ss]end)\s+(?!(?:The|A|An|It|Them|This|That)\b)[A-Z][a-z]+|"
+        r"(?i:\bsend\s+(?:an? |the )?(?:e-?mail|message)\s+to\b)|发(?:一封|封)?邮件",
+    ),
 }
 
 

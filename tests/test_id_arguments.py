@@ -249,3 +249,36 @@ def test_writes_a_request_names() -> None:
     }
     assert asked_writes("Create 10 follow-up tasks for Acme due Dec 1.") == {"create_task": 10}
     assert asked_writes("What is open with Acme?") == {}
+
+
+async def test_assigned_to_me_is_the_asker(crm: CRMService) -> None:
+    """"Make tkt-… a P1 assigned to me": a call that leaves the assignee out, or writes "me",
+    assigns the asker."""
+    ticket = crm.read("list_tickets", {"account_id": "acc-acme"}, crm.actor("u-sam"))["tickets"][0]
+    model = ScriptedChatModel(
+        [
+            {
+                "agent": "service",
+                "tool_calls": [
+                    {
+                        "name": "update_ticket",
+                        "arguments": {"ticket_id": ticket["id"], "priority": "p1"},
+                    }
+                ],
+            },
+            {"agent": "service", "reply": "Done."},
+        ]
+    )
+    turn = await ConversationService(crm=crm, model=model).send(
+        thread_id="t-me",
+        user_id="u-sam",
+        text=f"Make {ticket['id']} a P1 assigned to me.",
+    )
+    tools = [e for e in turn.events if e["type"] == "tool"]
+    assert tools[-1]["arguments"]["assignee_id"] == "u-sam", tools
+
+
+def test_me_written_as_an_owner_is_the_asker() -> None:
+    from agents.specialist import _MEANS_ME
+
+    assert {"me", "rep", "user"} <= _MEANS_ME
