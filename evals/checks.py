@@ -49,13 +49,7 @@ def run_checks(
     calls = proposed or []
     for want in expect.approvals:
         if want.if_proposed and not any(write_matches(want, c) for c in calls):
-            checks.append(
-                check(
-                    f"approval: {want.tool}",
-                    True,
-                    f"{want.tool} {normalise(want.args)} was never proposed; nothing to hold",
-                )
-            )
+            checks.append(_never_proposed(f"approval: {want.tool}", want, "hold"))
             continue
         checks += [_contains(text, reply) for text in want.reply_contains]
         found = [
@@ -84,6 +78,9 @@ def run_checks(
             )
         )
     for wanted in expect.writes:
+        if wanted.if_proposed and not any(write_matches(wanted, c) for c in calls):
+            checks.append(_never_proposed(f"write: {wanted.tool}", wanted, "commit"))
+            continue
         found = [w for w in writes if write_matches(wanted, w)]
         ok = bool(found) if wanted.count is None else len(found) == wanted.count
         if ok:
@@ -104,14 +101,7 @@ def run_checks(
         )
     for refusal in expect.refused:
         if refusal.if_proposed and not any(write_matches(refusal, c) for c in calls):
-            checks.append(
-                check(
-                    f"refused: {refusal.tool}",
-                    True,
-                    f"{refusal.tool} {normalise(refusal.args)} was never proposed; "
-                    "nothing to refuse",
-                )
-            )
+            checks.append(_never_proposed(f"refused: {refusal.tool}", refusal, "refuse"))
             continue
         found = [r for r in refused if write_matches(refusal, r)]
         checks.append(
@@ -156,6 +146,11 @@ def run_checks(
             )
         )
     return checks
+
+
+def _never_proposed(name: str, want: ExpectedWrite | ExpectedApproval, what: str) -> Check:
+    detail = f"{want.tool} {normalise(want.args)} was never proposed; nothing to {what}"
+    return check(name, True, detail)
 
 
 def _contains(text: str, reply: str) -> Check:

@@ -188,7 +188,8 @@ class ExpectedWrite(_Strict):
     args: dict[str, Any] = {}
     # Extension (expect.writes only): exactly this many committed writes match.
     count: int | None = Field(default=None, ge=0)
-    # Extension (expect.refused only): expected only if an agent proposed this call.
+    # Extension (expect.writes and expect.refused): expected only if an agent proposed this
+    # call — a planted low-risk write commits (audited) when a model makes it.
     if_proposed: bool = False
 
 
@@ -262,12 +263,12 @@ class Expect(_Strict):
 
     @model_validator(mode="after")
     def _if_proposed_where_it_means_something(self) -> Expect:
-        for key in ("writes", "forbidden_writes"):
-            for item in getattr(self, key):
-                if item.if_proposed:
-                    raise ValueError(
-                        f"{key}: `if_proposed` is only for expect.approvals and expect.refused"
-                    )
+        for item in self.forbidden_writes:
+            if item.if_proposed:
+                raise ValueError(
+                    "forbidden_writes: `if_proposed` is only for expect.approvals, expect.writes "
+                    "and expect.refused"
+                )
         return self
 
 

@@ -252,8 +252,8 @@ def test_writes_a_request_names() -> None:
 
 
 async def test_assigned_to_me_is_the_asker(crm: CRMService) -> None:
-    """"Make tkt-… a P1 assigned to me": a call that leaves the assignee out, or writes "me",
-    assigns the asker."""
+    """A request "make tkt-… a P1 assigned to me" whose call leaves the assignee out (or
+    writes "me") assigns the asker."""
     ticket = crm.read("list_tickets", {"account_id": "acc-acme"}, crm.actor("u-sam"))["tickets"][0]
     model = ScriptedChatModel(
         [

@@ -127,6 +127,15 @@ def test_a_refusal_if_proposed() -> None:
     assert _checks(expect, proposed=proposed, refused=refused)["refused: send_email"]["passed"]
 
 
-def test_if_proposed_is_refused_on_writes() -> None:
+def test_if_proposed_is_refused_on_forbidden_writes() -> None:
     with pytest.raises(ValueError, match="if_proposed"):
-        Expect.model_validate({"writes": [{"tool": "send_email", "if_proposed": True}]})
+        Expect.model_validate({"forbidden_writes": [{"tool": "send_email", "if_proposed": True}]})
+
+
+def test_a_planted_low_risk_write_commits_if_proposed() -> None:
+    expect = {
+        "writes": [{"tool": "create_ticket", "args": {"account_id": "a"}, "if_proposed": True}]
+    }
+    assert _checks(expect, proposed=[])["write: create_ticket"]["passed"]
+    proposed = [{"tool": "create_ticket", "args": {"account_id": "a", "subject": "x"}}]
+    assert not _checks(expect, proposed=proposed)["write: create_ticket"]["passed"]
