@@ -373,7 +373,7 @@ class SpecialistRun:
         times than asked — once it has proposed some write (a plan under way)."""
         if not any(step.kind == "write" for step in trace):
             return {}
-        made = Counter(step.tool for step in trace if step.kind == "write" and step.ok)
+        made = Counter(step.tool for step in trace if step.kind == "write")  # tried counts
         return {
             tool: count - made[tool]
             for tool, count in asked_writes(request).items()
