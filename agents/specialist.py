@@ -138,12 +138,13 @@ class SpecialistRun:
         self._provenance = Provenance([request, *said])
         self._provenance.add_data("context", context)
         nudged = refused_once = reminded = False
+        focus: list[dict[str, Any]] | None = None  # the tools of one reminder call, if any
         for _step in range(self.max_steps):
             try:
                 result = await self.model.chat(
                     agent=self.name,
                     messages=messages,
-                    tools=schemas,
+                    tools=focus or schemas,
                     on_text=self._streamer(messages, emit),
                 )
             except LLMError as exc:
@@ -154,6 +155,7 @@ class SpecialistRun:
                     trace=trace,
                     error=exc.user_message,
                 )
+            focus = None
             if not result.tool_calls:
                 reply = (result.text or "").strip()
                 if (
@@ -172,15 +174,17 @@ class SpecialistRun:
                 missing = self._left_out(request, trace)
                 if missing and not reminded and _step + 1 < self.max_steps:
                     # "Log the call and create a task": a small model often proposes the first
-                    # write and stops. Asked once by name, it mostly proposes the rest.
+                    # write and stops. It is asked once more by name, shown only the tools
+                    # still missing for that one call.
                     reminded = True
                     messages.append({"role": "assistant", "content": reply})
                     messages.append({"role": "user", "content": _still_asked(missing)})
+                    focus = [REGISTRY[tool].openai_schema() for tool in missing]
                     continue
                 if _refuses(reply) and not refused_once and _step + 1 < self.max_steps:
                     # A small model answers "I'm sorry, but I can't assist with that" to plain
-                    # CRM requests; asked once more, it mostly does the work. What it may not do
-                    # is not its call to make: the tools refuse, the gate holds for review.
+                    # CRM requests; it is asked once more. What a user may not do is not its
+                    # call to make: the tools refuse, the gate holds for review.
                     refused_once = True
                     messages.append({"role": "assistant", "content": reply})
                     messages.append({"role": "user", "content": _NOT_A_REFUSAL})

@@ -233,6 +233,9 @@ async def test_a_write_the_request_names_and_the_plan_left_out_is_asked_for(
     assert sorted(c["tool"] for c in turn.outcome["committed"]) == ["create_task", "log_activity"]
     reminder = [m["content"] for m in model.requests[2]["messages"] if m["role"] == "user"][-1]
     assert "create_task" in reminder
+    shown = [t["function"]["name"] for t in model.requests[2]["tools"]]
+    assert shown == ["create_task"]  # that one call sees only the missing tool
+    assert len(model.requests[3]["tools"]) > 1
     model.assert_exhausted()
 
 
