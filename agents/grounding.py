@@ -56,6 +56,25 @@ _SCALE = {
 }  # fmt: skip
 
 
+_ZH_ZHE = re.compile(r"([一二三四五六七八九\d](?:[一二三四五六七八九\d]|\.\d)?)\s*折")
+
+
+def zh_discounts(text: str) -> list[Decimal]:
+    """The discounts a Chinese price idiom states, as percent off: "打八折" (pay 80 %) is 20,
+    "八五折" is 15, "7.5折" is 25."""
+    found = []
+    for match in _ZH_ZHE.finditer(text):
+        digits = "".join(str(_ZH_DIGIT.get(c, c)) for c in match.group(1))
+        try:
+            share = Decimal(digits)
+        except InvalidOperation:
+            continue
+        share = share * 10 if share < 10 else share  # 八折 → 80 %, 八五折 → 85 %
+        if 0 < share < 100:
+            found.append(100 - share)
+    return found
+
+
 @dataclass(frozen=True)
 class Figure:
     """A figure as written ("$100k") and its value ("100000", "20%", "2027-03-31", "--03-31")."""

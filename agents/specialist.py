@@ -18,7 +18,7 @@ from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from agents.grounding import Grounding, ungrounded_figures
+from agents.grounding import Grounding, ungrounded_figures, zh_discounts
 from agents.llm_errors import LLMError
 from agents.llm_types import ChatModel, Message, TextSink
 from agents.state import AgentReport, ProposedWrite, SpecialistName, ToolTrace
@@ -210,6 +210,7 @@ class SpecialistRun:
                     self._invented_ids_resolved, call.name, arguments, messages, request
                 )
                 arguments = self._me_resolved(call.name, arguments, request)
+                arguments = _discount_as_said(call.name, arguments, request)
                 self._provenance.add_model_call(call.name, arguments)
                 output = await self._run_tool(call.name, arguments, seen_writes, proposals)
                 ok = bool(output.get("ok", True))
@@ -595,6 +596,26 @@ def with_context(request: str, context: str) -> str:
     """The user's turn as the model reads it: this turn's context (data), then the request."""
     context = context.strip()
     return f"{context}\n\nRequest: {request}" if context else request
+
+
+def _discount_as_said(tool: str, arguments: dict[str, Any], request: str) -> dict[str, Any]:
+    """A discount the request states in 折 ("打八折" is 20 % off; a small model writes 80)
+    replaces the share of the price the model took for it."""
+    said = zh_discounts(request)
+    percent = arguments.get("percent")
+    if tool != "apply_discount" or len(said) != 1 or percent is None:
+        return arguments
+    try:
+        given = Decimal(str(percent))
+    except (InvalidOperation, ValueError):
+        return arguments
+    if given == 100 - said[0]:
+        return {**arguments, "percent": _plain_number(said[0])}
+    return arguments
+
+
+def _plain_number(value: Decimal) -> int | float:
+    return int(value) if value == value.to_integral_value() else float(value)
 
 
 def _same(held: Any, given: Any) -> bool:

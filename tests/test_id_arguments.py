@@ -285,3 +285,17 @@ def test_me_written_as_an_owner_is_the_asker() -> None:
     from agents.specialist import _MEANS_ME
 
     assert {"me", "rep", "user"} <= _MEANS_ME
+
+
+def test_a_discount_said_in_zhe_is_percent_off() -> None:
+    from agents.grounding import zh_discounts
+    from agents.specialist import _discount_as_said
+
+    assert zh_discounts("给华星打八折") == [20]
+    assert zh_discounts("打八五折吧") == [15]
+    assert zh_discounts("打20%的折扣") == []
+    call = {"opportunity_id": "opp-huaxing-1", "percent": 80}
+    assert _discount_as_said("apply_discount", call, "华星扩容打八折")["percent"] == 20
+    # the model read it right, or the request says no 折: left alone
+    assert _discount_as_said("apply_discount", {"percent": 20}, "打八折")["percent"] == 20
+    assert _discount_as_said("apply_discount", call, "give them 80% off")["percent"] == 80
