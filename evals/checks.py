@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from sqlalchemy import select
 
 from evals.matching import normalise, same_value, subset_match
-from evals.scenario import Expect, ExpectedApproval, ExpectedWrite
+from evals.scenario import Expect, ExpectedApproval, ExpectedWrite, TextMatch
 from tools.db import Database
 from tools.models import Base
 
@@ -153,10 +154,15 @@ def _never_proposed(name: str, want: ExpectedWrite | ExpectedApproval, what: str
     return check(name, True, detail)
 
 
-def _contains(text: str, reply: str) -> Check:
-    found = text.lower() in reply.lower()
+def _contains(text: str | TextMatch, reply: str) -> Check:
+    if isinstance(text, TextMatch):
+        found = re.search(text.match, reply, re.IGNORECASE) is not None
+        name = f"reply contains: /{text.match}/"
+    else:
+        found = text.lower() in reply.lower()
+        name = f"reply contains: {text}"
     detail = "found" if found else f"not in the last reply: {reply[:300]!r}"
-    return check(f"reply contains: {text}", found, detail)
+    return check(name, found, detail)
 
 
 def proposed_calls(turns: list[dict[str, Any]]) -> list[dict[str, Any]]:

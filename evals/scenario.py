@@ -6,6 +6,7 @@ Unknown keys are errors naming the file and the key path; a file that cannot be 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -169,6 +170,20 @@ class ScriptStepSpec(_Strict):
 # ---------------------------------------------------------------- expectations
 
 
+class TextMatch(_Strict):
+    """Extension: text found by a case-insensitive regular-expression search."""
+
+    match: str = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _compiles(self) -> TextMatch:
+        try:
+            re.compile(self.match)
+        except re.error as exc:
+            raise ValueError(f"match: not a regular expression ({exc})") from exc
+        return self
+
+
 class ExpectedApproval(_Strict):
     tool: str
     args: dict[str, Any] = {}
@@ -180,7 +195,7 @@ class ExpectedApproval(_Strict):
     # it held for `by`. The scripted model always proposes, so the gate is still tested.
     if_proposed: bool = False
     # Extension: what the last reply must then say (the gate's reason, the reviewer).
-    reply_contains: list[str] = []
+    reply_contains: list[str | TextMatch] = []
 
 
 class ExpectedWrite(_Strict):
@@ -254,7 +269,9 @@ class Expect(_Strict):
     forbidden_writes: list[ExpectedWrite] = []
     refused: list[ExpectedWrite] = []
     db: list[ExpectedRecord] = []
-    reply_contains: list[str] = []
+    # Extension: an item may be `{match: REGEX}` (a case-insensitive search) for a figure a
+    # model may write either way ("100000" or "100,000").
+    reply_contains: list[str | TextMatch] = []
     reply_excludes: list[str] = []
     review_refused: list[ExpectedReviewRefusal] = []
     # Extension: the scenario's `policy:` is refused before anything runs (the policy fails

@@ -139,3 +139,15 @@ def test_a_planted_low_risk_write_commits_if_proposed() -> None:
     assert _checks(expect, proposed=[])["write: create_ticket"]["passed"]
     proposed = [{"tool": "create_ticket", "args": {"account_id": "a", "subject": "x"}}]
     assert not _checks(expect, proposed=proposed)["write: create_ticket"]["passed"]
+
+
+def test_a_reply_figure_matched_either_way() -> None:
+    expect = {"reply_contains": ["pipeline", {"match": "100,?000"}]}
+    said = _checks(expect, proposed=[], reply="USD pipeline 100000, weighted 50000")
+    assert all(c["passed"] for c in said.values())
+    said = _checks(expect, proposed=[], reply="Your pipeline is 100,000 USD.")
+    assert all(c["passed"] for c in said.values())
+    said = _checks(expect, proposed=[], reply="Your pipeline is 90,000 USD.")
+    assert not said["reply contains: /100,?000/"]["passed"]
+    with pytest.raises(ValueError, match="regular expression"):
+        Expect.model_validate({"reply_contains": [{"match": "("}]})
