@@ -14,7 +14,7 @@ import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -178,7 +178,7 @@ class SpecialistRun:
                     # still missing for that one call.
                     reminded = True
                     messages.append({"role": "assistant", "content": reply})
-                    messages.append({"role": "user", "content": _still_asked(missing)})
+                    messages.append({"role": "user", "content": _still_asked(missing, request)})
                     focus = [REGISTRY[tool].openai_schema() for tool in missing]
                     continue
                 if _refuses(reply) and not refused_once and _step + 1 < self.max_steps:
@@ -211,6 +211,9 @@ class SpecialistRun:
                 )
                 arguments = self._me_resolved(call.name, arguments, request)
                 arguments = _discount_as_said(call.name, arguments, request)
+                arguments = await asyncio.to_thread(
+                    self._activity_completed, call.name, arguments, request
+                )
                 self._provenance.add_model_call(call.name, arguments)
                 output = await self._run_tool(call.name, arguments, seen_writes, proposals)
                 ok = bool(output.get("ok", True))
@@ -403,6 +406,37 @@ class SpecialistRun:
         ):
             resolved["assignee_id"] = self.actor.id
         return resolved
+
+    def _activity_completed(
+        self, tool: str, arguments: dict[str, Any], request: str
+    ) -> dict[str, Any]:
+        """A logged call or meeting as the request tells it: with the account's contacts the
+        request names ("log a call with Jane") when the model left them out, and without a
+        time in the future (what is logged has happened; the tool then takes now)."""
+        if tool != "log_activity":
+            return arguments
+        completed = dict(arguments)
+        when = completed.get("occurred_at")
+        if isinstance(when, str):
+            try:
+                moment = datetime.fromisoformat(when.replace("Z", "+00:00"))
+            except ValueError:
+                moment = None
+            if moment is not None:
+                now = self.crm.clock.now()
+                if moment.tzinfo is None:
+                    moment = moment.replace(tzinfo=now.tzinfo)
+                if moment > now:
+                    completed.pop("occurred_at")
+        account = completed.get("account_id")
+        if completed.get("contact_ids") or not isinstance(account, str):
+            return completed
+        found = self.crm.read("get_account", {"account_id": account}, self.actor)
+        contacts = found.get("contacts") if found.get("ok", True) else None
+        named = [c["id"] for c in contacts or [] if _names(request, str(c.get("name") or ""))]
+        if named:
+            completed["contact_ids"] = named
+        return completed
 
     def _invented_ids_resolved(
         self, tool: str, arguments: dict[str, Any], messages: list[Message], request: str
@@ -726,15 +760,15 @@ _NOT_A_REFUSAL = (
 )
 
 
-def _still_asked(missing: dict[str, int]) -> str:
+def _still_asked(missing: dict[str, int], request: str) -> str:
     wanted = ", ".join(
         f"{tool} ({count} more call{'s' if count > 1 else ''})" if count > 1 else tool
         for tool, count in missing.items()
     )
     return (
-        f"The request also asks for {wanted}, which you have not called yet. Call "
-        f"{'them' if len(missing) > 1 or max(missing.values()) > 1 else 'it'} now with the "
-        "details from my request, or say why it cannot be done."
+        f'My request was: "{request}". It also asks for {wanted}, which you have not called '
+        f"yet. Call {'them' if len(missing) > 1 or max(missing.values()) > 1 else 'it'} now, "
+        "taking the details from my request (what is not given has a default)."
     )
 
 

@@ -299,3 +299,35 @@ def test_a_discount_said_in_zhe_is_percent_off() -> None:
     # the model read it right, or the request says no 折: left alone
     assert _discount_as_said("apply_discount", {"percent": 20}, "打八折")["percent"] == 20
     assert _discount_as_said("apply_discount", call, "give them 80% off")["percent"] == 80
+
+
+async def test_a_logged_call_names_the_contact_and_has_happened(crm: CRMService) -> None:
+    """ "Log a call with Jane": the model leaves the contact out and dates the call next week;
+    the call is logged with Jane, at the time of logging."""
+    model = ScriptedChatModel(
+        [
+            {
+                "agent": "sales",
+                "tool_calls": [
+                    {
+                        "name": "log_activity",
+                        "arguments": {
+                            "account_id": "acc-acme",
+                            "kind": "call",
+                            "subject": "Pricing",
+                            "summary": "Pricing questions.",
+                            "occurred_at": "2099-11-27T14:00:00Z",
+                        },
+                    }
+                ],
+            },
+            {"agent": "sales", "reply": "Logged."},
+        ]
+    )
+    turn = await ConversationService(crm=crm, model=model).send(
+        thread_id="t-call",
+        user_id="u-alice",
+        text="Log a call with Jane at acc-acme about pricing.",
+    )
+    call = [e for e in turn.events if e["type"] == "tool"][-1]["arguments"]
+    assert call["contact_ids"] == ["con-jane"] and "occurred_at" not in call, call
