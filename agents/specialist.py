@@ -22,7 +22,7 @@ from agents.grounding import Grounding, ungrounded_figures, zh_discounts
 from agents.llm_errors import LLMError
 from agents.llm_types import ChatModel, Message, TextSink
 from agents.state import AgentReport, ProposedWrite, SpecialistName, ToolTrace
-from agents.toolselect import asked_writes, select_tools
+from agents.toolselect import asked_writes, asks_only, select_tools
 from agents.untrusted import Provenance
 from prompts import load_prompt, render_prompt
 from tools.catalogue import REGISTRY
@@ -138,6 +138,7 @@ class SpecialistRun:
         self._provenance = Provenance([request, *said])
         self._provenance.add_data("context", context)
         nudged = refused_once = reminded = False
+        question_only = asks_only(request)
         focus: list[dict[str, Any]] | None = None  # the tools of one reminder call, if any
         for _step in range(self.max_steps):
             try:
@@ -215,6 +216,24 @@ class SpecialistRun:
                     self._activity_completed, call.name, arguments, request
                 )
                 self._provenance.add_model_call(call.name, arguments)
+                if question_only and _is_write(call.name):
+                    # A question asks for no change: a write the model makes up for it ("what
+                    # does the customer need?" → mark the ticket solved) is not run, not shown
+                    # to the user as a failure, and the model is told to answer instead.
+                    emit(
+                        {
+                            "type": "tool",
+                            "agent": self.name,
+                            "tool": call.name,
+                            "arguments": arguments,
+                            "ok": False,
+                            "summary": "not run: the request asks a question, not for a change",
+                        }
+                    )
+                    messages.append(
+                        {"role": "tool", "tool_call_id": call.id, "content": _ONLY_A_QUESTION}
+                    )
+                    continue
                 output = await self._run_tool(call.name, arguments, seen_writes, proposals)
                 ok = bool(output.get("ok", True))
                 summary = _summary(call.name, output)
@@ -757,6 +776,12 @@ _NOT_A_REFUSAL = (
     "with your tools, or answer it from the data above. You do not need to judge what is "
     "allowed: the tools refuse what this user may not do, and risky changes wait for a "
     "reviewer."
+)
+
+
+_ONLY_A_QUESTION = (
+    "Not done: my request is a question and asks for no change. Do not call write tools; "
+    "answer my question in plain words from the data above."
 )
 
 

@@ -164,8 +164,26 @@ def asked_writes(request: str) -> dict[str, int]:
     return asked
 
 
+# "Give me a short summary", "show me", "tell me": reading words that look like a change verb.
+_READ_PHRASES = re.compile(
+    r"\b(?:give|get|send|make)\s+(?:me|us)\s+(?:a\s+|an\s+|the\s+)?(?:short\s+|quick\s+|"
+    r"brief\s+|full\s+)?(?:summary|overview|list|update|rundown|breakdown|status|recap|idea)\b",
+    re.IGNORECASE,
+)
+_QUESTION_END = re.compile(r"[?？]\s*$|[吗呢]\s*[。.]?\s*$")
+
+
 def wants_write(request: str) -> bool:
-    return WRITE_INTENT.search(request) is not None
+    return WRITE_INTENT.search(_READ_PHRASES.sub(" ", request)) is not None
+
+
+def asks_only(request: str) -> bool:
+    """A question that asks for no change ("What's the latest on tkt-…? Give me a short
+    summary."): no write verb, and it ends as a question or asks for a summary."""
+    text = request.strip()
+    if wants_write(text):
+        return False
+    return bool(_QUESTION_END.search(text) or _READ_PHRASES.search(text))
 
 
 def select_tools(

@@ -9,7 +9,7 @@ from agents.conversation import ConversationService
 from agents.llm_scripted import ScriptedChatModel
 from agents.prefetch import account_digest
 from agents.specialist import TOOLSETS
-from agents.toolselect import select_tools, wants_write
+from agents.toolselect import asks_only, select_tools, wants_write
 from tools.catalogue import REGISTRY
 from tools.service import CRMService
 
@@ -218,3 +218,46 @@ async def test_a_figure_no_lookup_returned_brings_the_crm_line(
     if appended:
         assert "1,000,000" not in turn.reply
         assert "pipeline" in turn.reply.split("From the CRM:")[1]
+
+
+@pytest.mark.parametrize(
+    ("text", "only"),
+    [
+        ("What's the latest on ticket tkt-acme-3? Give me a short summary of what it needs.", True),
+        ("华星科技的工单情况怎么样？", True),
+        ("What's the biggest discount I can give on opp-acme-1? Apply it.", False),
+        ("Give Acme a 15% discount", False),
+        ("yes do it", False),
+        ("Can you log a call with Jane?", False),
+    ],
+)
+def test_a_question_that_asks_no_change(text: str, only: bool) -> None:
+    assert asks_only(text) is only
+
+
+async def test_a_write_made_up_for_a_question_is_not_run(crm: CRMService) -> None:
+    """ "What does the customer need?": a model that marks the ticket solved instead of
+    answering gets told to answer; nothing is proposed, committed or shown as failed."""
+    model = ScriptedChatModel(
+        [
+            {
+                "agent": "service",
+                "tool_calls": [
+                    {
+                        "name": "update_ticket",
+                        "arguments": {"ticket_id": "tkt-acme-1", "status": "solved"},
+                    }
+                ],
+            },
+            {"agent": "service", "reply": "The customer needs the dashboards fixed."},
+        ]
+    )
+    turn = await ConversationService(crm=crm, model=model).send(
+        thread_id="t-question",
+        user_id="u-sam",
+        text="What's the latest on tkt-acme-1? Give me a short summary of what the customer needs.",
+    )
+    assert turn.outcome == {"committed": [], "pending": [], "refused": [], "failed": []}
+    assert "Not done" not in turn.reply and "dashboards" in turn.reply
+    told = [m["content"] for m in model.requests[1]["messages"] if m["role"] == "tool"][-1]
+    assert "question" in told
