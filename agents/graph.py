@@ -12,7 +12,6 @@ thread and turn, commits carry an idempotency key, review requests are keyed by 
 from __future__ import annotations
 
 import asyncio
-import copy
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any, Literal
@@ -473,20 +472,19 @@ def build_graph(*, checkpointer: Any = None):  # type: ignore[no-untyped-def]
 
 
 def with_state_types(checkpointer: Any) -> Any:
-    """The checkpointer reading back exactly the conversation state's own types.
+    """The checkpointer, set to read back exactly the conversation state's own types.
 
     LangGraph's default serializer revives any class a checkpoint names (and warns that a later
     version will refuse unregistered ones); a thread resumed after a crash must not depend on
-    that. The clone shares the saver's connection and allows the types of `ConversationState`
-    — the acting user, the route, reports, decisions, negotiations, the outcome — and nothing
-    else beyond LangGraph's safe built-ins."""
+    that. The saver's serializer is replaced in place (the saver stays the one object its owner
+    holds) by one that allows the types of `ConversationState` — the acting user, the route,
+    reports, decisions, negotiations, the outcome — and nothing else beyond LangGraph's safe
+    built-ins. A saver with its own serializer (e.g. an encrypting one) keeps it."""
     if checkpointer is None or isinstance(checkpointer, bool):
         return checkpointer
-    if not isinstance(getattr(checkpointer, "serde", None), JsonPlusSerializer):
-        return checkpointer  # a saver with its own (e.g. encrypting) serializer keeps it
-    clone = copy.copy(checkpointer)
-    clone.serde = JsonPlusSerializer(allowed_msgpack_modules=sorted(state_types()))
-    return clone
+    if type(getattr(checkpointer, "serde", None)) is JsonPlusSerializer:
+        checkpointer.serde = JsonPlusSerializer(allowed_msgpack_modules=sorted(state_types()))
+    return checkpointer
 
 
 __all__ = ["RouteDecision", "build_graph", "compose_reply"]
