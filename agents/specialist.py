@@ -466,10 +466,8 @@ class SpecialistRun:
         spec = REGISTRY.get(tool)
         if spec is None or not self.linked_account:
             return arguments
-        required = {n for n, f in spec.args_model.model_fields.items() if f.is_required()}
-        seen = "\n".join(
-            str(m.get("content") or "") for m in messages if m.get("role") != "assistant"
-        ).lower()
+        required = _required(tool)
+        seen = _said_so_far(messages, without_assistant=True)
         resolved = dict(arguments)
         for key, (reader, listing, label) in _ACCOUNT_RECORDS.items():
             value = resolved.get(key)
@@ -682,6 +680,22 @@ def _same(held: Any, given: Any) -> bool:
         return str(held).strip().lower() == str(given).strip().lower()
 
 
+def _required(tool: str) -> set[str]:
+    """The arguments a tool cannot do without."""
+    spec = REGISTRY[tool]
+    return {name for name, field in spec.args_model.model_fields.items() if field.is_required()}
+
+
+def _said_so_far(messages: list[Message], *, without_assistant: bool = False) -> str:
+    """The conversation's text, lower-cased, to tell an id seen in it from one made up. The
+    model's own messages are left out when they may carry the very call being checked."""
+    return "\n".join(
+        str(m.get("content") or "")
+        for m in messages
+        if not (without_assistant and m.get("role") == "assistant")
+    ).lower()
+
+
 def _is_write(tool: str) -> bool:
     spec = REGISTRY.get(tool)
     return spec is not None and spec.kind == "write"
@@ -698,7 +712,7 @@ def _without_invented_filters(
     spec = REGISTRY.get(tool)
     if spec is None:
         return arguments
-    required = {name for name, field in spec.args_model.model_fields.items() if field.is_required()}
+    required = _required(tool)
     candidates = {
         k: v
         for k, v in arguments.items()
@@ -709,7 +723,7 @@ def _without_invented_filters(
     }
     if not candidates:
         return arguments
-    seen = "\n".join(str(m.get("content") or "") for m in messages).lower()
+    seen = _said_so_far(messages)
     return {k: v for k, v in arguments.items() if k not in candidates or str(v).lower() in seen}
 
 
@@ -738,7 +752,7 @@ def _ids_cleaned(
         cleaned[key] = value
     account = cleaned.get("account_id")
     if linked_account and isinstance(account, str) and account != linked_account:
-        seen = "\n".join(str(m.get("content") or "") for m in messages).lower()
+        seen = _said_so_far(messages)
         if account.lower() not in seen:
             cleaned["account_id"] = linked_account
     return cleaned
